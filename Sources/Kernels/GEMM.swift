@@ -1,0 +1,194 @@
+/// General matrix multiply, C = op(A)·op(B) + β·C, row-major, β ∈ {0, 1}.
+///
+///   op(A): (M, K)   A is (M, K) with row stride lda, or (K, M) if transposed
+///   op(B): (K, N)   B is (K, N) with row stride ldb, or (N, K) if transposed
+///   C:     (M, N)   row stride ldc
+///
+/// `GEMMEngine` is the fast path; `referenceGEMM` is its plain twin, kept as
+/// the definition and checked against it in the tests and in `bench --kernels`.
+public enum Transpose: Sendable {
+  case none
+  case transposed
+}
+
+/// The definition: a triple loop, K summed in order in Float.
+public func referenceGEMM(
+  _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int,
+  a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+  beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+  for i in 0..<m {
+    for j in 0..<n {
+      var sum: Float = 0
+      for p in 0..<k {
+        let x = transA == .none ? a[i * lda + p] : a[p * lda + i]
+        let y = transB == .none ? b[p * ldb + j] : b[j * ldb + p]
+        sum += x * y
+      }
+      c[i * ldc + j] = beta == 0 ? sum : c[i * ldc + j] + sum
+    }
+  }
+}
+
+/// Packed, register-tiled, multi-threaded GEMM (the BLIS loop nest).
+///
+/// Each task of a call owns a block of C's columns (or rows, when M is the
+/// larger side) and its own packing scratch, allocated once here, so a call
+/// allocates nothing. Every element of C is summed over K in the same order
+/// whatever the thread count, so results do not depend on it.
+public final class GEMMEngine: @unchecked Sendable {
+  public let pool: ThreadPool
+  private let scratch: [FloatBuffer]
+
+  public init(pool: ThreadPool) {
+    self.pool = pool
+    scratch = (0..<pool.threadCount).map { _ in FloatBuffer(count: PackedGEMM.scratchCount) }
+  }
+
+  /// Below this many multiply-adds a call runs on one thread.
+  static let parallelThreshold = 1 << 16
+
+  public func gemm(
+    _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int,
+    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+  ) {
+    precondition(beta == 0 || beta == 1, "GEMM supports beta 0 or 1")
+    if m == 0 || n == 0 { return }
+    if k == 0 {
+      if beta == 0 { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
+      return
+    }
+    let problem = PackedGEMM.Problem(
+      transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c,
+      ldc: ldc)
+    let tasks = m * n * k < Self.parallelThreshold ? 1 : pool.threadCount
+    if tasks == 1 {
+      scratch[0].withUnsafeMutablePointer { problem.run(rows: 0..<m, columns: 0..<n, scratch: $0) }
+      return
+    }
+    // Split the longer side into whole tiles, one block per task.
+    let splitColumns = n >= m
+    let tile = splitColumns ? PackedGEMM.tileColumnsConst : PackedGEMM.tileRowsConst
+    let extent = splitColumns ? n : m
+    let tiles = (extent + tile - 1) / tile
+    let parts = min(tasks, tiles)
+    pool.parallelFor(parts) { part in
+      let lo = min(extent, (tiles * part / parts) * tile)
+      let hi = min(extent, (tiles * (part + 1) / parts) * tile)
+      if lo >= hi { return }
+      scratch[part].withUnsafeMutablePointer { buffer in
+        if splitColumns {
+          problem.run(rows: 0..<m, columns: lo..<hi, scratch: buffer)
+        } else {
+          problem.run(rows: lo..<hi, columns: 0..<n, scratch: buffer)
+        }
+      }
+    }
+  }
+}
+
+/// The loop nest and packing of `GEMMEngine`.
+public enum PackedGEMM {
+  /// k-block: one packed B micro-panel (kc × 64 floats) stays in L1/L2.
+  static let kBlock = 256
+  /// Rows of A packed at once (a multiple of the tile's 6 rows).
+  static let mBlock = 96
+  /// Columns of B packed at once (a multiple of the tile's 64 columns).
+  static let nBlock = 1024
+  static let scratchCount = mBlock * kBlock + kBlock * nBlock + tileRowsConst * tileColumnsConst
+  static let tileRowsConst = 6
+  static let tileColumnsConst = 64
+
+  struct Problem: @unchecked Sendable {
+    let transA: Transpose, transB: Transpose
+    let m: Int, n: Int, k: Int
+    let a: UnsafePointer<Float>, lda: Int
+    let b: UnsafePointer<Float>, ldb: Int
+    let beta: Float
+    let c: UnsafeMutablePointer<Float>, ldc: Int
+
+    func run(rows: Range<Int>, columns: Range<Int>, scratch: UnsafeMutablePointer<Float>) {
+      let packedA = scratch
+      let packedB = scratch + mBlock * kBlock
+      let edgeTile = packedB + kBlock * nBlock
+      let mr = tileRows, nr = tileColumns
+      for j0 in stride(from: columns.lowerBound, to: columns.upperBound, by: nBlock) {
+        let nc = min(nBlock, columns.upperBound - j0)
+        for p0 in stride(from: 0, to: k, by: kBlock) {
+          let kc = min(kBlock, k - p0)
+          packB(rows: p0, kc: kc, columns: j0, nc: nc, into: packedB)
+          let accumulate = p0 > 0 || beta == 1
+          for i0 in stride(from: rows.lowerBound, to: rows.upperBound, by: mBlock) {
+            let mc = min(mBlock, rows.upperBound - i0)
+            packA(rows: i0, mc: mc, columns: p0, kc: kc, into: packedA)
+            for jr in stride(from: 0, to: nc, by: nr) {
+              let panelB = packedB + (jr / nr) * kc * nr
+              let width = min(nr, nc - jr)
+              for ir in stride(from: 0, to: mc, by: mr) {
+                let panelA = packedA + (ir / mr) * kc * mr
+                let height = min(mr, mc - ir)
+                let target = c + (i0 + ir) * ldc + (j0 + jr)
+                if height == mr && width == nr {
+                  microkernel(kc: kc, a: panelA, b: panelB, c: target, ldc: ldc, accumulate: accumulate)
+                } else {
+                  microkernel(kc: kc, a: panelA, b: panelB, c: edgeTile, ldc: nr, accumulate: false)
+                  for r in 0..<height {
+                    let source = edgeTile + r * nr
+                    let row = target + r * ldc
+                    if accumulate {
+                      for j in 0..<width { row[j] += source[j] }
+                    } else {
+                      row.update(from: source, count: width)
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+
+    /// op(A)[i0..<i0+mc, p0..<p0+kc] → panels of 6 rows: out[(panel·kc + kk)·6 + r].
+    func packA(rows i0: Int, mc: Int, columns p0: Int, kc: Int, into out: UnsafeMutablePointer<Float>) {
+      let mr = tileRows
+      let panels = (mc + mr - 1) / mr
+      for panel in 0..<panels {
+        let dst = out + panel * kc * mr
+        let height = min(mr, mc - panel * mr)
+        if height < mr { dst.update(repeating: 0, count: kc * mr) }
+        for r in 0..<height {
+          let row = i0 + panel * mr + r
+          if transA == .none {
+            let src = a + row * lda + p0
+            for kk in 0..<kc { dst[kk * mr + r] = src[kk] }
+          } else {
+            let src = a + p0 * lda + row
+            for kk in 0..<kc { dst[kk * mr + r] = src[kk * lda] }
+          }
+        }
+      }
+    }
+
+    /// op(B)[p0..<p0+kc, j0..<j0+nc] → panels of 64 columns: out[(panel·kc + kk)·64 + j].
+    func packB(rows p0: Int, kc: Int, columns j0: Int, nc: Int, into out: UnsafeMutablePointer<Float>) {
+      let nr = tileColumns
+      let panels = (nc + nr - 1) / nr
+      for panel in 0..<panels {
+        let dst = out + panel * kc * nr
+        let width = min(nr, nc - panel * nr)
+        let col0 = j0 + panel * nr
+        if width < nr { dst.update(repeating: 0, count: kc * nr) }
+        if transB == .none {
+          for kk in 0..<kc { (dst + kk * nr).update(from: b + (p0 + kk) * ldb + col0, count: width) }
+        } else {
+          for j in 0..<width {
+            let src = b + (col0 + j) * ldb + p0
+            for kk in 0..<kc { dst[kk * nr + j] = src[kk] }
+          }
+        }
+      }
+    }
+  }
+}

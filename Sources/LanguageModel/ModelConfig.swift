@@ -1,0 +1,63 @@
+/// The recurrent cell of every layer.
+public enum CellKind: String, Codable, Sendable, CaseIterable {
+  case lstm
+
+  /// Gate blocks in the fused weight: W_ih is (gates·H, in).
+  public var gateCount: Int {
+    switch self {
+    case .lstm: return 4
+    }
+  }
+
+  /// The PyTorch module this cell's tensors are laid out for.
+  public var pytorchModule: String {
+    switch self {
+    case .lstm: return "LSTM"
+    }
+  }
+}
+
+/// Everything that fixes the shape of a model; saved in every model file.
+///
+///   Embedding (V, E) → L × cell (H) → dropout → Linear (V, H) → softmax
+public struct ModelConfig: Codable, Sendable, Equatable {
+  /// The recurrent cell.
+  public var cell: CellKind = .lstm
+  /// V: characters in the vocabulary.
+  public var vocabularySize: Int
+  /// E: embedding size; defaults to the hidden size.
+  public var embeddingSize: Int
+  /// H: hidden size of every layer.
+  public var hiddenSize: Int = 128
+  /// L: stacked layers.
+  public var layers: Int = 2
+  /// Dropout between layers and before the head; 0 turns it off.
+  public var dropout: Double = 0
+
+  public init(
+    cell: CellKind = .lstm, vocabularySize: Int, embeddingSize: Int? = nil, hiddenSize: Int = 128,
+    layers: Int = 2, dropout: Double = 0
+  ) {
+    self.cell = cell
+    self.vocabularySize = vocabularySize
+    self.embeddingSize = embeddingSize ?? hiddenSize
+    self.hiddenSize = hiddenSize
+    self.layers = layers
+    self.dropout = dropout
+  }
+
+  /// Rows of a layer's fused weights: gates·H.
+  public var gateWidth: Int { cell.gateCount * hiddenSize }
+
+  public func inputSize(layer: Int) -> Int { layer == 0 ? embeddingSize : hiddenSize }
+
+  /// Why the configuration is unusable, or nil.
+  public var problem: String? {
+    if vocabularySize < 1 { return "the vocabulary is empty" }
+    if embeddingSize < 1 { return "--embedding must be at least 1" }
+    if hiddenSize < 1 { return "--hidden must be at least 1" }
+    if layers < 1 { return "--layers must be at least 1" }
+    if !(dropout >= 0 && dropout < 1) { return "--dropout must be in [0, 1)" }
+    return nil
+  }
+}

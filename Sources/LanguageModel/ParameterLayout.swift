@@ -1,0 +1,72 @@
+/// One named tensor inside a flat buffer.
+public struct TensorSlice: Sendable, Equatable {
+  public let name: String
+  public let shape: [Int]
+  public let offset: Int
+  public var count: Int { shape.reduce(1, *) }
+  public var range: Range<Int> { offset..<(offset + count) }
+}
+
+/// Where each tensor of a model lives in the parameter buffer. The gradient
+/// buffer and the optimizer moments use the same layout, so zeroing,
+/// clipping, the optimizer step and checkpointing are flat loops.
+///
+/// Names and shapes are PyTorch's (`nn.Embedding`, `nn.LSTM`, `nn.Linear`),
+/// so a model file loads into the equivalent PyTorch module:
+///   embedding.weight      (V, E)
+///   rnn.weight_ih_l{k}    (G·H, in)   gate blocks i, f, g, o for the LSTM
+///   rnn.weight_hh_l{k}    (G·H, H)
+///   rnn.bias_ih_l{k}      (G·H)
+///   rnn.bias_hh_l{k}      (G·H)
+///   decoder.weight        (V, H)
+///   decoder.bias          (V)
+public struct ParameterLayout: Sendable {
+  public struct Layer: Sendable {
+    public let weightIH: TensorSlice
+    public let weightHH: TensorSlice
+    public let biasIH: TensorSlice
+    public let biasHH: TensorSlice
+  }
+
+  public let embedding: TensorSlice
+  public let layers: [Layer]
+  public let decoderWeight: TensorSlice
+  public let decoderBias: TensorSlice
+  /// All tensors, in buffer order.
+  public let tensors: [TensorSlice]
+  public let count: Int
+
+  public init(_ config: ModelConfig) {
+    var tensors: [TensorSlice] = []
+    var offset = 0
+    func add(_ name: String, _ shape: [Int]) -> TensorSlice {
+      let slice = TensorSlice(name: name, shape: shape, offset: offset)
+      // Keep every tensor 16-float aligned so SIMD loops start on a boundary.
+      offset += (slice.count + 15) / 16 * 16
+      tensors.append(slice)
+      return slice
+    }
+    let (v, e, h, g) = (config.vocabularySize, config.embeddingSize, config.hiddenSize, config.gateWidth)
+    embedding = add("embedding.weight", [v, e])
+    var layers: [Layer] = []
+    for k in 0..<config.layers {
+      let input = config.inputSize(layer: k)
+      layers.append(
+        Layer(
+          weightIH: add("rnn.weight_ih_l\(k)", [g, input]),
+          weightHH: add("rnn.weight_hh_l\(k)", [g, h]),
+          biasIH: add("rnn.bias_ih_l\(k)", [g]),
+          biasHH: add("rnn.bias_hh_l\(k)", [g])))
+    }
+    self.layers = layers
+    decoderWeight = add("decoder.weight", [v, h])
+    decoderBias = add("decoder.bias", [v])
+    self.tensors = tensors
+    count = offset
+  }
+
+  /// Trainable values (without alignment padding).
+  public var parameterCount: Int { tensors.reduce(0) { $0 + $1.count } }
+
+  public func tensor(named name: String) -> TensorSlice? { tensors.first { $0.name == name } }
+}

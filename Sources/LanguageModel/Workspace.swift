@@ -1,0 +1,116 @@
+import Kernels
+
+/// Activations and scratch for windows of up to `batch` streams × `window`
+/// steps, in one buffer: allocated once, reused by every training step, so
+/// the training loop allocates nothing.
+///
+/// Per layer l (B streams, T steps, H hidden, G = gates·H):
+///   gates   (T, B, G)    gate activations; backward overwrites them with dL/dpre-activation
+///   hidden  (T+1, B, H)  block 0 is the carried-in h, block t+1 is h_t
+///   cell    (T+1, B, H)  likewise for c (LSTM)
+///   tanhC   (T, B, H)    tanh(c_t), kept for backward
+///   dropped (T, B, H)    h_t ⊙ mask: the next layer's (or the head's) input, when dropout > 0
+///   mask    (T, B, H)    0 or 1/(1−p)
+///   dHidden (T, B, H)    dL/dh_t from above (the next layer or the head)
+/// Shared:
+///   table   (V, G)       layer 0 input projection: embedding · W_ih0ᵀ
+///   dTable  (V, G)
+///   logits  (T, B, V)    backward overwrites them with dL/dlogits
+///   dhNext, dcNext (B, H)  the recurrent gradients of the backward sweep
+///   dInitialHidden, dInitialCell (L, B, H)  dL/d(carried-in state), for tests and probes
+///   biasSum (L, G)       b_ih + b_hh
+public final class Workspace: @unchecked Sendable {
+  public let batch: Int
+  public let window: Int
+  let config: ModelConfig
+  let buffer: FloatBuffer
+  /// Per-chunk loss sums of the softmax (Double, fixed chunking).
+  let lossPartials: UnsafeMutablePointer<Double>
+  let lossPartialCount: Int
+  /// (streams, steps, dropout on) of the last forward pass, for backward.
+  var lastPass: (streams: Int, steps: Int, dropout: Bool) = (0, 0, false)
+  /// The window's inputs and targets, (T, B).
+  let inputs: UnsafeMutablePointer<Int32>
+  let targets: UnsafeMutablePointer<Int32>
+
+  struct LayerOffsets {
+    var gates = 0, hidden = 0, cell = 0, tanhC = 0, dropped = 0, mask = 0, dHidden = 0
+  }
+  let layers: [LayerOffsets]
+  let table: Int, dTable: Int, logits: Int, dhNext: Int, dcNext: Int
+  let dInitialHidden: Int, dInitialCell: Int, biasSum: Int
+
+  public init(config: ModelConfig, batch: Int, window: Int) {
+    precondition(batch > 0 && window > 0)
+    self.config = config
+    self.batch = batch
+    self.window = window
+    let (b, t, h, g, v) = (batch, window, config.hiddenSize, config.gateWidth, config.vocabularySize)
+    var offset = 0
+    func take(_ count: Int) -> Int {
+      defer { offset += (count + 15) / 16 * 16 }
+      return offset
+    }
+    let dropout = config.dropout > 0
+    var layers: [LayerOffsets] = []
+    for _ in 0..<config.layers {
+      var l = LayerOffsets()
+      l.gates = take(t * b * g)
+      l.hidden = take((t + 1) * b * h)
+      l.cell = take((t + 1) * b * h)
+      l.tanhC = take(t * b * h)
+      l.dropped = dropout ? take(t * b * h) : -1
+      l.mask = dropout ? take(t * b * h) : -1
+      l.dHidden = take(t * b * h)
+      layers.append(l)
+    }
+    self.layers = layers
+    table = take(v * g)
+    dTable = take(v * g)
+    logits = take(t * b * v)
+    dhNext = take(b * h)
+    dcNext = take(b * h)
+    dInitialHidden = take(config.layers * b * h)
+    dInitialCell = take(config.layers * b * h)
+    biasSum = take(config.layers * g)
+    buffer = FloatBuffer(count: offset)
+    lossPartialCount = SoftmaxCrossEntropy.partialSumCount(rows: t * b)
+    lossPartials = .allocate(capacity: lossPartialCount)
+    lossPartials.initialize(repeating: 0, count: lossPartialCount)
+    inputs = .allocate(capacity: t * b)
+    inputs.initialize(repeating: 0, count: t * b)
+    targets = .allocate(capacity: t * b)
+    targets.initialize(repeating: 0, count: t * b)
+  }
+
+  deinit {
+    lossPartials.deallocate()
+    inputs.deallocate()
+    targets.deallocate()
+  }
+
+  /// Bytes held, for memory reports.
+  public var byteCount: Int { buffer.count * 4 + lossPartialCount * 8 + batch * window * 8 }
+
+  /// Copies a window's tokens in: both (T, B) time-major, with `streams` ≤ batch.
+  public func setTokens(inputs source: UnsafePointer<Int32>, targets sourceTargets: UnsafePointer<Int32>, count: Int) {
+    precondition(count <= batch * window)
+    inputs.update(from: source, count: count)
+    targets.update(from: sourceTargets, count: count)
+  }
+
+  public var inputTokens: UnsafeMutablePointer<Int32> { inputs }
+  public var targetTokens: UnsafeMutablePointer<Int32> { targets }
+
+  /// dL/d(carried-in h) and dL/d(carried-in c) of layer `layer`, for the last
+  /// backward pass: (B, H) each.
+  public func initialStateGradient(layer: Int, streams: Int) -> (hidden: [Float], cell: [Float]) {
+    let n = streams * config.hiddenSize
+    return buffer.withUnsafePointer { p in
+      (
+        Array(UnsafeBufferPointer(start: p + dInitialHidden + layer * n, count: n)),
+        Array(UnsafeBufferPointer(start: p + dInitialCell + layer * n, count: n))
+      )
+    }
+  }
+}

@@ -1,0 +1,45 @@
+/// Errors a user can cause with a corpus or a prompt. Each message names the
+/// problem and how to fix it.
+public enum TokenizerError: Error, Equatable, CustomStringConvertible {
+  case invalidUTF8(byteOffset: Int)
+  case unknownCharacter(Unicode.Scalar, position: Int)
+  case emptyCorpus
+  case corpusTooShort(characters: Int, needed: Int, reason: String)
+  case fileNotFound(path: String)
+  case isDirectory(path: String)
+  case unreadable(path: String, reason: String)
+
+  public var description: String {
+    switch self {
+    case .invalidUTF8(let offset):
+      return "the text is not valid UTF-8 (first bad byte at offset \(offset)); convert it to UTF-8, e.g. with iconv"
+    case .unknownCharacter(let scalar, let position):
+      return "character \(TokenizerError.describe(scalar)) at position \(position) is not in the model's vocabulary; remove it or train on text that contains it"
+    case .emptyCorpus:
+      return "the corpus is empty; give a text file with some characters in it"
+    case .fileNotFound(let path):
+      return "no file at \(path); check the path (corpora are fetched with 'make corpora')"
+    case .isDirectory(let path):
+      return "\(path) is a directory; give the path of a plain-text file"
+    case .unreadable(let path, let reason):
+      return "cannot read \(path): \(reason); check its permissions"
+    case .corpusTooShort(let characters, let needed, let reason):
+      return "the corpus is too short: \(characters) characters, \(reason) needs at least \(needed); use a longer text or lower --batch / --window"
+    }
+  }
+
+  /// "'é' (U+00E9)", or just the code for invisible scalars.
+  public static func describe(_ scalar: Unicode.Scalar) -> String {
+    let code = "U+" + String(scalar.value, radix: 16, uppercase: true).leftPadded(to: 4)
+    if scalar.properties.generalCategory == .control || scalar.properties.isWhitespace {
+      return code
+    }
+    return "'\(Character(scalar))' (\(code))"
+  }
+}
+
+extension String {
+  func leftPadded(to width: Int) -> String {
+    count >= width ? self : String(repeating: "0", count: width - count) + self
+  }
+}

@@ -1,0 +1,51 @@
+/// The characters of a corpus, as Unicode scalars sorted by value; a
+/// character's id is its index. Sorting makes ids stable: the same text gives
+/// the same vocabulary whatever order its characters first appear in.
+///
+/// Scalars, not `Character`s: "a\r\nb" is 3 Characters but 4 scalars, and a
+/// combining mark must stay its own symbol for encode/decode to round-trip.
+public struct Vocabulary: Sendable, Equatable {
+  public let scalars: [Unicode.Scalar]
+  private let ids: [UInt32: Int32]
+
+  public init<S: Sequence>(of text: S) where S.Element == Unicode.Scalar {
+    self.init(scalars: Array(Set(text)))
+  }
+
+  /// From any list of scalars; duplicates are removed and the rest sorted.
+  public init(scalars: [Unicode.Scalar]) {
+    let sorted = Array(Set(scalars)).sorted { $0.value < $1.value }
+    self.scalars = sorted
+    var ids: [UInt32: Int32] = [:]
+    for (id, scalar) in sorted.enumerated() { ids[scalar.value] = Int32(id) }
+    self.ids = ids
+  }
+
+  public var count: Int { scalars.count }
+
+  public func id(of scalar: Unicode.Scalar) -> Int32? { ids[scalar.value] }
+
+  public func encode<S: Sequence>(_ text: S) throws(TokenizerError) -> [Int32] where S.Element == Unicode.Scalar {
+    var out: [Int32] = []
+    out.reserveCapacity(text.underestimatedCount)
+    for (position, scalar) in text.enumerated() {
+      guard let id = ids[scalar.value] else { throw .unknownCharacter(scalar, position: position) }
+      out.append(id)
+    }
+    return out
+  }
+
+  public func encode(_ text: String) throws(TokenizerError) -> [Int32] {
+    try encode(text.unicodeScalars)
+  }
+
+  public func decode<C: Collection>(_ ids: C) -> String where C.Element == Int32 {
+    var view = String.UnicodeScalarView()
+    for id in ids { view.append(scalars[Int(id)]) }
+    return String(view)
+  }
+
+  public func decode(_ id: Int32) -> String { String(Character(scalars[Int(id)])) }
+
+  public static func == (a: Vocabulary, b: Vocabulary) -> Bool { a.scalars == b.scalars }
+}

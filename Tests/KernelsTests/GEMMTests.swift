@@ -1,0 +1,83 @@
+import Testing
+
+@testable import Kernels
+
+struct GEMMTests {
+  func randomMatrix(_ count: Int, _ rng: inout Xoshiro256) -> [Float] {
+    (0..<count).map { _ in rng.nextUnitFloat() * 2 - 1 }
+  }
+
+  /// Compares the engine with the reference on one shape, all four transposes, β 0 and 1.
+  func check(m: Int, n: Int, k: Int, threads: Int) {
+    var rng = Xoshiro256(seed: UInt64(m * 10_007 + n * 101 + k))
+    let engine = GEMMEngine(pool: ThreadPool(threadCount: threads))
+    for transA in [Transpose.none, .transposed] {
+      for transB in [Transpose.none, .transposed] {
+        let a = randomMatrix(m * k, &rng)
+        let b = randomMatrix(k * n, &rng)
+        let start = randomMatrix(m * n, &rng)
+        let lda = transA == .none ? k : m
+        let ldb = transB == .none ? n : k
+        for beta: Float in [0, 1] {
+          var fast = start
+          var slow = start
+          a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+              fast.withUnsafeMutableBufferPointer { pc in
+                engine.gemm(
+                  transA, transB, m: m, n: n, k: k, a: pa.baseAddress!, lda: lda, b: pb.baseAddress!,
+                  ldb: ldb, beta: beta, c: pc.baseAddress!, ldc: n)
+              }
+              slow.withUnsafeMutableBufferPointer { pc in
+                referenceGEMM(
+                  transA, transB, m: m, n: n, k: k, a: pa.baseAddress!, lda: lda, b: pb.baseAddress!,
+                  ldb: ldb, beta: beta, c: pc.baseAddress!, ldc: n)
+              }
+            }
+          }
+          // Both sum K products of values in [-1, 1] in Float; the engine
+          // blocks K by 256, so the two differ by rounding only: a few ulp of
+          // sqrt(K)-sized sums.
+          let tolerance = Float(1e-5) * Float(k).squareRoot() * 4
+          var worst: Float = 0
+          for i in 0..<(m * n) { worst = max(worst, abs(fast[i] - slow[i])) }
+          #expect(worst <= tolerance, "m \(m) n \(n) k \(k) \(transA) \(transB) beta \(beta): \(worst)")
+        }
+      }
+    }
+  }
+
+  @Test(arguments: [
+    (1, 1, 1), (5, 7, 3), (6, 64, 17), (7, 65, 300), (64, 200, 129), (130, 70, 513), (13, 1100, 40),
+  ])
+  func matchesReference(shape: (Int, Int, Int)) {
+    check(m: shape.0, n: shape.1, k: shape.2, threads: 1)
+    check(m: shape.0, n: shape.1, k: shape.2, threads: 2)
+  }
+
+  @Test func resultDoesNotDependOnThreadCount() {
+    var rng = Xoshiro256(seed: 3)
+    let (m, n, k) = (70, 300, 600)
+    let a = randomMatrix(m * k, &rng)
+    let b = randomMatrix(k * n, &rng)
+    var results: [[Float]] = []
+    for threads in [1, 2, 3] {
+      let engine = GEMMEngine(pool: ThreadPool(threadCount: threads))
+      var c = [Float](repeating: 0, count: m * n)
+      engine.gemm(.none, .transposed, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: k, beta: 0, c: &c, ldc: n)
+      results.append(c)
+    }
+    #expect(results[0] == results[1])
+    #expect(results[0] == results[2])
+  }
+
+  @Test func zeroInnerDimensionClearsOrKeeps() {
+    let engine = GEMMEngine(pool: ThreadPool(threadCount: 1))
+    var c: [Float] = [1, 2, 3, 4]
+    let empty: [Float] = [0]
+    engine.gemm(.none, .none, m: 2, n: 2, k: 0, a: empty, lda: 1, b: empty, ldb: 2, beta: 1, c: &c, ldc: 2)
+    #expect(c == [1, 2, 3, 4])
+    engine.gemm(.none, .none, m: 2, n: 2, k: 0, a: empty, lda: 1, b: empty, ldb: 2, beta: 0, c: &c, ldc: 2)
+    #expect(c == [0, 0, 0, 0])
+  }
+}
