@@ -48,11 +48,15 @@ public final class RecurrentModel: @unchecked Sendable {
   /// final state in it. Returns the summed loss over the window in nats.
   /// With `training`, dropout is on (masks drawn from `rng`) and the logits
   /// are replaced by dL/dlogits of the mean loss, ready for `backward`.
+  /// With `scoring` false, no loss is computed (returns 0) and the logits
+  /// stay in the workspace for a sampler. `reuseInputTable` skips rebuilding
+  /// layer 0's projection table when the weights have not changed since.
   @discardableResult
   public func forward(
     _ workspace: Workspace, streams b: Int, steps t: Int, state: RecurrentState, training: Bool,
-    rng: inout Xoshiro256
+    rng: inout Xoshiro256, scoring: Bool = true, reuseInputTable: Bool = false
   ) -> Double {
+    precondition(scoring || !training, "training needs the loss")
     precondition(b <= workspace.batch && t <= workspace.window && b == state.streams)
     let (h, g, v, e) = (config.hiddenSize, config.gateWidth, config.vocabularySize, config.embeddingSize)
     let useDropout = training && config.dropout > 0
@@ -68,9 +72,11 @@ public final class RecurrentModel: @unchecked Sendable {
               }
             }
             // Layer 0's input projection for every character: (V, E)·(E, G).
-            gemm.gemm(
-              .none, .transposed, m: v, n: g, k: e, a: params + layout.embedding.offset, lda: e,
-              b: params + layout.layers[0].weightIH.offset, ldb: e, beta: 0, c: act + ws.table, ldc: g)
+            if !reuseInputTable {
+              gemm.gemm(
+                .none, .transposed, m: v, n: g, k: e, a: params + layout.embedding.offset, lda: e,
+                b: params + layout.layers[0].weightIH.offset, ldb: e, beta: 0, c: act + ws.table, ldc: g)
+            }
             for l in 0..<config.layers {
               let offsets = ws.layers[l]
               let slices = layout.layers[l]
@@ -111,7 +117,8 @@ public final class RecurrentModel: @unchecked Sendable {
               let row = logits + r * v
               for j in 0..<v { row[j] += bias[j] }
             }
-            ws.lastPass = (b, t, useDropout)
+            ws.lastPass = (b, training ? t : 0, useDropout)
+            if !scoring { return 0 }
             return SoftmaxCrossEntropy.rows(
               logits, rows: t * b, vocab: v, targets: ws.targets, gradientScale: training ? 1 / Float(t * b) : nil,
               partialSums: ws.lossPartials, pool: pool)

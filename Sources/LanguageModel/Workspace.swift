@@ -102,6 +102,15 @@ public final class Workspace: @unchecked Sendable {
   public var inputTokens: UnsafeMutablePointer<Int32> { inputs }
   public var targetTokens: UnsafeMutablePointer<Int32> { targets }
 
+  /// The logits (V) of stream `stream` at step `step` of the last forward
+  /// pass over `streams` streams.
+  public func withLogits<R>(step: Int, stream: Int, streams: Int, _ body: (UnsafeBufferPointer<Float>) -> R) -> R {
+    let v = config.vocabularySize
+    return buffer.withUnsafePointer { p in
+      body(UnsafeBufferPointer(start: p + logits + (step * streams + stream) * v, count: v))
+    }
+  }
+
   /// dL/d(carried-in h) and dL/d(carried-in c) of layer `layer`, for the last
   /// backward pass: (B, H) each.
   public func initialStateGradient(layer: Int, streams: Int) -> (hidden: [Float], cell: [Float]) {

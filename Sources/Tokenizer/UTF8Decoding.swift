@@ -5,6 +5,14 @@
 public struct DecodedText: Sendable {
   public var scalars: [Unicode.Scalar]
   public var droppedByteOrderMark: Bool
+
+  public init(scalars: [Unicode.Scalar], droppedByteOrderMark: Bool = false) {
+    self.scalars = scalars
+    self.droppedByteOrderMark = droppedByteOrderMark
+  }
+
+  /// Text already in memory (prompts, generated corpora).
+  public init(_ text: String) { self.init(scalars: Array(text.unicodeScalars)) }
 }
 
 public enum UTF8Decoding {

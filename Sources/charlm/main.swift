@@ -1,1 +1,47 @@
-print("charlm")
+import Foundation
+import LanguageModel
+import Tokenizer
+
+// charlm: a thin layer over Tokenizer → LanguageModel → Sampler.
+
+let commands = [TrainCommand.spec, SampleCommand.spec, EvalCommand.spec]
+let overview = """
+  charlm: character-level language models (LSTM), trained on your own text
+
+  usage: charlm <command> [options]
+
+  commands:
+  \(commands.map { "  " + $0.name.padding(toLength: 8, withPad: " ", startingAt: 0) + $0.abstract }.joined(separator: "\n"))
+
+  'charlm <command> --help' lists a command's options.
+  """
+
+func runCommand(_ arguments: [String]) -> Int32 {
+  guard let name = arguments.first, !["--help", "-h", "help"].contains(name) else {
+    print(overview)
+    return arguments.isEmpty ? 2 : 0
+  }
+  guard let spec = commands.first(where: { $0.name == name }) else {
+    Terminal.error("unknown command '\(name)'; the commands are \(commands.map(\.name).joined(separator: ", ")) (see 'charlm --help')")
+    return 2
+  }
+  do {
+    guard let parsed = try spec.parse(Array(arguments.dropFirst())) else {
+      print(spec.help)
+      return 0
+    }
+    switch name {
+    case "train": return try TrainCommand.run(parsed)
+    case "sample": return try SampleCommand.run(parsed)
+    default: return try EvalCommand.run(parsed)
+    }
+  } catch let error as UsageError {
+    Terminal.error(error.description)
+    return 2
+  } catch {
+    Terminal.error(String(describing: error))
+    return 1
+  }
+}
+
+exit(runCommand(Array(CommandLine.arguments.dropFirst())))

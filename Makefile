@@ -1,0 +1,50 @@
+# CharLM. `make demo` and `make test` are all a fresh clone needs.
+SWIFT        ?= swift
+BIN          := .build/release/charlm
+CORPUS       := corpora/tinyshakespeare.txt
+CORPUS_URL   := https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt
+CORPUS_SHA256 := 86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed
+DEMO_TIME    ?= 3m
+DEMO_OUT     := checkpoints/demo
+
+.PHONY: all build demo test corpora clean help
+
+all: build
+
+help:
+	@echo "make demo    get tinyshakespeare, build, train an LSTM for $(DEMO_TIME), print perplexity and a sample"
+	@echo "make test    build and run every test (release mode)"
+	@echo "make build   build the charlm command into $(BIN)"
+	@echo "make corpora fetch the corpora (from \$$CORPUS_MIRROR if set)"
+
+build:
+	$(SWIFT) build -c release --product charlm
+
+corpora: $(CORPUS)
+
+# Copied from $CORPUS_MIRROR when set, otherwise downloaded; either way checked.
+$(CORPUS):
+	@mkdir -p corpora
+	@if [ -n "$(CORPUS_MIRROR)" ]; then \
+	  echo "copying tinyshakespeare from $(CORPUS_MIRROR)"; \
+	  cp "$(CORPUS_MIRROR)/tinyshakespeare.txt" $@.part; \
+	else \
+	  echo "downloading tinyshakespeare"; \
+	  curl -fsSL "$(CORPUS_URL)" -o $@.part; \
+	fi
+	@echo "$(CORPUS_SHA256)  $@.part" | sha256sum -c --quiet - \
+	  || { rm -f $@.part; echo "checksum mismatch for $@; not using it" >&2; exit 1; }
+	@mv $@.part $@
+
+demo: $(CORPUS) build
+	$(BIN) train --corpus $(CORPUS) --layers 2 --hidden 128 --batch 50 --window 50 --lr 2e-3 \
+	  --time $(DEMO_TIME) --eval-every 200 --out $(DEMO_OUT)
+	$(BIN) eval --checkpoint $(DEMO_OUT) --corpus $(CORPUS) --split val
+	@echo "--- 500 characters at temperature 0.8 ---"
+	$(BIN) sample --checkpoint $(DEMO_OUT) --prime "ROMEO:" --length 500 --temperature 0.8 --seed 7
+
+test:
+	$(SWIFT) test -c release
+
+clean:
+	rm -rf .build checkpoints/demo

@@ -1,0 +1,162 @@
+import Foundation
+import Kernels
+import Tokenizer
+
+/// Model files and training-state files, both safetensors.
+///
+/// A model file holds everything needed to sample: the weights under
+/// PyTorch's names, and in `__metadata__` the configuration
+/// (`charlm.config`, JSON), the vocabulary (`charlm.vocabulary`, a JSON
+/// array of code points), the PyTorch module name and a format tag.
+///
+/// A training-state file holds the same plus everything an exact resume
+/// needs: optimizer moments, carried hidden state (`state.hidden`,
+/// `state.cell`: (L, B, H)) and the trainer's counters (`charlm.progress`).
+/// Weights are repeated there on purpose: one atomic write keeps them and
+/// their moments consistent, whatever moment a crash picks.
+public enum Checkpoint {
+  public static let modelFormat = "charlm-model/1"
+  public static let stateFormat = "charlm-training-state/1"
+  /// In a run directory.
+  public static let bestFile = "best.safetensors"
+  public static let latestFile = "latest.safetensors"
+  public static let stateFile = "latest.state.safetensors"
+
+  /// A run directory means its best model (or its latest, if no best yet).
+  public static func resolveModelPath(_ path: String) -> String {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+      return path
+    }
+    let best = path + "/" + bestFile
+    return FileManager.default.fileExists(atPath: best) ? best : path + "/" + latestFile
+  }
+
+  // MARK: - Model files
+
+  static func metadata(config: ModelConfig, vocabulary: Vocabulary, format: String) -> [String: String] {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    let configJSON = String(decoding: try! encoder.encode(config), as: UTF8.self)
+    let vocabularyJSON = String(decoding: try! encoder.encode(vocabulary.scalars.map(\.value)), as: UTF8.self)
+    return [
+      "format": format, "charlm.config": configJSON, "charlm.vocabulary": vocabularyJSON,
+      "pytorch.module": config.cell.pytorchModule,
+    ]
+  }
+
+  static func weightEntries(_ model: RecurrentModel) -> [(name: String, shape: [Int], values: [Float])] {
+    model.parameters.withUnsafeBufferPointer { p in
+      model.layout.tensors.map { ($0.name, $0.shape, Array(p[$0.range])) }
+    }
+  }
+
+  public static func modelData(_ model: RecurrentModel, vocabulary: Vocabulary, extra: [String: String] = [:]) -> Data {
+    var meta = metadata(config: model.config, vocabulary: vocabulary, format: modelFormat)
+    meta.merge(extra) { a, _ in a }
+    return Safetensors.encode(metadata: meta, entries: weightEntries(model))
+  }
+
+  public static func saveModel(
+    _ model: RecurrentModel, vocabulary: Vocabulary, to path: String, extra: [String: String] = [:]
+  ) throws(AtomicFile.WriteError) {
+    try AtomicFile.write(modelData(model, vocabulary: vocabulary, extra: extra), to: path)
+  }
+
+  /// What a model file holds.
+  public struct Contents: Sendable {
+    public let config: ModelConfig
+    public let vocabulary: Vocabulary
+    public let file: Safetensors
+  }
+
+  public static func read(path: String) throws(CheckpointError) -> Contents {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+      throw .fileNotFound(path: path)
+    }
+    if isDirectory.boolValue { throw .notAModel(path: path, reason: "it is a directory with no best or latest model") }
+    let data: Data
+    do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+      throw .unreadable(path: path, reason: error.localizedDescription)
+    }
+    let file: Safetensors
+    do { file = try Safetensors.decode(data) } catch { throw .damaged(path: path, error) }
+    guard let configJSON = file.metadata["charlm.config"],
+      let config = try? JSONDecoder().decode(ModelConfig.self, from: Data(configJSON.utf8))
+    else { throw .notAModel(path: path, reason: "no valid charlm.config in its metadata") }
+    guard let vocabularyJSON = file.metadata["charlm.vocabulary"],
+      let codes = try? JSONDecoder().decode([UInt32].self, from: Data(vocabularyJSON.utf8))
+    else { throw .notAModel(path: path, reason: "no valid charlm.vocabulary in its metadata") }
+    var scalars: [Unicode.Scalar] = []
+    for code in codes {
+      guard let scalar = Unicode.Scalar(code) else {
+        throw .notAModel(path: path, reason: "the vocabulary holds \(code), which is not a Unicode scalar")
+      }
+      scalars.append(scalar)
+    }
+    let vocabulary = Vocabulary(scalars: scalars)
+    guard vocabulary.count == codes.count, vocabulary.scalars.map(\.value) == codes else {
+      throw .notAModel(path: path, reason: "the vocabulary has duplicates or is not sorted")
+    }
+    if let problem = config.problem { throw .notAModel(path: path, reason: "its configuration is invalid: \(problem)") }
+    guard config.vocabularySize == vocabulary.count else {
+      throw .notAModel(
+        path: path, reason: "its configuration says \(config.vocabularySize) characters, its vocabulary has \(vocabulary.count)")
+    }
+    return Contents(config: config, vocabulary: vocabulary, file: file)
+  }
+
+  /// Copies the weights of `file` into `model`, checking names, shapes and values.
+  static func loadWeights(_ file: Safetensors, into model: RecurrentModel, path: String) throws(CheckpointError) {
+    for tensor in model.layout.tensors {
+      guard let stored = file.tensors[tensor.name] else { throw .missingTensor(path: path, name: tensor.name) }
+      guard stored.shape == tensor.shape else {
+        throw .shapeMismatch(path: path, name: tensor.name, expected: tensor.shape, found: stored.shape)
+      }
+      guard stored.values.allSatisfy(\.isFinite) else { throw .nonFinite(path: path, name: tensor.name) }
+      model.parameters.withUnsafeMutablePointer { p in
+        stored.values.withUnsafeBufferPointer { (p + tensor.offset).update(from: $0.baseAddress!, count: $0.count) }
+      }
+    }
+  }
+
+  /// Loads a model file (or a run directory's best model) ready to use.
+  public static func loadModel(path: String, gemm: GEMMEngine) throws(CheckpointError) -> (
+    model: RecurrentModel, vocabulary: Vocabulary, metadata: [String: String]
+  ) {
+    let resolved = resolveModelPath(path)
+    let contents = try read(path: resolved)
+    let model = RecurrentModel(config: contents.config, gemm: gemm)
+    try loadWeights(contents.file, into: model, path: resolved)
+    return (model, contents.vocabulary, contents.file.metadata)
+  }
+}
+
+/// What is wrong with a model or training-state file, and what to do.
+public enum CheckpointError: Error, CustomStringConvertible {
+  case fileNotFound(path: String)
+  case unreadable(path: String, reason: String)
+  case damaged(path: String, SafetensorsError)
+  case notAModel(path: String, reason: String)
+  case missingTensor(path: String, name: String)
+  case shapeMismatch(path: String, name: String, expected: [Int], found: [Int])
+  case nonFinite(path: String, name: String)
+  case incompatible(path: String, reason: String)
+
+  public var description: String {
+    switch self {
+    case .fileNotFound(let path):
+      return "no checkpoint at \(path); give a model file or a run directory from 'charlm train --out'"
+    case .unreadable(let path, let reason): return "cannot read \(path): \(reason)"
+    case .damaged(let path, let error):
+      return "\(path) is not a valid safetensors file: \(error); it may be truncated or corrupt, use another checkpoint"
+    case .notAModel(let path, let reason): return "\(path) is not a CharLM checkpoint: \(reason)"
+    case .missingTensor(let path, let name): return "\(path) has no tensor \(name); it does not match its configuration"
+    case .shapeMismatch(let path, let name, let expected, let found):
+      return "\(path): tensor \(name) has shape \(found), its configuration needs \(expected)"
+    case .nonFinite(let path, let name): return "\(path): tensor \(name) holds NaN or Inf; use an earlier checkpoint"
+    case .incompatible(let path, let reason): return "cannot resume from \(path): \(reason)"
+    }
+  }
+}

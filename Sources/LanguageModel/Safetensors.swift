@@ -1,0 +1,180 @@
+import Foundation
+
+/// The safetensors format: an 8-byte little-endian header length N, N bytes
+/// of JSON, then the raw tensor data. The JSON maps each tensor name to
+/// {dtype, shape, data_offsets: [begin, end]} (offsets into the data part),
+/// plus an optional "__metadata__" object of string → string.
+///
+/// CharLM writes F32 only. The reader checks everything before it trusts it
+/// and throws `SafetensorsError` for any damage.
+public struct Safetensors: Sendable {
+  public struct Tensor: Sendable {
+    public let shape: [Int]
+    public let values: [Float]
+  }
+
+  public var metadata: [String: String]
+  public var tensors: [String: Tensor]
+
+  public init(metadata: [String: String] = [:], tensors: [String: Tensor] = [:]) {
+    self.metadata = metadata
+    self.tensors = tensors
+  }
+
+  /// Largest header the reader accepts.
+  public static let maximumHeaderBytes = 100 << 20
+
+  // MARK: Writing
+
+  /// Serialises `entries` in the given order (name, shape, values).
+  public static func encode(metadata: [String: String], entries: [(name: String, shape: [Int], values: [Float])])
+    -> Data
+  {
+    var header: [String: Any] = [:]
+    if !metadata.isEmpty { header["__metadata__"] = metadata }
+    var offset = 0
+    for entry in entries {
+      precondition(entry.shape.reduce(1, *) == entry.values.count, "shape of \(entry.name) does not match its data")
+      let bytes = entry.values.count * 4
+      header[entry.name] = ["dtype": "F32", "shape": entry.shape, "data_offsets": [offset, offset + bytes]]
+      offset += bytes
+    }
+    var json = try! JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+    // Pad with spaces so the data starts 8-byte aligned.
+    while json.count % 8 != 0 { json.append(0x20) }
+    var data = Data(capacity: 8 + json.count + offset)
+    var length = UInt64(json.count).littleEndian
+    withUnsafeBytes(of: &length) { data.append(contentsOf: $0) }
+    data.append(json)
+    for entry in entries {
+      entry.values.withUnsafeBufferPointer { buffer in
+        #if _endian(big)
+          for value in buffer { var bits = value.bitPattern.littleEndian; withUnsafeBytes(of: &bits) { data.append(contentsOf: $0) } }
+        #else
+          data.append(UnsafeBufferPointer(start: UnsafeRawPointer(buffer.baseAddress!).assumingMemoryBound(to: UInt8.self), count: buffer.count * 4))
+        #endif
+      }
+    }
+    return data
+  }
+
+  // MARK: Reading
+
+  public static func decode(_ data: Data) throws(SafetensorsError) -> Safetensors {
+    guard data.count >= 8 else { throw .truncated(size: data.count) }
+    var length: UInt64 = 0
+    for i in 0..<8 { length |= UInt64(data[data.startIndex + i]) << (8 * UInt64(i)) }
+    guard length <= UInt64(maximumHeaderBytes) else { throw .headerTooLarge(bytes: length) }
+    guard length <= UInt64(data.count - 8) else { throw .headerBeyondFile(bytes: length, fileSize: data.count) }
+    let headerData = data.subdata(in: (data.startIndex + 8)..<(data.startIndex + 8 + Int(length)))
+    let parsed: Any
+    do {
+      parsed = try JSONSerialization.jsonObject(with: headerData, options: [])
+    } catch {
+      throw .headerNotJSON
+    }
+    guard let header = parsed as? [String: Any] else { throw .headerNotObject }
+    let dataStart = 8 + Int(length)
+    let dataSize = data.count - dataStart
+
+    var metadata: [String: String] = [:]
+    if let raw = header["__metadata__"] {
+      guard let object = raw as? [String: Any] else { throw .badMetadata }
+      for (key, value) in object {
+        guard let string = value as? String else { throw .badMetadata }
+        metadata[key] = string
+      }
+    }
+
+    var spans: [(begin: Int, end: Int, name: String)] = []
+    var described: [String: (shape: [Int], begin: Int, end: Int)] = [:]
+    for (name, raw) in header where name != "__metadata__" {
+      guard let entry = raw as? [String: Any] else { throw .badEntry(name: name, reason: "not an object") }
+      guard let dtype = entry["dtype"] as? String else { throw .badEntry(name: name, reason: "no dtype") }
+      guard dtype == "F32" else { throw .unsupportedDType(name: name, dtype: dtype) }
+      guard let shapeNumbers = entry["shape"] as? [NSNumber], let offsetNumbers = entry["data_offsets"] as? [NSNumber],
+        offsetNumbers.count == 2
+      else { throw .badEntry(name: name, reason: "shape or data_offsets missing or malformed") }
+      var shape: [Int] = []
+      var elements = 1
+      for number in shapeNumbers {
+        let dimension = number.int64Value
+        guard dimension >= 0, Double(dimension) == number.doubleValue, dimension <= Int64(dataSize) else {
+          throw .badEntry(name: name, reason: "bad dimension \(number)")
+        }
+        shape.append(Int(dimension))
+        let (product, overflow) = elements.multipliedReportingOverflow(by: Int(dimension))
+        guard !overflow, product <= dataSize else { throw .badEntry(name: name, reason: "shape larger than the file") }
+        elements = product
+      }
+      let begin = offsetNumbers[0].int64Value
+      let end = offsetNumbers[1].int64Value
+      guard begin >= 0, end >= begin, end <= Int64(dataSize) else {
+        throw .offsetsOutOfRange(name: name, begin: begin, end: end, dataSize: dataSize)
+      }
+      guard end - begin == Int64(elements * 4) else {
+        throw .badEntry(name: name, reason: "data_offsets span \(end - begin) bytes, shape needs \(elements * 4)")
+      }
+      spans.append((Int(begin), Int(end), name))
+      described[name] = (shape, Int(begin), Int(end))
+    }
+    // The spans must tile the data exactly: no overlap, no gap, no trailing bytes.
+    spans.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
+    var cursor = 0
+    for span in spans {
+      if span.begin < cursor { throw .overlappingTensors(name: span.name) }
+      if span.begin > cursor { throw .dataNotCovered(gapAt: cursor) }
+      cursor = span.end
+    }
+    if cursor != dataSize { throw .dataNotCovered(gapAt: cursor) }
+
+    var tensors: [String: Tensor] = [:]
+    data.withUnsafeBytes { raw in
+      let base = raw.baseAddress! + dataStart
+      for (name, entry) in described {
+        let count = (entry.end - entry.begin) / 4
+        var values = [Float](repeating: 0, count: count)
+        values.withUnsafeMutableBytes { target in
+          target.copyMemory(from: UnsafeRawBufferPointer(start: base + entry.begin, count: count * 4))
+        }
+        #if _endian(big)
+          values = values.map { Float(bitPattern: UInt32(littleEndian: $0.bitPattern)) }
+        #endif
+        tensors[name] = Tensor(shape: entry.shape, values: values)
+      }
+    }
+    return Safetensors(metadata: metadata, tensors: tensors)
+  }
+}
+
+/// What is wrong with a safetensors file.
+public enum SafetensorsError: Error, Equatable, CustomStringConvertible {
+  case truncated(size: Int)
+  case headerTooLarge(bytes: UInt64)
+  case headerBeyondFile(bytes: UInt64, fileSize: Int)
+  case headerNotJSON
+  case headerNotObject
+  case badMetadata
+  case badEntry(name: String, reason: String)
+  case unsupportedDType(name: String, dtype: String)
+  case offsetsOutOfRange(name: String, begin: Int64, end: Int64, dataSize: Int)
+  case overlappingTensors(name: String)
+  case dataNotCovered(gapAt: Int)
+
+  public var description: String {
+    switch self {
+    case .truncated(let size): return "the file is truncated (\(size) bytes, too short for a header)"
+    case .headerTooLarge(let bytes): return "the header claims \(bytes) bytes, more than the \(Safetensors.maximumHeaderBytes) allowed"
+    case .headerBeyondFile(let bytes, let size): return "the header claims \(bytes) bytes but the file has \(size)"
+    case .headerNotJSON: return "the header is not valid JSON"
+    case .headerNotObject: return "the header is not a JSON object"
+    case .badMetadata: return "__metadata__ is not an object of strings"
+    case .badEntry(let name, let reason): return "tensor \(name): \(reason)"
+    case .unsupportedDType(let name, let dtype): return "tensor \(name) has dtype \(dtype); CharLM reads F32 only"
+    case .offsetsOutOfRange(let name, let begin, let end, let size):
+      return "tensor \(name) has data_offsets [\(begin), \(end)] outside the \(size) data bytes"
+    case .overlappingTensors(let name): return "tensor \(name) overlaps another tensor's data"
+    case .dataNotCovered(let gap): return "the tensors do not cover the data exactly (gap or trailing bytes at \(gap))"
+    }
+  }
+}

@@ -1,0 +1,185 @@
+import Foundation
+
+/// A user mistake on the command line: printed as one line, exit code 2.
+struct UsageError: Error, CustomStringConvertible {
+  let description: String
+}
+
+/// A failure while running: printed as one line, exit code 1.
+struct RuntimeError: Error, CustomStringConvertible {
+  let description: String
+  init(_ description: String) { self.description = description }
+}
+
+/// One `--option` of a command.
+struct OptionSpec {
+  let name: String
+  /// Placeholder for the value ("N", "FILE"); nil for a flag without a value.
+  let value: String?
+  let help: String
+  /// Shown as "(default: …)".
+  let defaultText: String?
+
+  init(_ name: String, _ value: String? = nil, _ help: String, default defaultText: String? = nil) {
+    self.name = name
+    self.value = value
+    self.help = help
+    self.defaultText = defaultText
+  }
+}
+
+/// A subcommand: its name, what it does, and its options.
+struct CommandSpec {
+  let name: String
+  let abstract: String
+  let usage: String
+  let options: [OptionSpec]
+  let examples: [String]
+
+  var help: String {
+    var lines = ["charlm \(name): \(abstract)", "", "usage: \(usage)", "", "options:"]
+    let width = options.map { $0.name.count + ($0.value.map { $0.count + 1 } ?? 0) }.max() ?? 0
+    for option in options {
+      let left = option.name + (option.value.map { " " + $0 } ?? "")
+      var line = "  " + left.padding(toLength: width + 2, withPad: " ", startingAt: 0) + option.help
+      if let value = option.defaultText { line += " (default: \(value))" }
+      lines.append(line)
+    }
+    lines.append("  " + "--help".padding(toLength: width + 2, withPad: " ", startingAt: 0) + "show this help")
+    if !examples.isEmpty {
+      lines.append("")
+      lines.append("examples:")
+      lines += examples.map { "  " + $0 }
+    }
+    return lines.joined(separator: "\n")
+  }
+
+  /// Parses `arguments` (after the subcommand name). Returns nil for --help.
+  func parse(_ arguments: [String]) throws(UsageError) -> ParsedArguments? {
+    var parsed = ParsedArguments(command: name)
+    var i = 0
+    while i < arguments.count {
+      let argument = arguments[i]
+      if argument == "--help" || argument == "-h" { return nil }
+      guard argument.hasPrefix("--") else {
+        throw UsageError(description: "unexpected argument '\(argument)' for 'charlm \(name)'; see 'charlm \(name) --help'")
+      }
+      var key = argument
+      var inlineValue: String?
+      if let equals = argument.firstIndex(of: "=") {
+        key = String(argument[..<equals])
+        inlineValue = String(argument[argument.index(after: equals)...])
+      }
+      guard let option = options.first(where: { $0.name == key }) else {
+        throw UsageError(description: "unknown option '\(key)' for 'charlm \(name)'; see 'charlm \(name) --help'")
+      }
+      if option.value == nil {
+        if inlineValue != nil { throw UsageError(description: "\(key) takes no value") }
+        parsed.values[key] = ""
+      } else if let inlineValue {
+        parsed.values[key] = inlineValue
+      } else {
+        guard i + 1 < arguments.count else {
+          throw UsageError(description: "\(key) needs a value (\(option.value!)); see 'charlm \(name) --help'")
+        }
+        i += 1
+        parsed.values[key] = arguments[i]
+      }
+      i += 1
+    }
+    return parsed
+  }
+}
+
+/// The parsed options, with typed, range-checked accessors whose errors
+/// name the flag and the allowed values.
+struct ParsedArguments {
+  let command: String
+  var values: [String: String] = [:]
+
+  func has(_ name: String) -> Bool { values[name] != nil }
+  func flag(_ name: String) -> Bool { values[name] != nil }
+  func string(_ name: String) -> String? { values[name] }
+
+  func required(_ name: String) throws(UsageError) -> String {
+    guard let value = values[name], !value.isEmpty else {
+      throw UsageError(description: "'charlm \(command)' needs \(name); see 'charlm \(command) --help'")
+    }
+    return value
+  }
+
+  func int(_ name: String, default fallback: Int, min lower: Int) throws(UsageError) -> Int {
+    guard let text = values[name] else { return fallback }
+    guard let value = Int(text), value >= lower else {
+      throw UsageError(description: "\(name) must be a whole number ≥ \(lower) (got '\(text)')")
+    }
+    return value
+  }
+
+  func optionalInt(_ name: String, min lower: Int) throws(UsageError) -> Int? {
+    values[name] == nil ? nil : try int(name, default: lower, min: lower)
+  }
+
+  /// A number in a range; `open` bounds are excluded.
+  func double(
+    _ name: String, default fallback: Double, min lower: Double, max upper: Double = .infinity,
+    lowerOpen: Bool = false, upperOpen: Bool = false
+  ) throws(UsageError) -> Double {
+    guard let text = values[name] else { return fallback }
+    let value = Double(text) ?? .nan
+    let aboveLower = lowerOpen ? value > lower : value >= lower
+    let belowUpper = upperOpen ? value < upper : value <= upper
+    guard value.isFinite, aboveLower, belowUpper else {
+      let low = (lowerOpen ? "(" : "[") + format(lower)
+      let high = format(upper) + (upperOpen || upper == .infinity ? ")" : "]")
+      throw UsageError(description: "\(name) must be a number in \(low), \(high) (got '\(text)')")
+    }
+    return value
+  }
+
+  private func format(_ x: Double) -> String {
+    x == .infinity ? "∞" : (x == x.rounded() ? String(Int(x)) : String(x))
+  }
+
+  func choice<T: RawRepresentable & CaseIterable>(_ name: String, default fallback: T) throws(UsageError) -> T
+  where T.RawValue == String {
+    guard let text = values[name] else { return fallback }
+    guard let value = T(rawValue: text) else {
+      let allowed = T.allCases.map(\.rawValue).joined(separator: ", ")
+      throw UsageError(description: "\(name) must be one of \(allowed) (got '\(text)')")
+    }
+    return value
+  }
+
+  /// "90s", "10m", "1h", "1h30m", or plain seconds.
+  func duration(_ name: String) throws(UsageError) -> Double? {
+    guard let text = values[name] else { return nil }
+    guard let seconds = Self.parseDuration(text), seconds > 0 else {
+      throw UsageError(description: "\(name) must be a duration like 90s, 10m or 1h30m (got '\(text)')")
+    }
+    return seconds
+  }
+
+  static func parseDuration(_ text: String) -> Double? {
+    if let plain = Double(text), plain.isFinite { return plain }
+    var total = 0.0
+    var number = ""
+    var sawUnit = false
+    for character in text {
+      if character.isNumber || character == "." {
+        number.append(character)
+        continue
+      }
+      guard let value = Double(number) else { return nil }
+      switch character {
+      case "s": total += value
+      case "m": total += value * 60
+      case "h": total += value * 3600
+      default: return nil
+      }
+      number = ""
+      sawUnit = true
+    }
+    return number.isEmpty && sawUnit && total.isFinite ? total : nil
+  }
+}

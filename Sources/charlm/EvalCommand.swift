@@ -1,0 +1,47 @@
+import Foundation
+import Kernels
+import LanguageModel
+import Tokenizer
+
+enum EvalCommand {
+  static let spec = CommandSpec(
+    name: "eval",
+    abstract: "measure loss, bits per character and perplexity on a split of a corpus",
+    usage: "charlm eval --checkpoint PATH --corpus FILE [--split val|test|train|all] [--json]",
+    options: [
+      OptionSpec("--checkpoint", "PATH", "a model file, or a run directory (its best model)"),
+      OptionSpec("--corpus", "FILE", "UTF-8 text; split 90/5/5 as in training"),
+      OptionSpec("--split", "PART", "val, test, train or all", default: "val"),
+      OptionSpec("--json", nil, "print one JSON object"),
+      OptionSpec("--threads", "N", "worker threads", default: "all cores"),
+    ],
+    examples: ["charlm eval --checkpoint checkpoints/shakespeare --corpus corpora/tinyshakespeare.txt --split test"])
+
+  static func run(_ args: ParsedArguments) throws -> Int32 {
+    let path = try args.required("--checkpoint")
+    let corpusPath = try args.required("--corpus")
+    let part: CorpusSplit.Part = try args.choice("--split", default: .val)
+    let threads = try args.int("--threads", default: ProcessInfo.processInfo.activeProcessorCount, min: 1)
+    let gemm = GEMMEngine(pool: ThreadPool(threadCount: threads))
+    let (model, vocabulary, _) = try Checkpoint.loadModel(path: path, gemm: gemm)
+    let corpus = try Corpus(text: try Corpus.decodeFile(path: corpusPath), vocabulary: vocabulary)
+    let tokens = corpus.tokens(in: part)
+    guard tokens.count >= 2 else {
+      throw RuntimeError("the \(part.rawValue) split of \(corpusPath) has \(tokens.count) characters; it needs at least 2")
+    }
+    let metrics = Evaluator(model: model).evaluate(tokens)
+    if args.flag("--json") {
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.sortedKeys]
+      var object = try JSONSerialization.jsonObject(with: encoder.encode(metrics)) as! [String: Any]
+      object["split"] = part.rawValue
+      print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+    } else {
+      print(
+        String(
+          format: "%@: loss %.4f nats/char, %.4f bits/char, perplexity %.3f over %d characters", part.rawValue,
+          metrics.loss, metrics.bitsPerCharacter, metrics.perplexity, metrics.characters))
+    }
+    return 0
+  }
+}

@@ -1,0 +1,232 @@
+import Foundation
+import Kernels
+import LanguageModel
+import Tokenizer
+
+enum TrainCommand {
+  static let spec = CommandSpec(
+    name: "train",
+    abstract: "train a character-level language model on a text file",
+    usage: "charlm train --corpus FILE [options]",
+    options: [
+      OptionSpec("--corpus", "FILE", "UTF-8 text to learn from"),
+      OptionSpec("--cell", "KIND", "recurrent cell: \(CellKind.allCases.map(\.rawValue).joined(separator: ", "))", default: "lstm"),
+      OptionSpec("--layers", "N", "stacked recurrent layers", default: "2"),
+      OptionSpec("--hidden", "N", "hidden size of each layer", default: "128"),
+      OptionSpec("--embedding", "N", "embedding size", default: "the hidden size"),
+      OptionSpec("--dropout", "P", "dropout between layers and before the head, in [0, 1)", default: "0"),
+      OptionSpec("--batch", "N", "parallel streams per step", default: "50"),
+      OptionSpec("--window", "N", "characters per step (truncated BPTT length)", default: "50"),
+      OptionSpec("--lr", "RATE", "learning rate", default: "2e-3"),
+      OptionSpec("--clip", "NORM", "global gradient-norm limit, 0 for none", default: "5"),
+      OptionSpec("--optimizer", "NAME", "adam or sgd (with momentum)", default: "adam"),
+      OptionSpec("--momentum", "M", "SGD momentum", default: "0.9"),
+      OptionSpec("--schedule", "KIND", "learning-rate schedule: constant, step or cosine", default: "constant"),
+      OptionSpec("--warmup", "N", "linear warmup steps", default: "0"),
+      OptionSpec("--decay-every", "N", "step schedule: decay every N steps", default: "1000"),
+      OptionSpec("--decay-factor", "F", "step schedule: multiply the rate by F", default: "0.5"),
+      OptionSpec("--steps", "N", "train until N steps in total"),
+      OptionSpec("--epochs", "N", "train until N passes over the training split in total", default: "1"),
+      OptionSpec("--time", "DURATION", "train for this long, e.g. 90s, 10m, 1h"),
+      OptionSpec("--eval-every", "N", "validate and save every N steps", default: "250"),
+      OptionSpec("--out", "DIR", "run directory for best, latest and the training state", default: "checkpoints/run"),
+      OptionSpec("--resume", nil, "continue the run saved in --out"),
+      OptionSpec("--seed", "N", "seed for initialisation and dropout", default: "1"),
+      OptionSpec("--threads", "N", "worker threads", default: "all cores"),
+      OptionSpec("--json", nil, "print events as JSON lines"),
+    ],
+    examples: [
+      "charlm train --corpus corpora/tinyshakespeare.txt --time 5m --out checkpoints/shakespeare",
+      "charlm train --corpus book.txt --hidden 256 --dropout 0.2 --steps 5000 --schedule cosine --warmup 200",
+      "charlm train --corpus book.txt --out checkpoints/book --resume --steps 10000",
+    ])
+
+  static func run(_ args: ParsedArguments) throws -> Int32 {
+    let corpusPath = try args.required("--corpus")
+    let outputDirectory = args.string("--out") ?? "checkpoints/run"
+    let json = args.flag("--json")
+    let budgetFlags = ["--steps", "--epochs", "--time"].filter(args.has)
+    if budgetFlags.count > 1 {
+      throw UsageError(description: "give only one of --steps, --epochs and --time (got \(budgetFlags.joined(separator: ", ")))")
+    }
+    let budget: TrainingBudget
+    if let steps = try args.optionalInt("--steps", min: 1) {
+      budget = .steps(steps)
+    } else if let seconds = try args.duration("--time") {
+      budget = .seconds(seconds)
+    } else {
+      budget = .epochs(try args.int("--epochs", default: 1, min: 1))
+    }
+    let threads = try args.int("--threads", default: ProcessInfo.processInfo.activeProcessorCount, min: 1)
+    // Check every flag before touching any file.
+    _ = try modelConfig(args, vocabularySize: 1, base: nil)
+    _ = try trainingConfig(args, base: nil)
+
+    let decoded = try Corpus.decodeFile(path: corpusPath)
+    let gemm = GEMMEngine(pool: ThreadPool(threadCount: threads))
+    let trainer: Trainer
+    if args.flag("--resume") {
+      let statePath = outputDirectory + "/" + Checkpoint.stateFile
+      guard FileManager.default.fileExists(atPath: statePath) else {
+        throw RuntimeError("no training state in \(outputDirectory) to resume; train without --resume first")
+      }
+      let saved = try Checkpoint.read(path: statePath)
+      let corpus = try Corpus(text: decoded, vocabulary: saved.vocabulary)
+      trainer = try Trainer.resume(outputDirectory: outputDirectory, corpus: corpus, gemm: gemm)
+      let requestedModel = try modelConfig(args, vocabularySize: saved.vocabulary.count, base: trainer.model.config)
+      var requestedTraining = try trainingConfig(args, base: trainer.config)
+      requestedTraining.schedule.totalSteps = trainer.config.schedule.totalSteps
+      if requestedModel != trainer.model.config || requestedTraining != trainer.config {
+        throw UsageError(
+          description: "--resume continues the run in \(outputDirectory) with its saved configuration, and the flags given change it; drop the model and training flags, or train into a new --out")
+      }
+      if !json { print("resuming \(outputDirectory) at step \(trainer.progress.step)") }
+    } else {
+      let corpus = try Corpus(text: decoded)
+      if decoded.droppedByteOrderMark && !json { print("note: dropped the byte-order mark at the start of \(corpusPath)") }
+      let modelConfig = try modelConfig(args, vocabularySize: corpus.vocabulary.count, base: nil)
+      var config = try trainingConfig(args, base: nil)
+      let batcher = try BPTTBatcher(tokenCount: corpus.split.train.count, streams: config.batch, window: config.window)
+      switch budget {
+      case .steps(let n): config.schedule.totalSteps = n
+      case .epochs(let n): config.schedule.totalSteps = n * batcher.windowsPerEpoch
+      case .seconds:
+        if config.schedule.kind == .cosine {
+          throw UsageError(description: "--schedule cosine needs a known length: use --steps or --epochs, not --time")
+        }
+      }
+      if corpus.split.validation.count < 2 {
+        throw RuntimeError(
+          TokenizerError.corpusTooShort(
+            characters: corpus.tokens.count, needed: 40, reason: "a validation split of at least 2 characters"
+          ).description)
+      }
+      trainer = try Trainer(
+        modelConfig: modelConfig, config: config, corpus: corpus, outputDirectory: outputDirectory, gemm: gemm)
+      if !json {
+        let m = trainer.model
+        print(
+          "training \(m.config.cell.rawValue) \(m.config.layers)×\(m.config.hiddenSize), \(m.layout.parameterCount) parameters, vocabulary \(m.config.vocabularySize), \(corpus.split.train.count) training characters, \(trainer.windowsPerEpoch) steps per epoch, \(threads) thread\(threads == 1 ? "" : "s")"
+        )
+      }
+    }
+
+    Interrupts.install()
+    let reporter = ProgressReporter(json: json)
+    let reason = try trainer.train(budget: budget, shouldStop: { Interrupts.received != 0 }, onEvent: reporter.handle)
+    reporter.finish()
+    if reason == .interrupted {
+      let message = "interrupted at step \(trainer.progress.step); saved \(outputDirectory)/\(Checkpoint.latestFile); continue with --resume"
+      if json { print(#"{"event":"interrupted","step":\#(trainer.progress.step)}"#) } else { print(message) }
+      return 128 + Interrupts.received
+    }
+    if !json, let best = trainer.progress.bestValidationLoss {
+      let metrics = Metrics(loss: best, characters: 0)
+      print(
+        String(
+          format: "done: %d steps. best validation loss %.4f nats, %.4f bpc, perplexity %.3f. model: %@/%@",
+          trainer.progress.step, metrics.loss, metrics.bitsPerCharacter, metrics.perplexity, outputDirectory,
+          Checkpoint.bestFile))
+    }
+    return 0
+  }
+
+  static func modelConfig(_ args: ParsedArguments, vocabularySize: Int, base: ModelConfig?) throws(UsageError)
+    -> ModelConfig
+  {
+    let hidden = try args.int("--hidden", default: base?.hiddenSize ?? 128, min: 1)
+    return ModelConfig(
+      cell: try args.choice("--cell", default: base?.cell ?? .lstm),
+      vocabularySize: vocabularySize,
+      embeddingSize: try args.int("--embedding", default: base?.embeddingSize ?? hidden, min: 1),
+      hiddenSize: hidden,
+      layers: try args.int("--layers", default: base?.layers ?? 2, min: 1),
+      dropout: try args.double("--dropout", default: base?.dropout ?? 0, min: 0, max: 1, upperOpen: true))
+  }
+
+  static func trainingConfig(_ args: ParsedArguments, base: TrainingConfig?) throws(UsageError) -> TrainingConfig {
+    var config = base ?? TrainingConfig()
+    config.batch = try args.int("--batch", default: config.batch, min: 1)
+    config.window = try args.int("--window", default: config.window, min: 1)
+    config.schedule.baseRate = Float(
+      try args.double("--lr", default: Double(config.schedule.baseRate), min: 0, lowerOpen: true))
+    config.clip = Float(try args.double("--clip", default: Double(config.clip), min: 0))
+    config.optimizer = try args.choice("--optimizer", default: config.optimizer)
+    config.momentum = Float(
+      try args.double("--momentum", default: Double(config.momentum), min: 0, max: 1, upperOpen: true))
+    config.schedule.kind = try args.choice("--schedule", default: config.schedule.kind)
+    config.schedule.warmupSteps = try args.int("--warmup", default: config.schedule.warmupSteps, min: 0)
+    config.schedule.decayEvery = try args.int("--decay-every", default: config.schedule.decayEvery, min: 1)
+    config.schedule.decayFactor = Float(
+      try args.double("--decay-factor", default: Double(config.schedule.decayFactor), min: 0, max: 1, lowerOpen: true))
+    config.evalEvery = try args.int("--eval-every", default: config.evalEvery, min: 1)
+    if let seed = args.string("--seed") {
+      guard let value = UInt64(seed) else {
+        throw UsageError(description: "--seed must be a whole number ≥ 0 (got '\(seed)')")
+      }
+      config.seed = value
+    }
+    return config
+  }
+}
+
+/// Prints training events: a live line on a terminal, periodic plain lines
+/// otherwise, or JSON lines with --json.
+final class ProgressReporter {
+  let json: Bool
+  let live = Terminal.isInteractive
+  var lastPrint = Date.distantPast
+  var lineOpen = false
+
+  init(json: Bool) { self.json = json }
+
+  func handle(_ event: TrainingEvent) {
+    switch event {
+    case .step(let step, let epoch, let loss, let norm, let rate, let speed, let fraction, let left):
+      let now = Date()
+      let interval = live && !json ? 0.1 : 10
+      guard now.timeIntervalSince(lastPrint) >= interval || step == 1 else { return }
+      lastPrint = now
+      if json {
+        print(
+          String(
+            format: #"{"event":"step","step":%d,"epoch":%d,"loss":%.5f,"grad_norm":%.4f,"lr":%.3g,"chars_per_sec":%.0f}"#,
+            step, epoch, loss, norm, rate, speed))
+        return
+      }
+      var line = String(format: "step %d  epoch %d  loss %.4f  |g| %.2f  lr %.2g  %@ chars/s", step, epoch, loss, norm, rate, Terminal.count(speed))
+      if let fraction { line += String(format: "  %3.0f%%", fraction * 100) }
+      if let left { line += "  ETA " + Terminal.duration(left) }
+      if live {
+        Terminal.write("\r\u{1B}[K" + line)
+        lineOpen = true
+      } else {
+        print(line)
+      }
+    case .evaluation(let step, let metrics, let isBest):
+      if json {
+        print(
+          String(
+            format: #"{"event":"validation","step":%d,"loss":%.6f,"bpc":%.6f,"perplexity":%.6f,"characters":%d,"best":%@}"#,
+            step, metrics.loss, metrics.bitsPerCharacter, metrics.perplexity, metrics.characters, isBest ? "true" : "false"))
+        return
+      }
+      closeLine()
+      print(
+        String(
+          format: "validation  step %d  loss %.4f  bpc %.4f  perplexity %.3f%@", step, metrics.loss,
+          metrics.bitsPerCharacter, metrics.perplexity, isBest ? "  (best so far)" : ""))
+    case .saved:
+      break
+    }
+  }
+
+  func closeLine() {
+    if lineOpen {
+      Terminal.write("\n")
+      lineOpen = false
+    }
+  }
+
+  func finish() { closeLine() }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import Testing
+
+/// End to end: the built `charlm` binary on a tiny generated corpus.
+struct CLITests {
+  static let binary: String = {
+    let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    for candidate in [
+      beside.appendingPathComponent("charlm").path, beside.deletingLastPathComponent().appendingPathComponent("charlm").path,
+      ".build/release/charlm", ".build/debug/charlm",
+    ] where FileManager.default.isExecutableFile(atPath: candidate) {
+      return candidate
+    }
+    return ".build/release/charlm"
+  }()
+
+  struct Result {
+    let status: Int32
+    let output: String
+    let error: String
+  }
+
+  static func run(_ arguments: [String]) throws -> Result {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: binary)
+    process.arguments = arguments
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return Result(
+      status: process.terminationStatus, output: String(decoding: outData, as: UTF8.self),
+      error: String(decoding: errData, as: UTF8.self))
+  }
+
+  static func makeCorpus() throws -> (directory: String, corpus: String) {
+    let directory = NSTemporaryDirectory() + "charlm-cli-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    var text = ""
+    for i in 0..<300 { text += ["to be or not to be.\n", "that is the question.\n", "whether tis nobler.\n"][i % 3] }
+    let corpus = directory + "/corpus.txt"
+    try text.write(toFile: corpus, atomically: true, encoding: .utf8)
+    return (directory, corpus)
+  }
+
+  @Test func trainSampleAndEvalEndToEnd() throws {
+    let (directory, corpus) = try Self.makeCorpus()
+    let run = directory + "/run"
+    let train = try Self.run([
+      "train", "--corpus", corpus, "--hidden", "16", "--batch", "4", "--window", "16", "--steps", "30",
+      "--eval-every", "10", "--out", run, "--threads", "2",
+    ])
+    #expect(train.status == 0, "\(train.error)")
+    #expect(train.output.contains("validation"))
+    #expect(FileManager.default.fileExists(atPath: run + "/best.safetensors"))
+    #expect(FileManager.default.fileExists(atPath: run + "/latest.state.safetensors"))
+
+    let sampleArguments = ["sample", "--checkpoint", run, "--prime", "to be", "--length", "80", "--seed", "7"]
+    let first = try Self.run(sampleArguments)
+    let second = try Self.run(sampleArguments)
+    #expect(first.status == 0, "\(first.error)")
+    #expect(first.output == second.output)
+    #expect(first.output.hasPrefix("to be"))
+    #expect(first.output.unicodeScalars.count == 5 + 80 + 1)
+
+    let eval = try Self.run(["eval", "--checkpoint", run, "--corpus", corpus, "--json"])
+    #expect(eval.status == 0, "\(eval.error)")
+    let object = try JSONSerialization.jsonObject(with: Data(eval.output.utf8)) as? [String: Any]
+    for key in ["loss", "bpc", "perplexity"] {
+      let value = object?[key] as? Double
+      #expect(value?.isFinite == true, "\(key) = \(String(describing: value))")
+    }
+    #expect((object?["characters"] as? Int ?? 0) > 0)
+    let loss = object?["loss"] as? Double ?? 0
+    let bpc = object?["bpc"] as? Double ?? 0
+    #expect(abs(bpc - loss / log(2)) < 1e-9)
+
+    // Resume continues from step 30 to 40.
+    let resumed = try Self.run([
+      "train", "--corpus", corpus, "--steps", "40", "--out", run, "--resume", "--threads", "1",
+    ])
+    #expect(resumed.status == 0, "\(resumed.error)")
+    #expect(resumed.output.contains("resuming \(run) at step 30"))
+    // Changing the model on resume is refused.
+    let changed = try Self.run(["train", "--corpus", corpus, "--steps", "50", "--out", run, "--resume", "--hidden", "32"])
+    #expect(changed.status == 2)
+  }
+
+  @Test(arguments: [
+    (["train", "--corpus"], "needs a value"),
+    (["train", "--corpus", "x.txt", "--bogus", "1"], "unknown option '--bogus'"),
+    (["train", "--corpus", "x.txt", "--hidden", "0"], "--hidden must be"),
+    (["train", "--corpus", "x.txt", "--time", "soon"], "--time must be a duration"),
+    (["sample", "--checkpoint", "x", "--temperature", "0"], "--temperature must be"),
+    (["frobnicate"], "unknown command"),
+  ])
+  func badArgumentsExitWithAMessage(arguments: [String], message: String) throws {
+    let result = try Self.run(arguments)
+    #expect(result.status == 2)
+    #expect(result.error.contains(message), "\(result.error)")
+    #expect(result.error.split(separator: "\n").count == 1)
+  }
+
+  @Test func missingAndBadFilesExitWithAMessage() throws {
+    let (directory, _) = try Self.makeCorpus()
+    let missing = try Self.run(["train", "--corpus", directory + "/nope.txt", "--steps", "1"])
+    #expect(missing.status == 1)
+    #expect(missing.error.contains("no file at"))
+    let binary = directory + "/binary.txt"
+    try Data([0x61, 0x62, 0xFF, 0x63]).write(to: URL(fileURLWithPath: binary))
+    let invalid = try Self.run(["train", "--corpus", binary, "--steps", "1"])
+    #expect(invalid.status == 1)
+    #expect(invalid.error.contains("offset 2"))
+    let short = directory + "/short.txt"
+    try "tiny".write(toFile: short, atomically: true, encoding: .utf8)
+    let tooShort = try Self.run(["train", "--corpus", short, "--steps", "1"])
+    #expect(tooShort.status == 1)
+    #expect(tooShort.error.contains("too short"))
+    let noModel = try Self.run(["sample", "--checkpoint", directory + "/none.safetensors"])
+    #expect(noModel.status == 1)
+    #expect(noModel.error.contains("no checkpoint"))
+  }
+
+  @Test func everyCommandHasHelp() throws {
+    for command in ["train", "sample", "eval"] {
+      let result = try Self.run([command, "--help"])
+      #expect(result.status == 0)
+      #expect(result.output.contains("usage: charlm \(command)"))
+    }
+  }
+}

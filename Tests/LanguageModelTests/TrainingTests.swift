@@ -1,0 +1,254 @@
+import Foundation
+import Kernels
+import Testing
+import Tokenizer
+
+@testable import LanguageModel
+
+struct ClippingTests {
+  @Test func largeGradientIsScaledToExactlyTheMaxNorm() {
+    let gradients = FloatBuffer((0..<1000).map { Float($0 % 7) - 3 })
+    let before = gradients.array
+    let norm = GradientClipping.clipGlobalNorm(gradients, maxNorm: 5)
+    let expected = before.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+    #expect(abs(Double(norm) - expected) < 1e-3)
+    let after = gradients.array.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+    #expect(abs(after - 5) < 5e-6)
+    // Direction kept: every element scaled by the same factor.
+    let factor = Float(5 / expected)
+    for (a, b) in zip(before, gradients.array) { #expect(abs(a * factor - b) <= 1e-6) }
+  }
+
+  @Test func smallGradientIsUntouched() {
+    let values: [Float] = [0.1, -0.2, 0.3]
+    let gradients = FloatBuffer(values)
+    let norm = GradientClipping.clipGlobalNorm(gradients, maxNorm: 5)
+    #expect(gradients.array == values)
+    #expect(abs(norm - (0.14 as Float).squareRoot()) < 1e-6)
+  }
+}
+
+struct OptimizerTests {
+  /// Adam against the update written out in Double for a few steps.
+  @Test func adamMatchesItsDefinition() {
+    let pool = ThreadPool(threadCount: 2)
+    var rng = Xoshiro256(seed: 4)
+    let n = 40_000  // more than one parallel chunk
+    let start = (0..<n).map { _ in rng.nextNormal() }
+    let parameters = FloatBuffer(start)
+    let adam = Adam(parameterCount: n, pool: pool)
+    var p = start.map(Double.init)
+    var m = [Double](repeating: 0, count: n)
+    var v = m
+    for step in 1...3 {
+      let g = (0..<n).map { _ in rng.nextNormal() }
+      adam.step(parameters: parameters, gradients: FloatBuffer(g), learningRate: 0.01)
+      for i in 0..<n {
+        m[i] = 0.9 * m[i] + 0.1 * Double(g[i])
+        v[i] = 0.999 * v[i] + 0.001 * Double(g[i]) * Double(g[i])
+        let mHat = m[i] / (1 - pow(0.9, Double(step)))
+        let vHat = v[i] / (1 - pow(0.999, Double(step)))
+        p[i] -= 0.01 * mHat / (vHat.squareRoot() + 1e-8)
+      }
+    }
+    let worst = zip(parameters.array, p).map { abs(Double($0) - $1) }.max()!
+    #expect(worst < 1e-5)
+  }
+
+  @Test func sgdMomentumMatchesItsDefinition() {
+    let sgd = MomentumSGD(parameterCount: 3, momentum: 0.5, pool: ThreadPool(threadCount: 1))
+    let parameters = FloatBuffer([1, 2, 3])
+    sgd.step(parameters: parameters, gradients: FloatBuffer([1, 1, 1]), learningRate: 0.1)
+    sgd.step(parameters: parameters, gradients: FloatBuffer([1, 0, -1]), learningRate: 0.1)
+    // b1 = g1; b2 = 0.5·b1 + g2; p = p0 − 0.1·(b1 + b2)
+    let expected: [Float] = [1 - 0.1 * (1 + 1.5), 2 - 0.1 * (1 + 0.5), 3 - 0.1 * (1 - 0.5)]
+    for (a, b) in zip(parameters.array, expected) { #expect(abs(a - b) < 1e-6) }
+  }
+}
+
+struct ScheduleTests {
+  @Test func schedulesFollowTheirFormulas() {
+    var s = LearningRateSchedule(kind: .constant, baseRate: 1, warmupSteps: 4)
+    #expect(s.rate(at: 0) == 0.25)
+    #expect(s.rate(at: 3) == 1)
+    #expect(s.rate(at: 100) == 1)
+    s = LearningRateSchedule(kind: .step, baseRate: 1)
+    s.decayEvery = 10
+    s.decayFactor = 0.5
+    #expect(s.rate(at: 9) == 1)
+    #expect(s.rate(at: 10) == 0.5)
+    #expect(s.rate(at: 25) == 0.25)
+    s = LearningRateSchedule(kind: .cosine, baseRate: 1)
+    s.totalSteps = 100
+    s.minimumFactor = 0.1
+    #expect(s.rate(at: 0) == 1)
+    #expect(abs(s.rate(at: 50) - 0.55) < 1e-6)
+    #expect(abs(s.rate(at: 100) - 0.1) < 1e-6)
+    #expect(abs(s.rate(at: 1000) - 0.1) < 1e-6)
+  }
+}
+
+struct LSTMKernelTests {
+  /// The fused SIMD gate math against its scalar twin, with H not a multiple of 16.
+  @Test(arguments: [5, 16, 37])
+  func pointwiseStepMatchesReference(hidden: Int) {
+    var rng = Xoshiro256(seed: UInt64(hidden))
+    let pre = (0..<(4 * hidden)).map { _ in rng.nextNormal() * 3 }
+    let bias = (0..<(4 * hidden)).map { _ in rng.nextNormal() }
+    let cPrev = (0..<hidden).map { _ in rng.nextNormal() }
+    let reference = LSTMCell.referenceForwardRow(pre: pre, bias: bias, cPrev: cPrev)
+    var gates = pre
+    var c = [Float](repeating: 0, count: hidden)
+    var tc = c
+    var h = c
+    LSTMCell.forwardRow(gates: &gates, bias: bias, cPrev: cPrev, c: &c, tanhC: &tc, h: &h, hiddenSize: hidden)
+    func close(_ a: [Float], _ b: [Float]) -> Bool { zip(a, b).allSatisfy { abs($0 - $1) <= 1e-6 * max(1, abs($1)) } }
+    #expect(close(gates, reference.activations))
+    #expect(close(c, reference.c))
+    #expect(close(tc, reference.tanhC))
+    #expect(close(h, reference.h))
+
+    let dh = (0..<hidden).map { _ in rng.nextNormal() }
+    let dhNext = (0..<hidden).map { _ in rng.nextNormal() }
+    let dcNext = (0..<hidden).map { _ in rng.nextNormal() }
+    let back = LSTMCell.referenceBackwardRow(
+      activations: reference.activations, cPrev: cPrev, tanhC: reference.tanhC, dh: dh, dhNext: dhNext, dcNext: dcNext)
+    var work = reference.activations
+    var dc = dcNext
+    LSTMCell.backwardRow(
+      gates: &work, cPrev: cPrev, tanhC: reference.tanhC, dh: dh, dhNext: dhNext, dcNext: &dc, hiddenSize: hidden)
+    #expect(close(work, back.dPre))
+    #expect(close(dc, back.dcPrev))
+  }
+}
+
+struct LearningTests {
+  /// On a corpus of six repeating sentences the model must learn the
+  /// pattern: well under 1.5 bits per character on held-out text (a unigram
+  /// model of this text needs about 3.9).
+  @Test func validationBitsPerCharacterFall() throws {
+    let corpus = try patternCorpus()
+    var config = TrainingConfig()
+    config.batch = 8
+    config.window = 16
+    config.evalEvery = 1000
+    config.schedule.baseRate = 1e-2
+    let trainer = try Trainer(
+      modelConfig: ModelConfig(vocabularySize: corpus.vocabulary.count, hiddenSize: 32, layers: 2), config: config,
+      corpus: corpus, outputDirectory: temporaryDirectory("learn"), gemm: engine())
+    let before = trainer.validate()
+    try trainer.train(budget: .steps(300))
+    let after = trainer.validate()
+    #expect(before.bitsPerCharacter > 4)
+    #expect(after.bitsPerCharacter < 1.5, "validation bpc \(after.bitsPerCharacter)")
+  }
+}
+
+struct CheckpointTests {
+  @Test func saveThenLoadGivesIdenticalLogits() throws {
+    let corpus = try patternCorpus(sentences: 50)
+    let config = ModelConfig(vocabularySize: corpus.vocabulary.count, hiddenSize: 20, layers: 2, dropout: 0.1)
+    let model = RecurrentModel(config: config, gemm: engine())
+    var rng = Xoshiro256(seed: 3)
+    model.initializeParameters(using: &rng)
+    let path = temporaryDirectory("save") + "/model.safetensors"
+    try Checkpoint.saveModel(model, vocabulary: corpus.vocabulary, to: path)
+    let (loaded, vocabulary, metadata) = try Checkpoint.loadModel(path: path, gemm: engine())
+    #expect(vocabulary == corpus.vocabulary)
+    #expect(loaded.config == config)
+    #expect(metadata["pytorch.module"] == "LSTM")
+    #expect(loaded.parameters.array == model.parameters.array)
+    let a = Evaluator(model: model).evaluate(corpus.tokens(in: .all))
+    let b = Evaluator(model: loaded).evaluate(corpus.tokens(in: .all))
+    #expect(a == b)
+  }
+
+  @Test func tensorsAreNamedAndShapedAsPyTorch() throws {
+    let config = ModelConfig(vocabularySize: 11, embeddingSize: 6, hiddenSize: 8, layers: 2)
+    let model = RecurrentModel(config: config, gemm: engine(threads: 1))
+    let data = Checkpoint.modelData(model, vocabulary: Vocabulary(of: "abcdefghijk".unicodeScalars))
+    let file = try Safetensors.decode(data)
+    let shapes = file.tensors.mapValues(\.shape)
+    #expect(
+      shapes == [
+        "embedding.weight": [11, 6], "rnn.weight_ih_l0": [32, 6], "rnn.weight_hh_l0": [32, 8], "rnn.bias_ih_l0": [32],
+        "rnn.bias_hh_l0": [32], "rnn.weight_ih_l1": [32, 8], "rnn.weight_hh_l1": [32, 8], "rnn.bias_ih_l1": [32],
+        "rnn.bias_hh_l1": [32], "decoder.weight": [11, 8], "decoder.bias": [11],
+      ])
+    // Header length is 8-byte little-endian and the data starts 8-byte aligned.
+    let headerLength = data.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+    #expect(headerLength % 8 == 0)
+    #expect(data.count == 8 + headerLength + model.layout.parameterCount * 4)
+  }
+
+  @Test func damagedFilesGiveTypedErrors() throws {
+    let model = RecurrentModel(config: ModelConfig(vocabularySize: 3, hiddenSize: 4, layers: 1), gemm: engine(threads: 1))
+    let good = Checkpoint.modelData(model, vocabulary: Vocabulary(of: "abc".unicodeScalars))
+    #expect(throws: SafetensorsError.truncated(size: 5)) { try Safetensors.decode(good.prefix(5)) }
+    #expect(throws: SafetensorsError.self) { try Safetensors.decode(good.prefix(good.count - 4)) }
+    var huge = good
+    huge.replaceSubrange(0..<8, with: [0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0])
+    #expect(throws: SafetensorsError.headerTooLarge(bytes: 0xFFFF_FFFF)) { try Safetensors.decode(huge) }
+    var notObject = Data([2, 0, 0, 0, 0, 0, 0, 0])
+    notObject.append(contentsOf: Array("[]".utf8))
+    #expect(throws: SafetensorsError.headerNotObject) { try Safetensors.decode(notObject) }
+    let dir = temporaryDirectory("damaged")
+    try good.prefix(good.count - 4).write(to: URL(fileURLWithPath: dir + "/bad.safetensors"))
+    #expect(throws: CheckpointError.self) { try Checkpoint.loadModel(path: dir + "/bad.safetensors", gemm: engine()) }
+  }
+}
+
+struct ResumeTests {
+  /// 2N steps in one run equal N steps, a resume from disk, and N more, bit
+  /// for bit: weights, optimizer moments, dropout masks, data position and
+  /// carried state all come back exactly.
+  @Test(arguments: [OptimizerKind.adam, .sgd])
+  func resumedTrainingIsBitIdentical(optimizer: OptimizerKind) throws {
+    let corpus = try patternCorpus(sentences: 120)
+    let modelConfig = ModelConfig(vocabularySize: corpus.vocabulary.count, hiddenSize: 24, layers: 2, dropout: 0.2)
+    var config = TrainingConfig()
+    config.batch = 4
+    config.window = 12
+    config.evalEvery = 7
+    config.optimizer = optimizer
+    config.schedule.kind = .cosine
+    config.schedule.totalSteps = 40
+    config.schedule.warmupSteps = 5
+    let straight = try Trainer(
+      modelConfig: modelConfig, config: config, corpus: corpus, outputDirectory: temporaryDirectory("straight"),
+      gemm: engine())
+    try straight.train(budget: .steps(40))
+
+    let directory = temporaryDirectory("resumed")
+    let first = try Trainer(
+      modelConfig: modelConfig, config: config, corpus: corpus, outputDirectory: directory, gemm: engine())
+    try first.train(budget: .steps(20))
+    let second = try Trainer.resume(outputDirectory: directory, corpus: corpus, gemm: engine(threads: 1))
+    #expect(second.progress.step == 20)
+    try second.train(budget: .steps(40))
+    #expect(straight.progress.position.epoch >= 1, "the run should cross an epoch boundary")
+    #expect(second.model.parameters.array == straight.model.parameters.array)
+    #expect(second.progress.step == straight.progress.step)
+    #expect(second.progress.position == straight.progress.position)
+    #expect(second.rng == straight.rng)
+    #expect(second.state.hidden.array == straight.state.hidden.array)
+    #expect(second.state.cell.array == straight.state.cell.array)
+    for (a, b) in zip(second.optimizer.stateBuffers, straight.optimizer.stateBuffers) {
+      #expect(a.buffer.array == b.buffer.array, "\(a.name)")
+    }
+  }
+
+  @Test func resumeOnAnotherVocabularyIsAnError() throws {
+    let corpus = try patternCorpus(sentences: 60)
+    var config = TrainingConfig()
+    config.batch = 2
+    config.window = 8
+    let directory = temporaryDirectory("vocab")
+    let trainer = try Trainer(
+      modelConfig: ModelConfig(vocabularySize: corpus.vocabulary.count, hiddenSize: 8, layers: 1), config: config,
+      corpus: corpus, outputDirectory: directory, gemm: engine())
+    try trainer.train(budget: .steps(3))
+    let other = try Corpus(text: DecodedText(scalars: Array(String(repeating: "xyz ", count: 100).unicodeScalars), droppedByteOrderMark: false))
+    #expect(throws: TrainingError.self) { try Trainer.resume(outputDirectory: directory, corpus: other, gemm: engine()) }
+  }
+}
