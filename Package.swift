@@ -30,10 +30,16 @@ let package = Package(
     // Sampling strategies and streaming generation.
     .target(name: "Sampler", dependencies: ["LanguageModel"], swiftSettings: hostCPU),
 
+    // MARK: - The workbench: experiments built on the chain
+
+    // Benchmarks, comparisons, probes and their HTML reports.
+    .target(
+      name: "Workbench", dependencies: ["Kernels", "Tokenizer", "LanguageModel", "Sampler"], swiftSettings: hostCPU),
+
     // MARK: - The command
 
     .executableTarget(
-      name: "charlm", dependencies: ["LanguageModel", "Sampler", "Tokenizer"], swiftSettings: hostCPU),
+      name: "charlm", dependencies: ["LanguageModel", "Sampler", "Tokenizer", "Workbench"], swiftSettings: hostCPU),
 
     // MARK: - Tests
 

@@ -62,6 +62,29 @@ public final class GEMMEngine: @unchecked Sendable {
     let problem = PackedGEMM.Problem(
       transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c,
       ldc: ldc)
+    dispatch(problem)
+  }
+
+  /// C = op(A)·B + β·C with B packed ahead of time: for the recurrent
+  /// weights, packed once per window and reused at every step.
+  public func gemm(
+    _ transA: Transpose, m: Int, a: UnsafePointer<Float>, lda: Int, packed: PackedMatrix, beta: Float,
+    c: UnsafeMutablePointer<Float>, ldc: Int
+  ) {
+    precondition(beta == 0 || beta == 1, "GEMM supports beta 0 or 1")
+    if m == 0 || packed.columns == 0 { return }
+    packed.storage.withUnsafePointer { panels in
+      var problem = PackedGEMM.Problem(
+        transA: transA, transB: .none, m: m, n: packed.columns, k: packed.rows, a: a, lda: lda, b: panels, ldb: 0,
+        beta: beta, c: c, ldc: ldc)
+      problem.prepacked = panels
+      problem.prepackedColumns = packed.paddedColumns
+      dispatch(problem)
+    }
+  }
+
+  private func dispatch(_ problem: PackedGEMM.Problem) {
+    let (m, n, k) = (problem.m, problem.n, problem.k)
     let tasks = m * n * k < Self.parallelThreshold ? 1 : pool.threadCount
     if tasks == 1 {
       scratch[0].withUnsafeMutablePointer { problem.run(rows: 0..<m, columns: 0..<n, scratch: $0) }
@@ -107,6 +130,9 @@ public enum PackedGEMM {
     let b: UnsafePointer<Float>, ldb: Int
     let beta: Float
     let c: UnsafeMutablePointer<Float>, ldc: Int
+    /// op(B) already packed for the whole K × N (see `PackedMatrix`), or nil.
+    var prepacked: UnsafePointer<Float>? = nil
+    var prepackedColumns = 0
 
     func run(rows: Range<Int>, columns: Range<Int>, scratch: UnsafeMutablePointer<Float>) {
       let packedA = scratch
@@ -117,17 +143,23 @@ public enum PackedGEMM {
         let nc = min(nBlock, columns.upperBound - j0)
         for p0 in stride(from: 0, to: k, by: kBlock) {
           let kc = min(kBlock, k - p0)
-          packB(rows: p0, kc: kc, columns: j0, nc: nc, into: packedB)
+          let panelsB: UnsafePointer<Float>
+          if let prepacked {
+            panelsB = prepacked + p0 * prepackedColumns + (j0 / tileColumnsConst) * kc * tileColumnsConst
+          } else {
+            packB(rows: p0, kc: kc, columns: j0, nc: nc, into: packedB)
+            panelsB = UnsafePointer(packedB)
+          }
           let accumulate = p0 > 0 || beta == 1
           for i0 in stride(from: rows.lowerBound, to: rows.upperBound, by: mBlock) {
             let mc = min(mBlock, rows.upperBound - i0)
             packA(rows: i0, mc: mc, columns: p0, kc: kc, into: packedA)
-            for jr in stride(from: 0, to: nc, by: nr) {
-              let panelB = packedB + (jr / nr) * kc * nr
-              let width = min(nr, nc - jr)
-              for ir in stride(from: 0, to: mc, by: mr) {
-                let panelA = packedA + (ir / mr) * kc * mr
-                let height = min(mr, mc - ir)
+            for ir in stride(from: 0, to: mc, by: mr) {
+              let panelA = packedA + (ir / mr) * kc * mr
+              let height = min(mr, mc - ir)
+              for jr in stride(from: 0, to: nc, by: nr) {
+                let panelB = panelsB + (jr / nr) * kc * nr
+                let width = min(nr, nc - jr)
                 let target = c + (i0 + ir) * ldc + (j0 + jr)
                 if height == mr && width == nr {
                   microkernel(kc: kc, a: panelA, b: panelB, c: target, ldc: ldc, accumulate: accumulate)
@@ -151,43 +183,100 @@ public enum PackedGEMM {
     }
 
     /// op(A)[i0..<i0+mc, p0..<p0+kc] → panels of 6 rows: out[(panel·kc + kk)·6 + r].
+    /// Both loops read memory in order: rows when A is as is, columns of Aᵀ
+    /// (6 adjacent floats per kk) when it is transposed.
     func packA(rows i0: Int, mc: Int, columns p0: Int, kc: Int, into out: UnsafeMutablePointer<Float>) {
       let mr = tileRows
       let panels = (mc + mr - 1) / mr
       for panel in 0..<panels {
-        let dst = out + panel * kc * mr
-        let height = min(mr, mc - panel * mr)
-        if height < mr { dst.update(repeating: 0, count: kc * mr) }
-        for r in 0..<height {
-          let row = i0 + panel * mr + r
-          if transA == .none {
-            let src = a + row * lda + p0
-            for kk in 0..<kc { dst[kk * mr + r] = src[kk] }
-          } else {
-            let src = a + p0 * lda + row
-            for kk in 0..<kc { dst[kk * mr + r] = src[kk * lda] }
+        let dst = out + (panel &* kc &* mr)
+        let height = min(mr, mc - panel &* mr)
+        let row0 = i0 &+ panel &* mr
+        if height < mr { dst.update(repeating: 0, count: kc &* mr) }
+        if transA == .none {
+          for r in 0..<height {
+            let src = a + ((row0 &+ r) &* lda &+ p0)
+            var kk = 0
+            while kk < kc {
+              dst[kk &* mr &+ r] = src[kk]
+              kk &+= 1
+            }
+          }
+        } else {
+          var kk = 0
+          while kk < kc {
+            let src = a + ((p0 &+ kk) &* lda &+ row0)
+            let d = dst + (kk &* mr)
+            for r in 0..<height { d[r] = src[r] }
+            kk &+= 1
           }
         }
       }
     }
 
     /// op(B)[p0..<p0+kc, j0..<j0+nc] → panels of 64 columns: out[(panel·kc + kk)·64 + j].
+    /// Transposed B is copied in 16 × 64 tiles so that reads and writes both
+    /// stay within a few cache lines.
     func packB(rows p0: Int, kc: Int, columns j0: Int, nc: Int, into out: UnsafeMutablePointer<Float>) {
       let nr = tileColumns
       let panels = (nc + nr - 1) / nr
       for panel in 0..<panels {
-        let dst = out + panel * kc * nr
-        let width = min(nr, nc - panel * nr)
-        let col0 = j0 + panel * nr
-        if width < nr { dst.update(repeating: 0, count: kc * nr) }
+        let dst = out + (panel &* kc &* nr)
+        let width = min(nr, nc - panel &* nr)
+        let col0 = j0 &+ panel &* nr
+        if width < nr { dst.update(repeating: 0, count: kc &* nr) }
         if transB == .none {
-          for kk in 0..<kc { (dst + kk * nr).update(from: b + (p0 + kk) * ldb + col0, count: width) }
+          for kk in 0..<kc { (dst + (kk &* nr)).update(from: b + ((p0 &+ kk) &* ldb &+ col0), count: width) }
         } else {
-          for j in 0..<width {
-            let src = b + (col0 + j) * ldb + p0
-            for kk in 0..<kc { dst[kk * nr + j] = src[kk] }
+          var kk0 = 0
+          while kk0 < kc {
+            let depth = min(16, kc - kk0)
+            for j in 0..<width {
+              let src = b + ((col0 &+ j) &* ldb &+ p0 &+ kk0)
+              let d = dst + (kk0 &* nr &+ j)
+              if depth == 16 {
+                let v = VectorMath.load(src)
+                for q in 0..<16 { d[q &* nr] = v[q] }
+              } else {
+                for q in 0..<depth { d[q &* nr] = src[q] }
+              }
+            }
+            kk0 &+= 16
           }
         }
+      }
+    }
+  }
+}
+
+/// A K × N right-hand operand packed into the GEMM's panel layout once, so
+/// that many products with it (one per time step) skip the packing.
+///
+///   storage: for each k-block p0, panels of 64 columns, kc × 64 each,
+///            at p0·paddedColumns + panel·kc·64
+public final class PackedMatrix: @unchecked Sendable {
+  public let rows: Int  // K
+  public let columns: Int  // N
+  let paddedColumns: Int
+  let storage: FloatBuffer
+
+  public init(rows: Int, columns: Int) {
+    self.rows = rows
+    self.columns = columns
+    paddedColumns = (columns + PackedGEMM.tileColumnsConst - 1) / PackedGEMM.tileColumnsConst
+      * PackedGEMM.tileColumnsConst
+    storage = FloatBuffer(count: max(1, rows * paddedColumns))
+  }
+
+  /// Packs op(B), (K, N): B is (K, N) with row stride ldb, or (N, K) if transposed.
+  public func pack(_ transB: Transpose, b: UnsafePointer<Float>, ldb: Int) {
+    let problem = PackedGEMM.Problem(
+      transA: .none, transB: transB, m: 0, n: columns, k: rows, a: b, lda: 0, b: b, ldb: ldb, beta: 0,
+      c: UnsafeMutablePointer(mutating: b), ldc: 0)
+    storage.withUnsafeMutablePointer { out in
+      for p0 in stride(from: 0, to: rows, by: PackedGEMM.kBlock) {
+        let kc = min(PackedGEMM.kBlock, rows - p0)
+        problem.packB(rows: p0, kc: kc, columns: 0, nc: columns, into: out + p0 * paddedColumns)
       }
     }
   }

@@ -30,6 +30,8 @@ enum LSTMCell {
     let dHidden: UnsafeMutablePointer<Float>  // (T, B, H)
     let biasSum: UnsafePointer<Float>  // (4H)
     let weightHH: UnsafePointer<Float>  // (4H, H)
+    let packedForward: PackedMatrix  // W_hhᵀ (H, 4H), packed
+    let packedBackward: PackedMatrix  // W_hh (4H, H), packed
     let dWeightHH: UnsafeMutablePointer<Float>  // (4H, H)
     let dBiasIH: UnsafeMutablePointer<Float>  // (4H)
     let dBiasHH: UnsafeMutablePointer<Float>  // (4H)
@@ -44,16 +46,14 @@ enum LSTMCell {
 
   // MARK: - Forward
 
-  /// `gates` holds x_t·W_ihᵀ for every step on entry.
+  /// `gates` holds x_t·W_ihᵀ for every step on entry; `packedForward` holds W_hhᵀ.
   static func forward(_ p: Pass, gemm: GEMMEngine) {
     let (b, h) = (p.streams, p.hiddenSize)
     let g = 4 * h
     let tasks = (b + rowsPerTask - 1) / rowsPerTask
     for t in 0..<p.steps {
       let gatesT = p.gates + t * b * g
-      gemm.gemm(
-        .none, .transposed, m: b, n: g, k: h, a: p.hidden + t * b * h, lda: h, b: p.weightHH, ldb: h,
-        beta: 1, c: gatesT, ldc: g)
+      gemm.gemm(.none, m: b, a: p.hidden + t * b * h, lda: h, packed: p.packedForward, beta: 1, c: gatesT, ldc: g)
       let cPrev = p.cell + t * b * h
       let cNext = p.cell + (t + 1) * b * h
       let hNext = p.hidden + (t + 1) * b * h
@@ -106,6 +106,7 @@ enum LSTMCell {
   static func backward(_ p: Pass, gemm: GEMMEngine) {
     let (b, h) = (p.streams, p.hiddenSize)
     let g = 4 * h
+    p.packedBackward.pack(.none, b: p.weightHH, ldb: h)
     let tasks = (b + rowsPerTask - 1) / rowsPerTask
     p.dhNext.update(repeating: 0, count: b * h)
     p.dcNext.update(repeating: 0, count: b * h)
@@ -122,8 +123,7 @@ enum LSTMCell {
         }
       }
       // dh_{t−1} = dpre_t · W_hh: (B, 4H)·(4H, H)
-      gemm.gemm(
-        .none, .none, m: b, n: h, k: g, a: gatesT, lda: g, b: p.weightHH, ldb: h, beta: 0, c: p.dhNext, ldc: h)
+      gemm.gemm(.none, m: b, a: gatesT, lda: g, packed: p.packedBackward, beta: 0, c: p.dhNext, ldc: h)
     }
     p.dInitialHidden.update(from: p.dhNext, count: b * h)
     p.dInitialCell.update(from: p.dcNext, count: b * h)

@@ -49,12 +49,13 @@ public final class RecurrentModel: @unchecked Sendable {
   /// With `training`, dropout is on (masks drawn from `rng`) and the logits
   /// are replaced by dL/dlogits of the mean loss, ready for `backward`.
   /// With `scoring` false, no loss is computed (returns 0) and the logits
-  /// stay in the workspace for a sampler. `reuseInputTable` skips rebuilding
-  /// layer 0's projection table when the weights have not changed since.
+  /// stay in the workspace for a sampler. `weightsUnchanged` skips rebuilding
+  /// layer 0's projection table and repacking the recurrent weights, for a
+  /// caller that knows the weights are the same as in its last pass.
   @discardableResult
   public func forward(
     _ workspace: Workspace, streams b: Int, steps t: Int, state: RecurrentState, training: Bool,
-    rng: inout Xoshiro256, scoring: Bool = true, reuseInputTable: Bool = false
+    rng: inout Xoshiro256, scoring: Bool = true, weightsUnchanged: Bool = false
   ) -> Double {
     precondition(scoring || !training, "training needs the loss")
     precondition(b <= workspace.batch && t <= workspace.window && b == state.streams)
@@ -72,7 +73,10 @@ public final class RecurrentModel: @unchecked Sendable {
               }
             }
             // Layer 0's input projection for every character: (V, E)·(E, G).
-            if !reuseInputTable {
+            if !weightsUnchanged {
+              for l in 0..<config.layers {
+                ws.packedForward[l].pack(.transposed, b: params + layout.layers[l].weightHH.offset, ldb: h)
+              }
               gemm.gemm(
                 .none, .transposed, m: v, n: g, k: e, a: params + layout.embedding.offset, lda: e,
                 b: params + layout.layers[0].weightIH.offset, ldb: e, beta: 0, c: act + ws.table, ldc: g)
@@ -220,7 +224,8 @@ public final class RecurrentModel: @unchecked Sendable {
     return LSTMCell.Pass(
       streams: b, steps: t, hiddenSize: h, gates: act + o.gates, hidden: act + o.hidden, cell: act + o.cell,
       tanhC: act + o.tanhC, dHidden: act + o.dHidden, biasSum: act + ws.biasSum + l * config.gateWidth,
-      weightHH: params + s.weightHH.offset, dWeightHH: gradientBase + s.weightHH.offset,
+      weightHH: params + s.weightHH.offset, packedForward: ws.packedForward[l],
+      packedBackward: ws.packedBackward[l], dWeightHH: gradientBase + s.weightHH.offset,
       dBiasIH: gradientBase + s.biasIH.offset, dBiasHH: gradientBase + s.biasHH.offset, dhNext: act + ws.dhNext,
       dcNext: act + ws.dcNext, dInitialHidden: act + ws.dInitialHidden + l * b * h,
       dInitialCell: act + ws.dInitialCell + l * b * h)

@@ -134,8 +134,6 @@ public final class Trainer {
       case .epochs(let n): n * batcher.windowsPerEpoch
       case .seconds: nil
       }
-    let trainTokens = corpus.tokens
-    let trainRange = corpus.split.train
     var lastEvaluatedStep = -1
 
     while true {
@@ -145,25 +143,7 @@ public final class Trainer {
         reason = .interrupted
         break
       }
-      let learningRate = config.schedule.rate(at: progress.step)
-      let lossSum = trainTokens.withUnsafeBufferPointer { all in
-        let train = UnsafeBufferPointer(rebasing: all[trainRange])
-        batcher.fill(train, position: progress.position, inputs: workspace.inputs, targets: workspace.targets)
-        return model.forward(
-          workspace, streams: config.batch, steps: config.window, state: state, training: true, rng: &rng)
-      }
-      let loss = lossSum / Double(batcher.charactersPerWindow)
-      model.zeroGradients()
-      model.backward(workspace)
-      let norm = GradientClipping.clipGlobalNorm(model.gradients, maxNorm: config.clip)
-      guard loss.isFinite && norm.isFinite else {
-        throw .diverged(step: progress.step, loss: loss, gradientNorm: norm)
-      }
-      optimizer.step(parameters: model.parameters, gradients: model.gradients, learningRate: learningRate)
-      progress.step += 1
-      let (next, startsEpoch) = batcher.advance(progress.position)
-      progress.position = next
-      if startsEpoch { state.reset() }
+      let (loss, norm, learningRate) = try step()
       stepsSinceEvaluation += 1
 
       recentLoss = recentLoss.map { 0.95 * $0 + 0.05 * loss } ?? loss
@@ -196,6 +176,33 @@ public final class Trainer {
       try saveLatest(onEvent: onEvent)
     }
     return reason
+  }
+
+  /// One optimizer step on the next window: fill → forward → backward →
+  /// clip → update → carry the state on (reset at an epoch boundary).
+  /// Returns the window's mean loss, the gradient norm before clipping and
+  /// the learning rate used.
+  public func step() throws(TrainingError) -> (loss: Double, gradientNorm: Float, learningRate: Float) {
+    let learningRate = config.schedule.rate(at: progress.step)
+    let lossSum = corpus.tokens.withUnsafeBufferPointer { all in
+      let train = UnsafeBufferPointer(rebasing: all[corpus.split.train])
+      batcher.fill(train, position: progress.position, inputs: workspace.inputs, targets: workspace.targets)
+      return model.forward(
+        workspace, streams: config.batch, steps: config.window, state: state, training: true, rng: &rng)
+    }
+    let loss = lossSum / Double(batcher.charactersPerWindow)
+    model.zeroGradients()
+    model.backward(workspace)
+    let norm = GradientClipping.clipGlobalNorm(model.gradients, maxNorm: config.clip)
+    guard loss.isFinite && norm.isFinite else {
+      throw .diverged(step: progress.step, loss: loss, gradientNorm: norm)
+    }
+    optimizer.step(parameters: model.parameters, gradients: model.gradients, learningRate: learningRate)
+    progress.step += 1
+    let (next, startsEpoch) = batcher.advance(progress.position)
+    progress.position = next
+    if startsEpoch { state.reset() }
+    return (loss, norm, learningRate)
   }
 
   /// Validation metrics of the current weights.

@@ -37,6 +37,9 @@ public final class Workspace: @unchecked Sendable {
     var gates = 0, hidden = 0, cell = 0, tanhC = 0, dropped = 0, mask = 0, dHidden = 0
   }
   let layers: [LayerOffsets]
+  /// Per layer, the recurrent weights packed for the per-step GEMMs.
+  let packedForward: [PackedMatrix]
+  let packedBackward: [PackedMatrix]
   let table: Int, dTable: Int, logits: Int, dhNext: Int, dcNext: Int
   let dInitialHidden: Int, dInitialCell: Int, biasSum: Int
 
@@ -65,6 +68,8 @@ public final class Workspace: @unchecked Sendable {
       layers.append(l)
     }
     self.layers = layers
+    packedForward = (0..<config.layers).map { _ in PackedMatrix(rows: h, columns: g) }
+    packedBackward = (0..<config.layers).map { _ in PackedMatrix(rows: g, columns: h) }
     table = take(v * g)
     dTable = take(v * g)
     logits = take(t * b * v)

@@ -58,7 +58,7 @@ public final class TextGenerator {
       for t in 0..<steps { workspace.inputTokens[t] = ids[start + t] }
       model.forward(
         workspace, streams: 1, steps: steps, state: state, training: false, rng: &noRNG, scoring: false,
-        reuseInputTable: tableIsCurrent)
+        weightsUnchanged: tableIsCurrent)
       tableIsCurrent = true
       lastStep = steps - 1
       start += steps

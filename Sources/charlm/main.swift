@@ -4,7 +4,7 @@ import Tokenizer
 
 // charlm: a thin layer over Tokenizer → LanguageModel → Sampler.
 
-let commands = [TrainCommand.spec, SampleCommand.spec, EvalCommand.spec]
+let commands = [TrainCommand.spec, SampleCommand.spec, EvalCommand.spec, BenchCommand.spec]
 let overview = """
   charlm: character-level language models (LSTM), trained on your own text
 
@@ -33,6 +33,7 @@ func runCommand(_ arguments: [String]) -> Int32 {
     switch name {
     case "train": return try TrainCommand.run(parsed)
     case "sample": return try SampleCommand.run(parsed)
+    case "bench": return try BenchCommand.run(parsed)
     default: return try EvalCommand.run(parsed)
     }
   } catch let error as UsageError {

@@ -81,3 +81,30 @@ struct GEMMTests {
     #expect(c == [0, 0, 0, 0])
   }
 }
+
+struct PackedMatrixTests {
+  @Test(arguments: [(6, 64, 17), (50, 512, 128), (64, 300, 700), (3, 70, 257)])
+  func prepackedMatchesReference(shape: (Int, Int, Int)) {
+    let (m, n, k) = shape
+    var rng = Xoshiro256(seed: UInt64(m + n + k))
+    for threads in [1, 2] {
+      let engine = GEMMEngine(pool: ThreadPool(threadCount: threads))
+      for transB in [Transpose.none, .transposed] {
+        let a = (0..<(m * k)).map { _ in rng.nextUnitFloat() - 0.5 }
+        let b = (0..<(k * n)).map { _ in rng.nextUnitFloat() - 0.5 }
+        let start = (0..<(m * n)).map { _ in rng.nextUnitFloat() - 0.5 }
+        let ldb = transB == .none ? n : k
+        let packed = PackedMatrix(rows: k, columns: n)
+        packed.pack(transB, b: b, ldb: ldb)
+        for beta: Float in [0, 1] {
+          var fast = start
+          var slow = start
+          engine.gemm(.none, m: m, a: a, lda: k, packed: packed, beta: beta, c: &fast, ldc: n)
+          referenceGEMM(.none, transB, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: ldb, beta: beta, c: &slow, ldc: n)
+          let worst = zip(fast, slow).map { abs($0 - $1) }.max()!
+          #expect(worst <= 1e-5 * Float(k).squareRoot() * 4, "\(shape) \(transB) beta \(beta): \(worst)")
+        }
+      }
+    }
+  }
+}
