@@ -39,10 +39,12 @@ public enum Checkpoint {
     encoder.outputFormatting = [.sortedKeys]
     let configJSON = String(decoding: try! encoder.encode(config), as: UTF8.self)
     let vocabularyJSON = String(decoding: try! encoder.encode(vocabulary.scalars.map(\.value)), as: UTF8.self)
-    return [
+    var meta = [
       "format": format, "charlm.config": configJSON, "charlm.vocabulary": vocabularyJSON,
       "pytorch.module": config.cell.pytorchModule,
     ]
+    if let nonlinearity = config.cell.pytorchNonlinearity { meta["pytorch.nonlinearity"] = nonlinearity }
+    return meta
   }
 
   static func weightEntries(_ model: RecurrentModel) -> [(name: String, shape: [Int], values: [Float])] {

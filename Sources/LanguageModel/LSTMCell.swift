@@ -16,50 +16,26 @@ import Kernels
 /// the gradient of their pre-activations, and leaves the weight gradients to
 /// batched GEMMs over the whole window after the sweep.
 ///
-/// Memory per layer and window: (G + 4)·T·B·H floats (gates, h, c, tanh c, dh).
+/// Memory per layer and window: 8·T·B·H floats (gates, h, c, tanh c, dh).
+/// `CellPass.auxiliary` holds tanh(c_t): (T, B, H).
 enum LSTMCell {
-  /// Pointers for one layer over one window (see `Workspace` for shapes).
-  struct Pass {
-    let streams: Int  // B
-    let steps: Int  // T
-    let hiddenSize: Int  // H
-    let gates: UnsafeMutablePointer<Float>  // (T, B, 4H)
-    let hidden: UnsafeMutablePointer<Float>  // (T+1, B, H)
-    let cell: UnsafeMutablePointer<Float>  // (T+1, B, H)
-    let tanhC: UnsafeMutablePointer<Float>  // (T, B, H)
-    let dHidden: UnsafeMutablePointer<Float>  // (T, B, H)
-    let biasSum: UnsafePointer<Float>  // (4H)
-    let weightHH: UnsafePointer<Float>  // (4H, H)
-    let packedForward: PackedMatrix  // W_hhᵀ (H, 4H), packed
-    let packedBackward: PackedMatrix  // W_hh (4H, H), packed
-    let dWeightHH: UnsafeMutablePointer<Float>  // (4H, H)
-    let dBiasIH: UnsafeMutablePointer<Float>  // (4H)
-    let dBiasHH: UnsafeMutablePointer<Float>  // (4H)
-    let dhNext: UnsafeMutablePointer<Float>  // (B, H)
-    let dcNext: UnsafeMutablePointer<Float>  // (B, H)
-    let dInitialHidden: UnsafeMutablePointer<Float>  // (B, H)
-    let dInitialCell: UnsafeMutablePointer<Float>  // (B, H)
-  }
-
-  /// Rows per parallel task of the pointwise step.
-  static let rowsPerTask = 4
 
   // MARK: - Forward
 
   /// `gates` holds x_t·W_ihᵀ for every step on entry; `packedForward` holds W_hhᵀ.
-  static func forward(_ p: Pass, gemm: GEMMEngine) {
+  static func forward(_ p: CellPass, gemm: GEMMEngine) {
     let (b, h) = (p.streams, p.hiddenSize)
     let g = 4 * h
-    let tasks = (b + rowsPerTask - 1) / rowsPerTask
+    let tasks = p.rowTasks
     for t in 0..<p.steps {
       let gatesT = p.gates + t * b * g
       gemm.gemm(.none, m: b, a: p.hidden + t * b * h, lda: h, packed: p.packedForward, beta: 1, c: gatesT, ldc: g)
       let cPrev = p.cell + t * b * h
       let cNext = p.cell + (t + 1) * b * h
       let hNext = p.hidden + (t + 1) * b * h
-      let tanhC = p.tanhC + t * b * h
+      let tanhC = p.auxiliary + t * b * h
       gemm.pool.parallelFor(tasks) { task in
-        for row in (task * rowsPerTask)..<min(b, (task + 1) * rowsPerTask) {
+        for row in p.rows(task) {
           forwardRow(
             gates: gatesT + row * g, bias: p.biasSum, cPrev: cPrev + row * h, c: cNext + row * h,
             tanhC: tanhC + row * h, h: hNext + row * h, hiddenSize: h)
@@ -103,20 +79,20 @@ enum LSTMCell {
 
   /// On return `gates` holds dL/d(pre-activations) for every step, and the
   /// recurrent weight and bias gradients have been added.
-  static func backward(_ p: Pass, gemm: GEMMEngine) {
+  static func backward(_ p: CellPass, gemm: GEMMEngine) {
     let (b, h) = (p.streams, p.hiddenSize)
     let g = 4 * h
     p.packedBackward.pack(.none, b: p.weightHH, ldb: h)
-    let tasks = (b + rowsPerTask - 1) / rowsPerTask
+    let tasks = p.rowTasks
     p.dhNext.update(repeating: 0, count: b * h)
     p.dcNext.update(repeating: 0, count: b * h)
     for t in stride(from: p.steps - 1, through: 0, by: -1) {
       let gatesT = p.gates + t * b * g
       let cPrev = p.cell + t * b * h
-      let tanhC = p.tanhC + t * b * h
+      let tanhC = p.auxiliary + t * b * h
       let dh = p.dHidden + t * b * h
       gemm.pool.parallelFor(tasks) { task in
-        for row in (task * rowsPerTask)..<min(b, (task + 1) * rowsPerTask) {
+        for row in p.rows(task) {
           backwardRow(
             gates: gatesT + row * g, cPrev: cPrev + row * h, tanhC: tanhC + row * h, dh: dh + row * h,
             dhNext: p.dhNext + row * h, dcNext: p.dcNext + row * h, hiddenSize: h)

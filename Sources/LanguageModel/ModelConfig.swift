@@ -1,11 +1,20 @@
 /// The recurrent cell of every layer.
 public enum CellKind: String, Codable, Sendable, CaseIterable {
+  /// Long short-term memory: gates i, f, g, o and a cell state.
   case lstm
+  /// Gated recurrent unit: gates r, z, n.
+  case gru
+  /// Vanilla RNN with tanh.
+  case rnn
+  /// Vanilla RNN with relu.
+  case rnnRelu = "rnn-relu"
 
   /// Gate blocks in the fused weight: W_ih is (gates·H, in).
   public var gateCount: Int {
     switch self {
     case .lstm: return 4
+    case .gru: return 3
+    case .rnn, .rnnRelu: return 1
     }
   }
 
@@ -13,8 +22,22 @@ public enum CellKind: String, Codable, Sendable, CaseIterable {
   public var pytorchModule: String {
     switch self {
     case .lstm: return "LSTM"
+    case .gru: return "GRU"
+    case .rnn, .rnnRelu: return "RNN"
     }
   }
+
+  /// nn.RNN's `nonlinearity` argument, for the RNN cells.
+  public var pytorchNonlinearity: String? {
+    switch self {
+    case .rnn: return "tanh"
+    case .rnnRelu: return "relu"
+    default: return nil
+    }
+  }
+
+  /// Whether the cell carries a cell state c beside h.
+  public var hasCellState: Bool { self == .lstm }
 }
 
 /// Everything that fixes the shape of a model; saved in every model file.

@@ -11,10 +11,10 @@ public struct TensorSlice: Sendable, Equatable {
 /// buffer and the optimizer moments use the same layout, so zeroing,
 /// clipping, the optimizer step and checkpointing are flat loops.
 ///
-/// Names and shapes are PyTorch's (`nn.Embedding`, `nn.LSTM`, `nn.Linear`),
-/// so a model file loads into the equivalent PyTorch module:
+/// Names and shapes are PyTorch's (`nn.Embedding`, `nn.LSTM`/`nn.GRU`/
+/// `nn.RNN`, `nn.Linear`), so a model file loads into the equivalent module:
 ///   embedding.weight      (V, E)
-///   rnn.weight_ih_l{k}    (G·H, in)   gate blocks i, f, g, o for the LSTM
+///   rnn.weight_ih_l{k}    (G·H, in)   gate blocks: LSTM i, f, g, o; GRU r, z, n; RNN one
 ///   rnn.weight_hh_l{k}    (G·H, H)
 ///   rnn.bias_ih_l{k}      (G·H)
 ///   rnn.bias_hh_l{k}      (G·H)

@@ -1,7 +1,8 @@
 import Kernels
 
-/// Embedding → L stacked recurrent layers → dropout → linear head → softmax
-/// cross-entropy, with hand-written forward and backward passes.
+/// Embedding → L stacked recurrent layers (LSTM, GRU or RNN) → dropout →
+/// linear head → softmax cross-entropy, with hand-written forward and
+/// backward passes.
 ///
 /// Legend: V vocabulary, E embedding, H hidden, G = gates·H, L layers,
 /// B streams, T steps of a window.
@@ -85,7 +86,9 @@ public final class RecurrentModel: @unchecked Sendable {
               let offsets = ws.layers[l]
               let slices = layout.layers[l]
               (act + offsets.hidden).update(from: stateH + l * b * h, count: b * h)
-              (act + offsets.cell).update(from: stateC + l * b * h, count: b * h)
+              if config.cell.hasCellState {
+                (act + offsets.cell).update(from: stateC + l * b * h, count: b * h)
+              }
               let gates = act + offsets.gates
               if l == 0 {
                 let table = act + ws.table
@@ -102,9 +105,16 @@ public final class RecurrentModel: @unchecked Sendable {
                   .none, .transposed, m: t * b, n: g, k: h, a: layerInput(l, act, ws, b, useDropout), lda: h,
                   b: params + slices.weightIH.offset, ldb: h, beta: 0, c: gates, ldc: g)
               }
-              LSTMCell.forward(pass(l, params, act, ws, b, t), gemm: gemm)
+              let layerPass = pass(l, params, act, ws, b, t)
+              switch config.cell {
+              case .lstm: LSTMCell.forward(layerPass, gemm: gemm)
+              case .gru: GRUCell.forward(layerPass, gemm: gemm)
+              case .rnn, .rnnRelu: RNNCell.forward(layerPass, relu: config.cell == .rnnRelu, gemm: gemm)
+              }
               (stateH + l * b * h).update(from: act + offsets.hidden + t * b * h, count: b * h)
-              (stateC + l * b * h).update(from: act + offsets.cell + t * b * h, count: b * h)
+              if config.cell.hasCellState {
+                (stateC + l * b * h).update(from: act + offsets.cell + t * b * h, count: b * h)
+              }
               if useDropout {
                 Dropout.forward(
                   act + offsets.hidden + b * h, mask: act + offsets.mask, out: act + offsets.dropped, count: t * b * h,
@@ -161,7 +171,12 @@ public final class RecurrentModel: @unchecked Sendable {
           for l in stride(from: top - 1, through: 0, by: -1) {
             let slices = layout.layers[l]
             let dPre = act + ws.layers[l].gates
-            LSTMCell.backward(pass(l, params, act, ws, b, t, grads: grads), gemm: gemm)
+            let layerPass = pass(l, params, act, ws, b, t, grads: grads)
+            switch config.cell {
+            case .lstm: LSTMCell.backward(layerPass, gemm: gemm)
+            case .gru: GRUCell.backward(layerPass, gemm: gemm)
+            case .rnn, .rnnRelu: RNNCell.backward(layerPass, relu: config.cell == .rnnRelu, gemm: gemm)
+            }
             if l > 0 {
               // dW_ih += dpreᵀ·X (G, H); dX = dpre·W_ih (T·B, H) is the layer below's dh.
               gemm.gemm(
@@ -215,15 +230,16 @@ public final class RecurrentModel: @unchecked Sendable {
   private func pass(
     _ l: Int, _ params: UnsafeMutablePointer<Float>, _ act: UnsafeMutablePointer<Float>, _ ws: Workspace,
     _ b: Int, _ t: Int, grads: UnsafeMutablePointer<Float>? = nil
-  ) -> LSTMCell.Pass {
+  ) -> CellPass {
     let o = ws.layers[l]
     let s = layout.layers[l]
     let h = config.hiddenSize
     // Forward never touches the gradient pointers; give it a harmless target.
     let gradientBase = grads ?? act
-    return LSTMCell.Pass(
+    return CellPass(
       streams: b, steps: t, hiddenSize: h, gates: act + o.gates, hidden: act + o.hidden, cell: act + o.cell,
-      tanhC: act + o.tanhC, dHidden: act + o.dHidden, biasSum: act + ws.biasSum + l * config.gateWidth,
+      auxiliary: act + o.auxiliary, dHidden: act + o.dHidden, biasIH: params + s.biasIH.offset,
+      biasHH: params + s.biasHH.offset, biasSum: act + ws.biasSum + l * config.gateWidth,
       weightHH: params + s.weightHH.offset, packedForward: ws.packedForward[l],
       packedBackward: ws.packedBackward[l], dWeightHH: gradientBase + s.weightHH.offset,
       dBiasIH: gradientBase + s.biasIH.offset, dBiasHH: gradientBase + s.biasHH.offset, dhNext: act + ws.dhNext,

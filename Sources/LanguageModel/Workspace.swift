@@ -7,8 +7,9 @@ import Kernels
 /// Per layer l (B streams, T steps, H hidden, G = gates·H):
 ///   gates   (T, B, G)    gate activations; backward overwrites them with dL/dpre-activation
 ///   hidden  (T+1, B, H)  block 0 is the carried-in h, block t+1 is h_t
-///   cell    (T+1, B, H)  likewise for c (LSTM)
-///   tanhC   (T, B, H)    tanh(c_t), kept for backward
+///   cell    (T+1, B, H)  likewise for c (LSTM only)
+///   auxiliary            what the cell keeps for backward: LSTM tanh(c_t) (T, B, H),
+///                        GRU h_{t−1}·W_hhᵀ (T, B, G), RNN nothing
 ///   dropped (T, B, H)    h_t ⊙ mask: the next layer's (or the head's) input, when dropout > 0
 ///   mask    (T, B, H)    0 or 1/(1−p)
 ///   dHidden (T, B, H)    dL/dh_t from above (the next layer or the head)
@@ -34,7 +35,7 @@ public final class Workspace: @unchecked Sendable {
   let targets: UnsafeMutablePointer<Int32>
 
   struct LayerOffsets {
-    var gates = 0, hidden = 0, cell = 0, tanhC = 0, dropped = 0, mask = 0, dHidden = 0
+    var gates = 0, hidden = 0, cell = 0, auxiliary = 0, dropped = 0, mask = 0, dHidden = 0
   }
   let layers: [LayerOffsets]
   /// Per layer, the recurrent weights packed for the per-step GEMMs.
@@ -60,8 +61,12 @@ public final class Workspace: @unchecked Sendable {
       var l = LayerOffsets()
       l.gates = take(t * b * g)
       l.hidden = take((t + 1) * b * h)
-      l.cell = take((t + 1) * b * h)
-      l.tanhC = take(t * b * h)
+      l.cell = take(config.cell.hasCellState ? (t + 1) * b * h : 0)
+      switch config.cell {
+      case .lstm: l.auxiliary = take(t * b * h)
+      case .gru: l.auxiliary = take(t * b * g)
+      case .rnn, .rnnRelu: l.auxiliary = take(0)
+      }
       l.dropped = dropout ? take(t * b * h) : -1
       l.mask = dropout ? take(t * b * h) : -1
       l.dHidden = take(t * b * h)

@@ -1,0 +1,89 @@
+import Kernels
+
+/// The vanilla (Elman) RNN cell, as PyTorch's nn.RNN:
+///
+///   h_t = φ(W_ih x_t + b_ih + W_hh h_{t−1} + b_hh),   φ = tanh or relu
+///
+/// Its gradient through time is a product of W_hhᵀ·diag(φ′) factors, one per
+/// step, which shrinks (or grows) geometrically with distance: the vanishing
+/// gradient that the LSTM's additive cell path avoids.
+///
+/// `gates` (T, B, H) holds the pre-activations, then their gradients.
+enum RNNCell {
+  static func forward(_ p: CellPass, relu: Bool, gemm: GEMMEngine) {
+    let (b, h) = (p.streams, p.hiddenSize)
+    for t in 0..<p.steps {
+      let pre = p.gates + t * b * h
+      gemm.gemm(.none, m: b, a: p.hidden + t * b * h, lda: h, packed: p.packedForward, beta: 1, c: pre, ldc: h)
+      let out = p.hidden + (t + 1) * b * h
+      gemm.pool.parallelFor(p.rowTasks) { task in
+        for row in p.rows(task) {
+          forwardRow(pre: pre + row * h, bias: p.biasSum, h: out + row * h, hiddenSize: h, relu: relu)
+        }
+      }
+    }
+  }
+
+  @inline(__always)
+  static func forwardRow(
+    pre: UnsafePointer<Float>, bias: UnsafePointer<Float>, h: UnsafeMutablePointer<Float>, hiddenSize: Int,
+    relu: Bool
+  ) {
+    var j = 0
+    while j < hiddenSize {
+      let n = min(VectorMath.lanes, hiddenSize - j)
+      let x = VectorMath.load(pre + j, count: n) + VectorMath.load(bias + j, count: n)
+      VectorMath.store(relu ? pointwiseMax(x, Vector16()) : VectorMath.tanh(x), h + j, count: n)
+      j += n
+    }
+  }
+
+  static func backward(_ p: CellPass, relu: Bool, gemm: GEMMEngine) {
+    let (b, h) = (p.streams, p.hiddenSize)
+    p.packedBackward.pack(.none, b: p.weightHH, ldb: h)
+    p.dhNext.update(repeating: 0, count: b * h)
+    for t in stride(from: p.steps - 1, through: 0, by: -1) {
+      let pre = p.gates + t * b * h
+      let out = p.hidden + (t + 1) * b * h
+      let dh = p.dHidden + t * b * h
+      gemm.pool.parallelFor(p.rowTasks) { task in
+        for row in p.rows(task) {
+          backwardRow(
+            h: out + row * h, dh: dh + row * h, dhNext: p.dhNext + row * h, dPre: pre + row * h, hiddenSize: h,
+            relu: relu)
+        }
+      }
+      // dh_{t−1} = dpre_t · W_hh: (B, H)·(H, H)
+      gemm.gemm(.none, m: b, a: pre, lda: h, packed: p.packedBackward, beta: 0, c: p.dhNext, ldc: h)
+    }
+    p.dInitialHidden.update(from: p.dhNext, count: b * h)
+    p.dInitialCell.update(repeating: 0, count: b * h)
+    gemm.gemm(
+      .transposed, .none, m: h, n: h, k: p.steps * b, a: p.gates, lda: h, b: p.hidden, ldb: h, beta: 1,
+      c: p.dWeightHH, ldc: h)
+    Reductions.addColumnSums(p.gates, rows: p.steps * b, columns: h, into: p.dBiasIH, pool: gemm.pool)
+    Reductions.addColumnSums(p.gates, rows: p.steps * b, columns: h, into: p.dBiasHH, pool: gemm.pool)
+  }
+
+  /// dpre = (dh_t + dhNext) ∘ φ′, with φ′ from the output: 1 − h² for tanh, [h > 0] for relu.
+  @inline(__always)
+  static func backwardRow(
+    h: UnsafePointer<Float>, dh: UnsafePointer<Float>, dhNext: UnsafePointer<Float>, dPre: UnsafeMutablePointer<Float>,
+    hiddenSize: Int, relu: Bool
+  ) {
+    var j = 0
+    while j < hiddenSize {
+      let n = min(VectorMath.lanes, hiddenSize - j)
+      let out = VectorMath.load(h + j, count: n)
+      let total = VectorMath.load(dh + j, count: n) + VectorMath.load(dhNext + j, count: n)
+      let slope: Vector16
+      if relu {
+        slope = Vector16(repeating: 0).replacing(with: 1, where: out .> 0)
+      } else {
+        slope = 1 - out * out
+      }
+      VectorMath.store(total * slope, dPre + j, count: n)
+      j += n
+    }
+  }
+}
