@@ -188,28 +188,36 @@ public enum PackedGEMM {
     func packA(rows i0: Int, mc: Int, columns p0: Int, kc: Int, into out: UnsafeMutablePointer<Float>) {
       let mr = tileRows
       let panels = (mc + mr - 1) / mr
-      for panel in 0..<panels {
-        let dst = out + (panel &* kc &* mr)
-        let height = min(mr, mc - panel &* mr)
-        let row0 = i0 &+ panel &* mr
-        if height < mr { dst.update(repeating: 0, count: kc &* mr) }
-        if transA == .none {
+      if mc % mr != 0 {
+        // Zero the padding rows of the last panel.
+        (out + (panels - 1) &* kc &* mr).update(repeating: 0, count: kc &* mr)
+      }
+      if transA == .none {
+        for panel in 0..<panels {
+          let dst = out + (panel &* kc &* mr)
+          let height = min(mr, mc - panel &* mr)
           for r in 0..<height {
-            let src = a + ((row0 &+ r) &* lda &+ p0)
+            let src = a + ((i0 &+ panel &* mr &+ r) &* lda &+ p0)
             var kk = 0
             while kk < kc {
               dst[kk &* mr &+ r] = src[kk]
               kk &+= 1
             }
           }
-        } else {
-          var kk = 0
-          while kk < kc {
-            let src = a + ((p0 &+ kk) &* lda &+ row0)
-            let d = dst + (kk &* mr)
-            for r in 0..<height { d[r] = src[r] }
-            kk &+= 1
+        }
+      } else {
+        // Aᵀ: each kk is one row of the stored matrix; read its mc floats once.
+        var kk = 0
+        while kk < kc {
+          let src = a + ((p0 &+ kk) &* lda &+ i0)
+          var i = 0
+          while i < mc {
+            let panel = i / mr
+            let r = i &- panel &* mr
+            out[panel &* kc &* mr &+ kk &* mr &+ r] = src[i]
+            i &+= 1
           }
+          kk &+= 1
         }
       }
     }

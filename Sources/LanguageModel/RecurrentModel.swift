@@ -75,9 +75,12 @@ public final class RecurrentModel: @unchecked Sendable {
             }
             // Layer 0's input projection for every character: (V, E)·(E, G).
             if !weightsUnchanged {
+              // Weights packed once per window; every step reuses them.
               for l in 0..<config.layers {
                 ws.packedForward[l].pack(.transposed, b: params + layout.layers[l].weightHH.offset, ldb: h)
+                if l > 0 { ws.packedInput[l].pack(.transposed, b: params + layout.layers[l].weightIH.offset, ldb: h) }
               }
+              ws.packedDecoder.pack(.transposed, b: params + layout.decoderWeight.offset, ldb: h)
               gemm.gemm(
                 .none, .transposed, m: v, n: g, k: e, a: params + layout.embedding.offset, lda: e,
                 b: params + layout.layers[0].weightIH.offset, ldb: e, beta: 0, c: act + ws.table, ldc: g)
@@ -102,8 +105,8 @@ public final class RecurrentModel: @unchecked Sendable {
               } else {
                 // (T·B, H)·(H, G) for the whole window at once.
                 gemm.gemm(
-                  .none, .transposed, m: t * b, n: g, k: h, a: layerInput(l, act, ws, b, useDropout), lda: h,
-                  b: params + slices.weightIH.offset, ldb: h, beta: 0, c: gates, ldc: g)
+                  .none, m: t * b, a: layerInput(l, act, ws, b, useDropout), lda: h, packed: ws.packedInput[l], beta: 0,
+                  c: gates, ldc: g)
               }
               let layerPass = pass(l, params, act, ws, b, t)
               switch config.cell {
@@ -124,8 +127,8 @@ public final class RecurrentModel: @unchecked Sendable {
             // Head: (T·B, H)·(H, V) + bias, then softmax cross-entropy.
             let logits = act + ws.logits
             gemm.gemm(
-              .none, .transposed, m: t * b, n: v, k: h, a: layerInput(config.layers, act, ws, b, useDropout), lda: h,
-              b: params + layout.decoderWeight.offset, ldb: h, beta: 0, c: logits, ldc: v)
+              .none, m: t * b, a: layerInput(config.layers, act, ws, b, useDropout), lda: h, packed: ws.packedDecoder,
+              beta: 0, c: logits, ldc: v)
             let bias = params + layout.decoderBias.offset
             for r in 0..<(t * b) {
               let row = logits + r * v

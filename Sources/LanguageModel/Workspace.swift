@@ -41,6 +41,9 @@ public final class Workspace: @unchecked Sendable {
   /// Per layer, the recurrent weights packed for the per-step GEMMs.
   let packedForward: [PackedMatrix]
   let packedBackward: [PackedMatrix]
+  /// W_ihᵀ of layers 1… (layer 0 uses the table) and the decoder's Wᵀ, packed.
+  let packedInput: [PackedMatrix]
+  let packedDecoder: PackedMatrix
   let table: Int, dTable: Int, logits: Int, dhNext: Int, dcNext: Int
   let dInitialHidden: Int, dInitialCell: Int, biasSum: Int
 
@@ -75,6 +78,8 @@ public final class Workspace: @unchecked Sendable {
     self.layers = layers
     packedForward = (0..<config.layers).map { _ in PackedMatrix(rows: h, columns: g) }
     packedBackward = (0..<config.layers).map { _ in PackedMatrix(rows: g, columns: h) }
+    packedInput = (0..<config.layers).map { $0 == 0 ? PackedMatrix(rows: 0, columns: 0) : PackedMatrix(rows: h, columns: g) }
+    packedDecoder = PackedMatrix(rows: h, columns: v)
     table = take(v * g)
     dTable = take(v * g)
     logits = take(t * b * v)

@@ -1,5 +1,6 @@
 import Foundation
 import Kernels
+import Tokenizer
 import Workbench
 
 enum BenchCommand {
@@ -8,10 +9,14 @@ enum BenchCommand {
     abstract: "measure training and sampling speed, memory, and GEMM kernels",
     usage: "charlm bench [--kernels] [--json] [options]",
     options: [
+      OptionSpec("--corpus", "FILE", "text to train on", default: "corpora/tinyshakespeare.txt"),
+      OptionSpec("--configs", "LIST", "comma-separated configuration names", default: "all"),
+      OptionSpec("--threads", "N", "worker threads", default: "2"),
       OptionSpec("--kernels", nil, "GEMM micro-benchmark on LSTM shapes, checked against the reference first"),
       OptionSpec("--json", nil, "print results as JSON"),
+      OptionSpec("--in-process", nil, "run configurations in this process (peak memory is then cumulative)"),
     ],
-    examples: ["charlm bench --kernels"])
+    examples: ["charlm bench", "charlm bench --configs lstm-2x128,sample-lstm-2x512 --json", "charlm bench --kernels"])
 
   static func run(_ args: ParsedArguments) throws -> Int32 {
     if args.flag("--kernels") {
@@ -37,6 +42,82 @@ enum BenchCommand {
       }
       return 0
     }
-    throw UsageError(description: "training benchmarks are not written yet; use --kernels")
+    let corpusPath = args.string("--corpus") ?? "corpora/tinyshakespeare.txt"
+    let threads = try args.int("--threads", default: 2, min: 1)
+    let json = args.flag("--json")
+    let all = BenchmarkConfiguration.standard
+    var chosen = all
+    if let list = args.string("--configs") {
+      chosen = []
+      for name in list.split(separator: ",").map(String.init) {
+        guard let configuration = all.first(where: { $0.name == name }) else {
+          throw UsageError(description: "--configs: unknown configuration '\(name)'; known: \(all.map(\.name).joined(separator: ", "))")
+        }
+        chosen.append(configuration)
+      }
+    }
+    // Each configuration runs in its own process, so its peak memory is its own.
+    if !args.flag("--in-process") && chosen.count > 1 {
+      var results: [BenchmarkResult] = []
+      if !json { printHeader() }
+      for configuration in chosen {
+        let output = try runChild([
+          "bench", "--configs", configuration.name, "--corpus", corpusPath, "--threads", String(threads), "--json",
+          "--in-process",
+        ])
+        let decoded = try JSONDecoder().decode([BenchmarkResult].self, from: Data(output.utf8))
+        results += decoded
+        if !json { decoded.forEach(printRow) }
+      }
+      if json { try printJSON(results) }
+      return 0
+    }
+    let corpus = try Corpus(text: try Corpus.decodeFile(path: corpusPath))
+    var results: [BenchmarkResult] = []
+    if !json { printHeader() }
+    for configuration in chosen {
+      let result = try TrainingBenchmark.run(configuration, corpus: corpus, threads: threads)
+      results.append(result)
+      if !json { printRow(result) }
+    }
+    if json { try printJSON(results) }
+    return 0
+  }
+
+  static func printHeader() {
+    print("configuration            chars/s    GFLOPS   peak RSS   threads")
+  }
+
+  static func printRow(_ result: BenchmarkResult) {
+    let gflops = result.gflops.map { String(format: "%8.1f", $0) } ?? "       -"
+    print(
+      String(
+        format: "%-22@ %10.0f  %@  %6.0f MB   %d", result.name as NSString, result.charactersPerSecond, gflops,
+        Double(result.peakResidentBytes) / 1e6, result.threads))
+  }
+
+  static func printJSON(_ results: [BenchmarkResult]) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    print(String(decoding: try encoder.encode(results), as: UTF8.self))
+  }
+
+  /// Runs this executable with `arguments` and returns its standard output.
+  static func runChild(_ arguments: [String]) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
+    if !FileManager.default.isExecutableFile(atPath: process.executableURL!.path) {
+      process.executableURL = Bundle.main.executableURL
+    }
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else {
+      throw RuntimeError("benchmark of \(arguments[2]) failed with status \(process.terminationStatus)")
+    }
+    return String(decoding: data, as: UTF8.self)
   }
 }
