@@ -263,28 +263,50 @@ public enum PackedGEMM {
 ///   storage: for each k-block p0, panels of 64 columns, kc × 64 each,
 ///            at p0·paddedColumns + panel·kc·64
 public final class PackedMatrix: @unchecked Sendable {
-  public let rows: Int  // K
-  public let columns: Int  // N
-  let paddedColumns: Int
+  public private(set) var rows: Int  // K
+  public private(set) var columns: Int  // N
+  private(set) var paddedColumns: Int
   let storage: FloatBuffer
 
   public init(rows: Int, columns: Int) {
     self.rows = rows
     self.columns = columns
-    paddedColumns = (columns + PackedGEMM.tileColumnsConst - 1) / PackedGEMM.tileColumnsConst
-      * PackedGEMM.tileColumnsConst
+    paddedColumns = Self.padded(columns)
     storage = FloatBuffer(count: max(1, rows * paddedColumns))
+  }
+
+  /// Storage for any of `shapes` (rows, columns), packed one at a time.
+  public init(largestOf shapes: [(rows: Int, columns: Int)]) {
+    rows = shapes.first?.rows ?? 0
+    columns = shapes.first?.columns ?? 0
+    paddedColumns = Self.padded(columns)
+    storage = FloatBuffer(count: max(1, shapes.map { $0.rows * Self.padded($0.columns) }.max() ?? 0))
+  }
+
+  static func padded(_ columns: Int) -> Int {
+    (columns + PackedGEMM.tileColumnsConst - 1) / PackedGEMM.tileColumnsConst * PackedGEMM.tileColumnsConst
   }
 
   /// Packs op(B), (K, N): B is (K, N) with row stride ldb, or (N, K) if transposed.
   public func pack(_ transB: Transpose, b: UnsafePointer<Float>, ldb: Int) {
+    pack(transB, b: b, ldb: ldb, rows: rows, columns: columns)
+  }
+
+  /// Packs an operand of another shape into the same storage, which must be
+  /// large enough (one buffer serves W_hhᵀ in forward and W_hh in backward).
+  public func pack(_ transB: Transpose, b: UnsafePointer<Float>, ldb: Int, rows: Int, columns: Int) {
+    precondition(rows * Self.padded(columns) <= storage.count, "PackedMatrix too small for this operand")
+    self.rows = rows
+    self.columns = columns
+    paddedColumns = Self.padded(columns)
     let problem = PackedGEMM.Problem(
       transA: .none, transB: transB, m: 0, n: columns, k: rows, a: b, lda: 0, b: b, ldb: ldb, beta: 0,
       c: UnsafeMutablePointer(mutating: b), ldc: 0)
+    let padded = paddedColumns
     storage.withUnsafeMutablePointer { out in
       for p0 in stride(from: 0, to: rows, by: PackedGEMM.kBlock) {
         let kc = min(PackedGEMM.kBlock, rows - p0)
-        problem.packB(rows: p0, kc: kc, columns: 0, nc: columns, into: out + p0 * paddedColumns)
+        problem.packB(rows: p0, kc: kc, columns: 0, nc: columns, into: out + p0 * padded)
       }
     }
   }

@@ -17,14 +17,13 @@ struct CellPass {
   let gates: UnsafeMutablePointer<Float>  // (T, B, G)
   let hidden: UnsafeMutablePointer<Float>  // (T+1, B, H)
   let cell: UnsafeMutablePointer<Float>  // (T+1, B, H), LSTM only
-  let auxiliary: UnsafeMutablePointer<Float>  // per cell: LSTM tanh c (T, B, H); GRU h·W_hhᵀ (T, B, G)
+  let auxiliary: UnsafeMutablePointer<Float>  // GRU: h·W_hhᵀ (T, B, G); unused otherwise
   let dHidden: UnsafeMutablePointer<Float>  // (T, B, H)
   let biasIH: UnsafePointer<Float>  // (G)
   let biasHH: UnsafePointer<Float>  // (G)
   let biasSum: UnsafePointer<Float>  // (G), b_ih + b_hh
   let weightHH: UnsafePointer<Float>  // (G, H)
-  let packedForward: PackedMatrix  // W_hhᵀ (H, G), packed
-  let packedBackward: PackedMatrix  // W_hh (G, H), packed by backward
+  let packedRecurrent: PackedMatrix  // W_hhᵀ (H, G) packed by the model; backward packs W_hh (G, H) over it
   let dWeightHH: UnsafeMutablePointer<Float>  // (G, H)
   let dBiasIH: UnsafeMutablePointer<Float>  // (G)
   let dBiasHH: UnsafeMutablePointer<Float>  // (G)

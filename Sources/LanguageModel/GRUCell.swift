@@ -23,7 +23,7 @@ enum GRUCell {
     let g = 3 * h
     for t in 0..<p.steps {
       let recurrent = p.auxiliary + t * b * g
-      gemm.gemm(.none, m: b, a: p.hidden + t * b * h, lda: h, packed: p.packedForward, beta: 0, c: recurrent, ldc: g)
+      gemm.gemm(.none, m: b, a: p.hidden + t * b * h, lda: h, packed: p.packedRecurrent, beta: 0, c: recurrent, ldc: g)
       let gates = p.gates + t * b * g
       let hPrev = p.hidden + t * b * h
       let hNext = p.hidden + (t + 1) * b * h
@@ -69,7 +69,7 @@ enum GRUCell {
   static func backward(_ p: CellPass, gemm: GEMMEngine) {
     let (b, h) = (p.streams, p.hiddenSize)
     let g = 3 * h
-    p.packedBackward.pack(.none, b: p.weightHH, ldb: h)
+    p.packedRecurrent.pack(.none, b: p.weightHH, ldb: h, rows: g, columns: h)
     p.dhNext.update(repeating: 0, count: b * h)
     for t in stride(from: p.steps - 1, through: 0, by: -1) {
       let gates = p.gates + t * b * g
@@ -84,7 +84,7 @@ enum GRUCell {
         }
       }
       // dh_{t−1} = z ∘ dh_t (already in dhNext) + d(h·W_hhᵀ) · W_hh
-      gemm.gemm(.none, m: b, a: recurrent, lda: g, packed: p.packedBackward, beta: 1, c: p.dhNext, ldc: h)
+      gemm.gemm(.none, m: b, a: recurrent, lda: g, packed: p.packedRecurrent, beta: 1, c: p.dhNext, ldc: h)
     }
     p.dInitialHidden.update(from: p.dhNext, count: b * h)
     p.dInitialCell.update(repeating: 0, count: b * h)

@@ -16,8 +16,9 @@ import Kernels
 /// the gradient of their pre-activations, and leaves the weight gradients to
 /// batched GEMMs over the whole window after the sweep.
 ///
-/// Memory per layer and window: 8·T·B·H floats (gates, h, c, tanh c, dh).
-/// `CellPass.auxiliary` holds tanh(c_t): (T, B, H).
+/// Memory per layer and window: 7·T·B·H floats (gates, h, c, dh). tanh(c_t)
+/// is recomputed in backward rather than stored: one vector tanh per
+/// element is cheaper than 4·T·B·H more bytes to write and read back.
 enum LSTMCell {
 
   // MARK: - Forward
@@ -29,27 +30,25 @@ enum LSTMCell {
     let tasks = p.rowTasks
     for t in 0..<p.steps {
       let gatesT = p.gates + t * b * g
-      gemm.gemm(.none, m: b, a: p.hidden + t * b * h, lda: h, packed: p.packedForward, beta: 1, c: gatesT, ldc: g)
+      gemm.gemm(.none, m: b, a: p.hidden + t * b * h, lda: h, packed: p.packedRecurrent, beta: 1, c: gatesT, ldc: g)
       let cPrev = p.cell + t * b * h
       let cNext = p.cell + (t + 1) * b * h
       let hNext = p.hidden + (t + 1) * b * h
-      let tanhC = p.auxiliary + t * b * h
       gemm.pool.parallelFor(tasks) { task in
         for row in p.rows(task) {
           forwardRow(
             gates: gatesT + row * g, bias: p.biasSum, cPrev: cPrev + row * h, c: cNext + row * h,
-            tanhC: tanhC + row * h, h: hNext + row * h, hiddenSize: h)
+            h: hNext + row * h, hiddenSize: h)
         }
       }
     }
   }
 
-  /// One stream at one step: pre-activations in, activations, c, tanh c and h out.
+  /// One stream at one step: pre-activations in, activations, c and h out.
   @inline(__always)
   static func forwardRow(
     gates: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, cPrev: UnsafePointer<Float>,
-    c: UnsafeMutablePointer<Float>, tanhC: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>,
-    hiddenSize: Int
+    c: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>, hiddenSize: Int
   ) {
     let hs = hiddenSize
     var j = 0
@@ -69,7 +68,6 @@ enum LSTMCell {
       VectorMath.store(gg, gates + 2 * hs + j, count: n)
       VectorMath.store(o, gates + 3 * hs + j, count: n)
       VectorMath.store(cNew, c + j, count: n)
-      VectorMath.store(tc, tanhC + j, count: n)
       VectorMath.store(o * tc, h + j, count: n)
       j += n
     }
@@ -82,24 +80,24 @@ enum LSTMCell {
   static func backward(_ p: CellPass, gemm: GEMMEngine) {
     let (b, h) = (p.streams, p.hiddenSize)
     let g = 4 * h
-    p.packedBackward.pack(.none, b: p.weightHH, ldb: h)
+    p.packedRecurrent.pack(.none, b: p.weightHH, ldb: h, rows: g, columns: h)
     let tasks = p.rowTasks
     p.dhNext.update(repeating: 0, count: b * h)
     p.dcNext.update(repeating: 0, count: b * h)
     for t in stride(from: p.steps - 1, through: 0, by: -1) {
       let gatesT = p.gates + t * b * g
       let cPrev = p.cell + t * b * h
-      let tanhC = p.auxiliary + t * b * h
+      let c = p.cell + (t + 1) * b * h
       let dh = p.dHidden + t * b * h
       gemm.pool.parallelFor(tasks) { task in
         for row in p.rows(task) {
           backwardRow(
-            gates: gatesT + row * g, cPrev: cPrev + row * h, tanhC: tanhC + row * h, dh: dh + row * h,
+            gates: gatesT + row * g, cPrev: cPrev + row * h, c: c + row * h, dh: dh + row * h,
             dhNext: p.dhNext + row * h, dcNext: p.dcNext + row * h, hiddenSize: h)
         }
       }
       // dh_{t−1} = dpre_t · W_hh: (B, 4H)·(4H, H)
-      gemm.gemm(.none, m: b, a: gatesT, lda: g, packed: p.packedBackward, beta: 0, c: p.dhNext, ldc: h)
+      gemm.gemm(.none, m: b, a: gatesT, lda: g, packed: p.packedRecurrent, beta: 0, c: p.dhNext, ldc: h)
     }
     p.dInitialHidden.update(from: p.dhNext, count: b * h)
     p.dInitialCell.update(from: p.dcNext, count: b * h)
@@ -111,12 +109,12 @@ enum LSTMCell {
     Reductions.addColumnSums(p.gates, rows: p.steps * b, columns: g, into: p.dBiasHH, pool: gemm.pool)
   }
 
-  /// One stream at one step, reading dh_t (from above) + dhNext (from t+1)
+  /// One stream at one step, reading c_t, dh_t (from above) + dhNext (from t+1)
   /// and dcNext; writes the pre-activation gradients over the activations and
   /// dcNext ← dc ∘ f for step t−1.
   @inline(__always)
   static func backwardRow(
-    gates: UnsafeMutablePointer<Float>, cPrev: UnsafePointer<Float>, tanhC: UnsafePointer<Float>,
+    gates: UnsafeMutablePointer<Float>, cPrev: UnsafePointer<Float>, c: UnsafePointer<Float>,
     dh: UnsafePointer<Float>, dhNext: UnsafePointer<Float>, dcNext: UnsafeMutablePointer<Float>, hiddenSize: Int
   ) {
     let hs = hiddenSize
@@ -127,7 +125,7 @@ enum LSTMCell {
       let f = VectorMath.load(gates + hs + j, count: n)
       let gg = VectorMath.load(gates + 2 * hs + j, count: n)
       let o = VectorMath.load(gates + 3 * hs + j, count: n)
-      let tc = VectorMath.load(tanhC + j, count: n)
+      let tc = VectorMath.tanh(VectorMath.load(c + j, count: n))
       let dhTotal = VectorMath.load(dh + j, count: n) + VectorMath.load(dhNext + j, count: n)
       let dc = VectorMath.load(dcNext + j, count: n) + dhTotal * o * (1 - tc * tc)
       VectorMath.store(dc * gg * i * (1 - i), gates + j, count: n)

@@ -14,7 +14,7 @@ enum RNNCell {
     let (b, h) = (p.streams, p.hiddenSize)
     for t in 0..<p.steps {
       let pre = p.gates + t * b * h
-      gemm.gemm(.none, m: b, a: p.hidden + t * b * h, lda: h, packed: p.packedForward, beta: 1, c: pre, ldc: h)
+      gemm.gemm(.none, m: b, a: p.hidden + t * b * h, lda: h, packed: p.packedRecurrent, beta: 1, c: pre, ldc: h)
       let out = p.hidden + (t + 1) * b * h
       gemm.pool.parallelFor(p.rowTasks) { task in
         for row in p.rows(task) {
@@ -40,7 +40,7 @@ enum RNNCell {
 
   static func backward(_ p: CellPass, relu: Bool, gemm: GEMMEngine) {
     let (b, h) = (p.streams, p.hiddenSize)
-    p.packedBackward.pack(.none, b: p.weightHH, ldb: h)
+    p.packedRecurrent.pack(.none, b: p.weightHH, ldb: h, rows: h, columns: h)
     p.dhNext.update(repeating: 0, count: b * h)
     for t in stride(from: p.steps - 1, through: 0, by: -1) {
       let pre = p.gates + t * b * h
@@ -54,7 +54,7 @@ enum RNNCell {
         }
       }
       // dh_{t−1} = dpre_t · W_hh: (B, H)·(H, H)
-      gemm.gemm(.none, m: b, a: pre, lda: h, packed: p.packedBackward, beta: 0, c: p.dhNext, ldc: h)
+      gemm.gemm(.none, m: b, a: pre, lda: h, packed: p.packedRecurrent, beta: 0, c: p.dhNext, ldc: h)
     }
     p.dInitialHidden.update(from: p.dhNext, count: b * h)
     p.dInitialCell.update(repeating: 0, count: b * h)

@@ -51,8 +51,9 @@ public final class RecurrentModel: @unchecked Sendable {
   /// are replaced by dL/dlogits of the mean loss, ready for `backward`.
   /// With `scoring` false, no loss is computed (returns 0) and the logits
   /// stay in the workspace for a sampler. `weightsUnchanged` skips rebuilding
-  /// layer 0's projection table and repacking the recurrent weights, for a
-  /// caller that knows the weights are the same as in its last pass.
+  /// layer 0's projection table and repacking the weights, for a caller that
+  /// knows the weights are the same as in its last forward pass in this
+  /// workspace, with no backward pass since (backward reuses the packing).
   @discardableResult
   public func forward(
     _ workspace: Workspace, streams b: Int, steps t: Int, state: RecurrentState, training: Bool,
@@ -77,7 +78,7 @@ public final class RecurrentModel: @unchecked Sendable {
             if !weightsUnchanged {
               // Weights packed once per window; every step reuses them.
               for l in 0..<config.layers {
-                ws.packedForward[l].pack(.transposed, b: params + layout.layers[l].weightHH.offset, ldb: h)
+                ws.packedRecurrent[l].pack(.transposed, b: params + layout.layers[l].weightHH.offset, ldb: h, rows: h, columns: g)
                 if l > 0 { ws.packedInput[l].pack(.transposed, b: params + layout.layers[l].weightIH.offset, ldb: h) }
               }
               ws.packedDecoder.pack(.transposed, b: params + layout.decoderWeight.offset, ldb: h)
@@ -243,8 +244,7 @@ public final class RecurrentModel: @unchecked Sendable {
       streams: b, steps: t, hiddenSize: h, gates: act + o.gates, hidden: act + o.hidden, cell: act + o.cell,
       auxiliary: act + o.auxiliary, dHidden: act + o.dHidden, biasIH: params + s.biasIH.offset,
       biasHH: params + s.biasHH.offset, biasSum: act + ws.biasSum + l * config.gateWidth,
-      weightHH: params + s.weightHH.offset, packedForward: ws.packedForward[l],
-      packedBackward: ws.packedBackward[l], dWeightHH: gradientBase + s.weightHH.offset,
+      weightHH: params + s.weightHH.offset, packedRecurrent: ws.packedRecurrent[l], dWeightHH: gradientBase + s.weightHH.offset,
       dBiasIH: gradientBase + s.biasIH.offset, dBiasHH: gradientBase + s.biasHH.offset, dhNext: act + ws.dhNext,
       dcNext: act + ws.dcNext, dInitialHidden: act + ws.dInitialHidden + l * b * h,
       dInitialCell: act + ws.dInitialCell + l * b * h)

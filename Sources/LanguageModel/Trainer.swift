@@ -62,7 +62,8 @@ public final class Trainer {
   let optimizer: Optimizer
   let workspace: Workspace
   let state: RecurrentState
-  let evaluator: Evaluator
+  /// Made on first use: a run that never validates (a benchmark) does not pay for its memory.
+  lazy var evaluator = Evaluator(model: model)
   var rng: Xoshiro256
 
   /// A new run: model initialised from `config.seed`.
@@ -108,7 +109,6 @@ public final class Trainer {
     }
     workspace = Workspace(config: model.config, batch: config.batch, window: config.window)
     state = RecurrentState(config: model.config, streams: config.batch)
-    evaluator = Evaluator(model: model)
   }
 
   public var windowsPerEpoch: Int { batcher.windowsPerEpoch }

@@ -8,8 +8,8 @@ import Kernels
 ///   gates   (T, B, G)    gate activations; backward overwrites them with dL/dpre-activation
 ///   hidden  (T+1, B, H)  block 0 is the carried-in h, block t+1 is h_t
 ///   cell    (T+1, B, H)  likewise for c (LSTM only)
-///   auxiliary            what the cell keeps for backward: LSTM tanh(c_t) (T, B, H),
-///                        GRU h_{t−1}·W_hhᵀ (T, B, G), RNN nothing
+///   auxiliary            what the cell keeps for backward: GRU h_{t−1}·W_hhᵀ (T, B, G);
+///                        nothing for the LSTM and the RNN
 ///   dropped (T, B, H)    h_t ⊙ mask: the next layer's (or the head's) input, when dropout > 0
 ///   mask    (T, B, H)    0 or 1/(1−p)
 ///   dHidden (T, B, H)    dL/dh_t from above (the next layer or the head)
@@ -38,9 +38,9 @@ public final class Workspace: @unchecked Sendable {
     var gates = 0, hidden = 0, cell = 0, auxiliary = 0, dropped = 0, mask = 0, dHidden = 0
   }
   let layers: [LayerOffsets]
-  /// Per layer, the recurrent weights packed for the per-step GEMMs.
-  let packedForward: [PackedMatrix]
-  let packedBackward: [PackedMatrix]
+  /// Per layer, the recurrent weights packed for the per-step GEMMs: W_hhᵀ
+  /// in forward; backward packs W_hh over it (forward repacks next time).
+  let packedRecurrent: [PackedMatrix]
   /// W_ihᵀ of layers 1… (layer 0 uses the table) and the decoder's Wᵀ, packed.
   let packedInput: [PackedMatrix]
   let packedDecoder: PackedMatrix
@@ -66,9 +66,8 @@ public final class Workspace: @unchecked Sendable {
       l.hidden = take((t + 1) * b * h)
       l.cell = take(config.cell.hasCellState ? (t + 1) * b * h : 0)
       switch config.cell {
-      case .lstm: l.auxiliary = take(t * b * h)
       case .gru: l.auxiliary = take(t * b * g)
-      case .rnn, .rnnRelu: l.auxiliary = take(0)
+      case .lstm, .rnn, .rnnRelu: l.auxiliary = take(0)
       }
       l.dropped = dropout ? take(t * b * h) : -1
       l.mask = dropout ? take(t * b * h) : -1
@@ -76,8 +75,7 @@ public final class Workspace: @unchecked Sendable {
       layers.append(l)
     }
     self.layers = layers
-    packedForward = (0..<config.layers).map { _ in PackedMatrix(rows: h, columns: g) }
-    packedBackward = (0..<config.layers).map { _ in PackedMatrix(rows: g, columns: h) }
+    packedRecurrent = (0..<config.layers).map { _ in PackedMatrix(largestOf: [(h, g), (g, h)]) }
     packedInput = (0..<config.layers).map { $0 == 0 ? PackedMatrix(rows: 0, columns: 0) : PackedMatrix(rows: h, columns: g) }
     packedDecoder = PackedMatrix(rows: h, columns: v)
     table = take(v * g)
