@@ -83,6 +83,34 @@ public final class GEMMEngine: @unchecked Sendable {
     }
   }
 
+  /// Part `part` of `parts` of the rows 0..<m, split on tile boundaries.
+  public static func rowRange(m: Int, part: Int, parts: Int) -> Range<Int> {
+    let tile = PackedGEMM.tileRowsConst
+    let tiles = (m + tile - 1) / tile
+    return min(m, tiles * part / parts * tile)..<min(m, tiles * (part + 1) / parts * tile)
+  }
+
+  /// Rows `rows` of C = op(A)·B + β·C with packed B, on the calling thread,
+  /// using the scratch of `task` (each concurrent caller a different one,
+  /// below `pool.threadCount`). For fusing a per-row epilogue into the same
+  /// parallel region: the thread that computes a row then uses it from its
+  /// own cache.
+  public func gemmRows(
+    _ transA: Transpose, rows: Range<Int>, a: UnsafePointer<Float>, lda: Int, packed: PackedMatrix, beta: Float,
+    c: UnsafeMutablePointer<Float>, ldc: Int, task: Int
+  ) {
+    precondition(beta == 0 || beta == 1, "GEMM supports beta 0 or 1")
+    if rows.isEmpty || packed.columns == 0 { return }
+    packed.storage.withUnsafePointer { panels in
+      var problem = PackedGEMM.Problem(
+        transA: transA, transB: .none, m: rows.upperBound, n: packed.columns, k: packed.rows, a: a, lda: lda,
+        b: panels, ldb: 0, beta: beta, c: c, ldc: ldc)
+      problem.prepacked = panels
+      problem.prepackedColumns = packed.paddedColumns
+      scratch[task].withUnsafeMutablePointer { problem.run(rows: rows, columns: 0..<packed.columns, scratch: $0) }
+    }
+  }
+
   private func dispatch(_ problem: PackedGEMM.Problem) {
     let (m, n, k) = (problem.m, problem.n, problem.k)
     let tasks = m * n * k < Self.parallelThreshold ? 1 : pool.threadCount

@@ -32,8 +32,7 @@ struct CellPass {
   let dInitialHidden: UnsafeMutablePointer<Float>  // (B, H)
   let dInitialCell: UnsafeMutablePointer<Float>  // (B, H)
 
-  /// Rows per parallel task of a pointwise step.
-  static let rowsPerTask = 4
-  var rowTasks: Int { (streams + Self.rowsPerTask - 1) / Self.rowsPerTask }
-  func rows(_ task: Int) -> Range<Int> { (task * Self.rowsPerTask)..<min(streams, (task + 1) * Self.rowsPerTask) }
+  /// Threads for a per-step region: one per thread, but never fewer than a
+  /// tile of rows each.
+  func parts(_ gemm: GEMMEngine) -> Int { max(1, min(gemm.pool.threadCount, streams / 6)) }
 }

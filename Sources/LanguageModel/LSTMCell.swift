@@ -27,15 +27,20 @@ enum LSTMCell {
   static func forward(_ p: CellPass, gemm: GEMMEngine) {
     let (b, h) = (p.streams, p.hiddenSize)
     let g = 4 * h
-    let tasks = p.rowTasks
+    let parts = p.parts(gemm)
     for t in 0..<p.steps {
       let gatesT = p.gates + t * b * g
-      gemm.gemm(.none, m: b, a: p.hidden + t * b * h, lda: h, packed: p.packedRecurrent, beta: 1, c: gatesT, ldc: g)
+      let hPrev = p.hidden + t * b * h
       let cPrev = p.cell + t * b * h
       let cNext = p.cell + (t + 1) * b * h
       let hNext = p.hidden + (t + 1) * b * h
-      gemm.pool.parallelFor(tasks) { task in
-        for row in p.rows(task) {
+      // One region per step: each thread adds h_{t−1}·W_hhᵀ to its rows of
+      // the gates and runs the gate math on those rows while they are hot.
+      gemm.pool.parallelFor(parts) { part in
+        let rows = GEMMEngine.rowRange(m: b, part: part, parts: parts)
+        gemm.gemmRows(
+          .none, rows: rows, a: hPrev, lda: h, packed: p.packedRecurrent, beta: 1, c: gatesT, ldc: g, task: part)
+        for row in rows {
           forwardRow(
             gates: gatesT + row * g, bias: p.biasSum, cPrev: cPrev + row * h, c: cNext + row * h,
             h: hNext + row * h, hiddenSize: h)
@@ -81,23 +86,25 @@ enum LSTMCell {
     let (b, h) = (p.streams, p.hiddenSize)
     let g = 4 * h
     p.packedRecurrent.pack(.none, b: p.weightHH, ldb: h, rows: g, columns: h)
-    let tasks = p.rowTasks
     p.dhNext.update(repeating: 0, count: b * h)
     p.dcNext.update(repeating: 0, count: b * h)
+    let parts = p.parts(gemm)
     for t in stride(from: p.steps - 1, through: 0, by: -1) {
       let gatesT = p.gates + t * b * g
       let cPrev = p.cell + t * b * h
       let c = p.cell + (t + 1) * b * h
       let dh = p.dHidden + t * b * h
-      gemm.pool.parallelFor(tasks) { task in
-        for row in p.rows(task) {
+      gemm.pool.parallelFor(parts) { part in
+        let rows = GEMMEngine.rowRange(m: b, part: part, parts: parts)
+        for row in rows {
           backwardRow(
             gates: gatesT + row * g, cPrev: cPrev + row * h, c: c + row * h, dh: dh + row * h,
             dhNext: p.dhNext + row * h, dcNext: p.dcNext + row * h, hiddenSize: h)
         }
+        // dh_{t−1} = dpre_t · W_hh for the same rows: (rows, 4H)·(4H, H)
+        gemm.gemmRows(
+          .none, rows: rows, a: gatesT, lda: g, packed: p.packedRecurrent, beta: 0, c: p.dhNext, ldc: h, task: part)
       }
-      // dh_{t−1} = dpre_t · W_hh: (B, 4H)·(4H, H)
-      gemm.gemm(.none, m: b, a: gatesT, lda: g, packed: p.packedRecurrent, beta: 0, c: p.dhNext, ldc: h)
     }
     p.dInitialHidden.update(from: p.dhNext, count: b * h)
     p.dInitialCell.update(from: p.dcNext, count: b * h)

@@ -12,12 +12,15 @@ import Kernels
 enum RNNCell {
   static func forward(_ p: CellPass, relu: Bool, gemm: GEMMEngine) {
     let (b, h) = (p.streams, p.hiddenSize)
+    let parts = p.parts(gemm)
     for t in 0..<p.steps {
       let pre = p.gates + t * b * h
-      gemm.gemm(.none, m: b, a: p.hidden + t * b * h, lda: h, packed: p.packedRecurrent, beta: 1, c: pre, ldc: h)
+      let hPrev = p.hidden + t * b * h
       let out = p.hidden + (t + 1) * b * h
-      gemm.pool.parallelFor(p.rowTasks) { task in
-        for row in p.rows(task) {
+      gemm.pool.parallelFor(parts) { part in
+        let rows = GEMMEngine.rowRange(m: b, part: part, parts: parts)
+        gemm.gemmRows(.none, rows: rows, a: hPrev, lda: h, packed: p.packedRecurrent, beta: 1, c: pre, ldc: h, task: part)
+        for row in rows {
           forwardRow(pre: pre + row * h, bias: p.biasSum, h: out + row * h, hiddenSize: h, relu: relu)
         }
       }
@@ -42,19 +45,22 @@ enum RNNCell {
     let (b, h) = (p.streams, p.hiddenSize)
     p.packedRecurrent.pack(.none, b: p.weightHH, ldb: h, rows: h, columns: h)
     p.dhNext.update(repeating: 0, count: b * h)
+    let parts = p.parts(gemm)
     for t in stride(from: p.steps - 1, through: 0, by: -1) {
       let pre = p.gates + t * b * h
       let out = p.hidden + (t + 1) * b * h
       let dh = p.dHidden + t * b * h
-      gemm.pool.parallelFor(p.rowTasks) { task in
-        for row in p.rows(task) {
+      gemm.pool.parallelFor(parts) { part in
+        let rows = GEMMEngine.rowRange(m: b, part: part, parts: parts)
+        for row in rows {
           backwardRow(
             h: out + row * h, dh: dh + row * h, dhNext: p.dhNext + row * h, dPre: pre + row * h, hiddenSize: h,
             relu: relu)
         }
+        // dh_{t−1} = dpre_t · W_hh for the same rows: (rows, H)·(H, H)
+        gemm.gemmRows(
+          .none, rows: rows, a: pre, lda: h, packed: p.packedRecurrent, beta: 0, c: p.dhNext, ldc: h, task: part)
       }
-      // dh_{t−1} = dpre_t · W_hh: (B, H)·(H, H)
-      gemm.gemm(.none, m: b, a: pre, lda: h, packed: p.packedRecurrent, beta: 0, c: p.dhNext, ldc: h)
     }
     p.dInitialHidden.update(from: p.dhNext, count: b * h)
     p.dInitialCell.update(repeating: 0, count: b * h)
