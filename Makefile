@@ -7,7 +7,8 @@ CORPUS_SHA256 := 86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565e
 DEMO_TIME    ?= 3m
 DEMO_OUT     := checkpoints/demo
 
-.PHONY: all build demo test corpora clean help
+.PHONY: all build demo test corpora bench bench-kernels bench-compare clean help
+PYTHON       ?= $(HOME)/torchenv/bin/python
 
 all: build
 
@@ -16,6 +17,8 @@ help:
 	@echo "make test    build and run every test (release mode)"
 	@echo "make build   build the charlm command into $(BIN)"
 	@echo "make corpora fetch the corpora (from \$$CORPUS_MIRROR if set)"
+	@echo "make bench   training and sampling speed, memory, GEMM kernels"
+	@echo "make bench-compare  the same in CharLM and PyTorch, alternating, with ratios (needs torch: PYTHON=...)"
 
 build:
 	$(SWIFT) build -c release --product charlm
@@ -45,6 +48,20 @@ demo: $(CORPUS) build
 
 test:
 	$(SWIFT) test -c release
+
+bench: $(CORPUS) build
+	$(BIN) bench --corpus $(CORPUS)
+	$(BIN) bench --kernels
+
+bench-kernels: build
+	$(BIN) bench --kernels
+
+# PyTorch runs from a venv outside the repo: python3 -m venv ~/torchenv && ~/torchenv/bin/pip install torch
+bench-compare: $(CORPUS) build
+	@$(PYTHON) -c "import torch" 2>/dev/null || { \
+	  echo "bench-compare needs PyTorch: python3 -m venv ~/torchenv && ~/torchenv/bin/pip install torch"; \
+	  echo "then: make bench-compare PYTHON=~/torchenv/bin/python"; exit 1; }
+	$(PYTHON) bench/compare.py --python $(PYTHON) --charlm $(BIN) --rounds 3
 
 clean:
 	rm -rf .build checkpoints/demo

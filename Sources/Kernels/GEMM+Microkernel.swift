@@ -102,3 +102,40 @@ extension PackedGEMM.Problem {
     write(c50, c51, c52, c53, c + 5 * ldc)
   }
 }
+
+extension PackedGEMM.Problem {
+  /// A 1×64 tile for a single row (sampling one stream is a matrix-vector
+  /// product): 4 loads and 4 FMAs per k instead of the 6-row tile's 24 FMAs,
+  /// 20 of them on padding, so it runs at the speed the weights stream in.
+  ///   a: packed A micro-panel, (kc, 6), row 0 used
+  @inline(__always)
+  func microkernelOneRow(
+    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, accumulate: Bool
+  ) {
+    var c0 = Vector16()
+    var c1 = Vector16()
+    var c2 = Vector16()
+    var c3 = Vector16()
+    var pa = a
+    var pb = b
+    for _ in 0..<kc {
+      let x = Vector16(repeating: pa[0])
+      c0 = c0.addingProduct(x, VectorMath.load(pb))
+      c1 = c1.addingProduct(x, VectorMath.load(pb + 16))
+      c2 = c2.addingProduct(x, VectorMath.load(pb + 32))
+      c3 = c3.addingProduct(x, VectorMath.load(pb + 48))
+      pa += 6
+      pb += 64
+    }
+    if accumulate {
+      c0 += VectorMath.load(c)
+      c1 += VectorMath.load(c + 16)
+      c2 += VectorMath.load(c + 32)
+      c3 += VectorMath.load(c + 48)
+    }
+    VectorMath.store(c0, c)
+    VectorMath.store(c1, c + 16)
+    VectorMath.store(c2, c + 32)
+    VectorMath.store(c3, c + 48)
+  }
+}

@@ -191,6 +191,8 @@ public enum PackedGEMM {
                 let target = c + (i0 + ir) * ldc + (j0 + jr)
                 if height == mr && width == nr {
                   microkernel(kc: kc, a: panelA, b: panelB, c: target, ldc: ldc, accumulate: accumulate)
+                } else if height == 1 && width == nr {
+                  microkernelOneRow(kc: kc, a: panelA, b: panelB, c: target, accumulate: accumulate)
                 } else {
                   microkernel(kc: kc, a: panelA, b: panelB, c: edgeTile, ldc: nr, accumulate: false)
                   for r in 0..<height {

@@ -32,7 +32,31 @@ struct CellPass {
   let dInitialHidden: UnsafeMutablePointer<Float>  // (B, H)
   let dInitialCell: UnsafeMutablePointer<Float>  // (B, H)
 
-  /// Threads for a per-step region: one per thread, but never fewer than a
-  /// tile of rows each.
-  func parts(_ gemm: GEMMEngine) -> Int { max(1, min(gemm.pool.threadCount, streams / 6)) }
+  /// Runs one time step: the recurrent product C (B, N) = A (B, K) · packed
+  /// W (+ C when `accumulate`), and the cell's row-wise math `rows`, before
+  /// or after it.
+  ///
+  /// With enough streams, each thread takes a block of rows and does both
+  /// parts on them in one parallel region, so the rows it computes are used
+  /// from its own cache. With few streams (sampling), the product's columns
+  /// are split over the threads instead and the row math runs after it.
+  func step(
+    _ gemm: GEMMEngine, a: UnsafePointer<Float>, lda: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+    accumulate: Bool, productFirst: Bool, rows body: (Range<Int>) -> Void
+  ) {
+    let beta: Float = accumulate ? 1 : 0
+    let parts = min(gemm.pool.threadCount, streams / 6)
+    if parts < 2 {
+      if !productFirst { body(0..<streams) }
+      gemm.gemm(.none, m: streams, a: a, lda: lda, packed: packedRecurrent, beta: beta, c: c, ldc: ldc)
+      if productFirst { body(0..<streams) }
+      return
+    }
+    gemm.pool.parallelFor(parts) { part in
+      let rows = GEMMEngine.rowRange(m: streams, part: part, parts: parts)
+      if !productFirst { body(rows) }
+      gemm.gemmRows(.none, rows: rows, a: a, lda: lda, packed: packedRecurrent, beta: beta, c: c, ldc: ldc, task: part)
+      if productFirst { body(rows) }
+    }
+  }
 }

@@ -21,16 +21,12 @@ enum GRUCell {
   static func forward(_ p: CellPass, gemm: GEMMEngine) {
     let (b, h) = (p.streams, p.hiddenSize)
     let g = 3 * h
-    let parts = p.parts(gemm)
     for t in 0..<p.steps {
       let recurrent = p.auxiliary + t * b * g
       let gates = p.gates + t * b * g
       let hPrev = p.hidden + t * b * h
       let hNext = p.hidden + (t + 1) * b * h
-      gemm.pool.parallelFor(parts) { part in
-        let rows = GEMMEngine.rowRange(m: b, part: part, parts: parts)
-        gemm.gemmRows(
-          .none, rows: rows, a: hPrev, lda: h, packed: p.packedRecurrent, beta: 0, c: recurrent, ldc: g, task: part)
+      p.step(gemm, a: hPrev, lda: h, c: recurrent, ldc: g, accumulate: false, productFirst: true) { rows in
         for row in rows {
           forwardRow(
             gates: gates + row * g, recurrent: recurrent + row * g, biasIH: p.biasIH, biasHH: p.biasHH,
@@ -74,22 +70,18 @@ enum GRUCell {
     let g = 3 * h
     p.packedRecurrent.pack(.none, b: p.weightHH, ldb: h, rows: g, columns: h)
     p.dhNext.update(repeating: 0, count: b * h)
-    let parts = p.parts(gemm)
     for t in stride(from: p.steps - 1, through: 0, by: -1) {
       let gates = p.gates + t * b * g
       let recurrent = p.auxiliary + t * b * g
       let hPrev = p.hidden + t * b * h
       let dh = p.dHidden + t * b * h
-      gemm.pool.parallelFor(parts) { part in
-        let rows = GEMMEngine.rowRange(m: b, part: part, parts: parts)
+      // dh_{t−1} = z ∘ dh_t (written into dhNext by the row math) + d(h·W_hhᵀ) · W_hh
+      p.step(gemm, a: recurrent, lda: g, c: p.dhNext, ldc: h, accumulate: true, productFirst: false) { rows in
         for row in rows {
           backwardRow(
             gates: gates + row * g, recurrent: recurrent + row * g, hPrev: hPrev + row * h, dh: dh + row * h,
             dhNext: p.dhNext + row * h, hiddenSize: h)
         }
-        // dh_{t−1} = z ∘ dh_t (already in dhNext) + d(h·W_hhᵀ) · W_hh, same rows
-        gemm.gemmRows(
-          .none, rows: rows, a: recurrent, lda: g, packed: p.packedRecurrent, beta: 1, c: p.dhNext, ldc: h, task: part)
       }
     }
     p.dInitialHidden.update(from: p.dhNext, count: b * h)

@@ -27,19 +27,14 @@ enum LSTMCell {
   static func forward(_ p: CellPass, gemm: GEMMEngine) {
     let (b, h) = (p.streams, p.hiddenSize)
     let g = 4 * h
-    let parts = p.parts(gemm)
     for t in 0..<p.steps {
       let gatesT = p.gates + t * b * g
       let hPrev = p.hidden + t * b * h
       let cPrev = p.cell + t * b * h
       let cNext = p.cell + (t + 1) * b * h
       let hNext = p.hidden + (t + 1) * b * h
-      // One region per step: each thread adds h_{t−1}·W_hhᵀ to its rows of
-      // the gates and runs the gate math on those rows while they are hot.
-      gemm.pool.parallelFor(parts) { part in
-        let rows = GEMMEngine.rowRange(m: b, part: part, parts: parts)
-        gemm.gemmRows(
-          .none, rows: rows, a: hPrev, lda: h, packed: p.packedRecurrent, beta: 1, c: gatesT, ldc: g, task: part)
+      // gates_t += h_{t−1}·W_hhᵀ, then the gate math on the same rows.
+      p.step(gemm, a: hPrev, lda: h, c: gatesT, ldc: g, accumulate: true, productFirst: true) { rows in
         for row in rows {
           forwardRow(
             gates: gatesT + row * g, bias: p.biasSum, cPrev: cPrev + row * h, c: cNext + row * h,
@@ -88,22 +83,18 @@ enum LSTMCell {
     p.packedRecurrent.pack(.none, b: p.weightHH, ldb: h, rows: g, columns: h)
     p.dhNext.update(repeating: 0, count: b * h)
     p.dcNext.update(repeating: 0, count: b * h)
-    let parts = p.parts(gemm)
     for t in stride(from: p.steps - 1, through: 0, by: -1) {
       let gatesT = p.gates + t * b * g
       let cPrev = p.cell + t * b * h
       let c = p.cell + (t + 1) * b * h
       let dh = p.dHidden + t * b * h
-      gemm.pool.parallelFor(parts) { part in
-        let rows = GEMMEngine.rowRange(m: b, part: part, parts: parts)
+      // The gate gradients, then dh_{t−1} = dpre_t · W_hh: (B, 4H)·(4H, H).
+      p.step(gemm, a: gatesT, lda: g, c: p.dhNext, ldc: h, accumulate: false, productFirst: false) { rows in
         for row in rows {
           backwardRow(
             gates: gatesT + row * g, cPrev: cPrev + row * h, c: c + row * h, dh: dh + row * h,
             dhNext: p.dhNext + row * h, dcNext: p.dcNext + row * h, hiddenSize: h)
         }
-        // dh_{t−1} = dpre_t · W_hh for the same rows: (rows, 4H)·(4H, H)
-        gemm.gemmRows(
-          .none, rows: rows, a: gatesT, lda: g, packed: p.packedRecurrent, beta: 0, c: p.dhNext, ldc: h, task: part)
       }
     }
     p.dInitialHidden.update(from: p.dhNext, count: b * h)

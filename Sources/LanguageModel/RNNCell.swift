@@ -12,14 +12,11 @@ import Kernels
 enum RNNCell {
   static func forward(_ p: CellPass, relu: Bool, gemm: GEMMEngine) {
     let (b, h) = (p.streams, p.hiddenSize)
-    let parts = p.parts(gemm)
     for t in 0..<p.steps {
       let pre = p.gates + t * b * h
       let hPrev = p.hidden + t * b * h
       let out = p.hidden + (t + 1) * b * h
-      gemm.pool.parallelFor(parts) { part in
-        let rows = GEMMEngine.rowRange(m: b, part: part, parts: parts)
-        gemm.gemmRows(.none, rows: rows, a: hPrev, lda: h, packed: p.packedRecurrent, beta: 1, c: pre, ldc: h, task: part)
+      p.step(gemm, a: hPrev, lda: h, c: pre, ldc: h, accumulate: true, productFirst: true) { rows in
         for row in rows {
           forwardRow(pre: pre + row * h, bias: p.biasSum, h: out + row * h, hiddenSize: h, relu: relu)
         }
@@ -45,21 +42,17 @@ enum RNNCell {
     let (b, h) = (p.streams, p.hiddenSize)
     p.packedRecurrent.pack(.none, b: p.weightHH, ldb: h, rows: h, columns: h)
     p.dhNext.update(repeating: 0, count: b * h)
-    let parts = p.parts(gemm)
     for t in stride(from: p.steps - 1, through: 0, by: -1) {
       let pre = p.gates + t * b * h
       let out = p.hidden + (t + 1) * b * h
       let dh = p.dHidden + t * b * h
-      gemm.pool.parallelFor(parts) { part in
-        let rows = GEMMEngine.rowRange(m: b, part: part, parts: parts)
+      // dpre_t, then dh_{t−1} = dpre_t · W_hh: (B, H)·(H, H).
+      p.step(gemm, a: pre, lda: h, c: p.dhNext, ldc: h, accumulate: false, productFirst: false) { rows in
         for row in rows {
           backwardRow(
             h: out + row * h, dh: dh + row * h, dhNext: p.dhNext + row * h, dPre: pre + row * h, hiddenSize: h,
             relu: relu)
         }
-        // dh_{t−1} = dpre_t · W_hh for the same rows: (rows, H)·(H, H)
-        gemm.gemmRows(
-          .none, rows: rows, a: pre, lda: h, packed: p.packedRecurrent, beta: 0, c: p.dhNext, ldc: h, task: part)
       }
     }
     p.dInitialHidden.update(from: p.dhNext, count: b * h)

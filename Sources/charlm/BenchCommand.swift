@@ -85,15 +85,18 @@ enum BenchCommand {
   }
 
   static func printHeader() {
-    print("configuration            chars/s    GFLOPS   peak RSS   threads")
+    print("configuration             chars/s    GFLOPS   peak RSS   threads")
+    print("(GFLOPS: 3 × 2·(Σ_l gates·H·(in+H) + V·H) per character, forward + backward, effective)")
   }
 
   static func printRow(_ result: BenchmarkResult) {
     let gflops = result.gflops.map { String(format: "%8.1f", $0) } ?? "       -"
+    let name = result.name.padding(toLength: 22, withPad: " ", startingAt: 0)
     print(
-      String(
-        format: "%-22@ %10.0f  %@  %6.0f MB   %d", result.name as NSString, result.charactersPerSecond, gflops,
-        Double(result.peakResidentBytes) / 1e6, result.threads))
+      name
+        + String(
+          format: " %10.0f  %@  %6.0f MB   %d", result.charactersPerSecond, gflops,
+          Double(result.peakResidentBytes) / 1e6, result.threads))
   }
 
   static func printJSON(_ results: [BenchmarkResult]) throws {

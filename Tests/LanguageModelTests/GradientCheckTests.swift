@@ -68,9 +68,11 @@ struct GradientCheckTests {
     #expect((diff2 / max(norm2, 1e-30)).squareRoot() < 0.01, "\(what): relative norm error")
   }
 
-  @Test(arguments: CellKind.allCases)
-  func everyParameterTensorMatchesFiniteDifferences(cell: CellKind) {
-    let s = Self.makeSetup(cell: cell)
+  /// 3 streams run each time step on one thread; 13 split the rows over
+  /// two threads (the fused per-step regions), with an uneven last tile.
+  @Test(arguments: CellKind.allCases, [3, 13])
+  func everyParameterTensorMatchesFiniteDifferences(cell: CellKind, streams: Int) {
+    let s = Self.makeSetup(cell: cell, streams: streams)
     _ = Self.loss(s, training: true)
     s.model.zeroGradients()
     s.model.backward(s.workspace)
@@ -90,7 +92,8 @@ struct GradientCheckTests {
         s.model.parameters[i] = saved
         numeric.append((plus - minus) / Double(2 * eps))
       }
-      Self.compare(analytic: Array(analytic[tensor.range]), numeric: numeric, what: "\(cell) \(tensor.name)")
+      Self.compare(
+        analytic: Array(analytic[tensor.range]), numeric: numeric, what: "\(cell) B=\(streams) \(tensor.name)")
     }
   }
 
