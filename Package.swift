@@ -49,6 +49,9 @@ let package = Package(
       name: "LanguageModelTests", dependencies: ["LanguageModel", "Kernels", "Tokenizer"],
       swiftSettings: hostCPU),
     .testTarget(name: "SamplerTests", dependencies: ["Sampler", "LanguageModel"], swiftSettings: hostCPU),
+    .testTarget(
+      name: "WorkbenchTests", dependencies: ["Workbench", "LanguageModel", "Tokenizer", "Kernels"],
+      swiftSettings: hostCPU),
     .testTarget(name: "CLITests", dependencies: ["charlm"]),
   ],
   swiftLanguageModes: [.v6]

@@ -9,7 +9,9 @@ public enum TrainingEvent: Sendable {
   case step(
     step: Int, epoch: Int, loss: Double, gradientNorm: Float, learningRate: Float, charactersPerSecond: Double,
     fractionDone: Double?, secondsLeft: Double?)
-  case evaluation(step: Int, metrics: Metrics, isBest: Bool)
+  /// `trainingSeconds`: time spent in training steps so far in this
+  /// invocation, evaluations excluded.
+  case evaluation(step: Int, metrics: Metrics, isBest: Bool, trainingSeconds: Double)
   case saved(path: String)
 }
 
@@ -57,6 +59,12 @@ public final class Trainer {
   public let config: TrainingConfig
   public let outputDirectory: String
   public private(set) var progress: TrainingProgress
+  /// Seconds spent in `step()` by this trainer (not saved across resumes).
+  public private(set) var trainingSeconds = 0.0
+  /// Validate and save every this many steps (starts as `config.evalEvery`).
+  public var evaluateEvery: Int
+  /// The training loss of recent steps (exponential moving average).
+  public private(set) var recentLoss: Double?
   let corpus: Corpus
   let batcher: BPTTBatcher
   let optimizer: Optimizer
@@ -87,6 +95,7 @@ public final class Trainer {
     self.vocabulary = corpus.vocabulary
     self.config = config
     self.progress = progress
+    evaluateEvery = config.evalEvery
     self.corpus = corpus
     self.outputDirectory = outputDirectory
     self.rng = rng
@@ -127,7 +136,6 @@ public final class Trainer {
     let startStep = progress.step
     var stepsSinceEvaluation = 0
     var reason = StopReason.budget
-    var recentLoss: Double?
     let targetSteps: Int? =
       switch budget {
       case .steps(let n): n
@@ -146,7 +154,6 @@ public final class Trainer {
       let (loss, norm, learningRate) = try step()
       stepsSinceEvaluation += 1
 
-      recentLoss = recentLoss.map { 0.95 * $0 + 0.05 * loss } ?? loss
       let elapsed = Date().timeIntervalSince(startTime)
       let stepsDone = progress.step - startStep
       let speed = Double(stepsDone * batcher.charactersPerWindow) / max(elapsed, 1e-9)
@@ -161,10 +168,10 @@ public final class Trainer {
       }
       onEvent(
         .step(
-          step: progress.step, epoch: progress.position.epoch, loss: recentLoss!, gradientNorm: norm,
+          step: progress.step, epoch: progress.position.epoch, loss: recentLoss ?? loss, gradientNorm: norm,
           learningRate: learningRate, charactersPerSecond: speed, fractionDone: fraction, secondsLeft: secondsLeft))
 
-      if stepsSinceEvaluation >= config.evalEvery {
+      if stepsSinceEvaluation >= evaluateEvery {
         stepsSinceEvaluation = 0
         try evaluateAndSave(onEvent: onEvent)
         lastEvaluatedStep = progress.step
@@ -183,6 +190,8 @@ public final class Trainer {
   /// Returns the window's mean loss, the gradient norm before clipping and
   /// the learning rate used.
   public func step() throws(TrainingError) -> (loss: Double, gradientNorm: Float, learningRate: Float) {
+    let started = DispatchTime.now().uptimeNanoseconds
+    defer { trainingSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9 }
     let learningRate = config.schedule.rate(at: progress.step)
     let lossSum = corpus.tokens.withUnsafeBufferPointer { all in
       let train = UnsafeBufferPointer(rebasing: all[corpus.split.train])
@@ -191,6 +200,7 @@ public final class Trainer {
         workspace, streams: config.batch, steps: config.window, state: state, training: true, rng: &rng)
     }
     let loss = lossSum / Double(batcher.charactersPerWindow)
+    recentLoss = recentLoss.map { 0.95 * $0 + 0.05 * loss } ?? loss
     model.zeroGradients()
     model.backward(workspace)
     let norm = GradientClipping.clipGlobalNorm(model.gradients, maxNorm: config.clip)
@@ -212,7 +222,7 @@ public final class Trainer {
     let metrics = validate()
     let isBest = metrics.loss < (progress.bestValidationLoss ?? .infinity)
     if isBest { progress.bestValidationLoss = metrics.loss }
-    onEvent(.evaluation(step: progress.step, metrics: metrics, isBest: isBest))
+    onEvent(.evaluation(step: progress.step, metrics: metrics, isBest: isBest, trainingSeconds: trainingSeconds))
     if isBest {
       let path = outputDirectory + "/" + Checkpoint.bestFile
       try save { () throws(AtomicFile.WriteError) in

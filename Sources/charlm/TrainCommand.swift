@@ -203,7 +203,7 @@ final class ProgressReporter {
       } else {
         print(line)
       }
-    case .evaluation(let step, let metrics, let isBest):
+    case .evaluation(let step, let metrics, let isBest, _):
       if json {
         print(
           String(

@@ -4,14 +4,14 @@ import Tokenizer
 
 // charlm: a thin layer over Tokenizer → LanguageModel → Sampler.
 
-let commands = [TrainCommand.spec, SampleCommand.spec, EvalCommand.spec, BenchCommand.spec]
+let commands = [TrainCommand.spec, SampleCommand.spec, EvalCommand.spec, CompareCommand.spec, BenchCommand.spec]
 let overview = """
-  charlm: character-level language models (LSTM), trained on your own text
+  charlm: character-level language models (RNN, GRU, LSTM), trained on your own text
 
   usage: charlm <command> [options]
 
   commands:
-  \(commands.map { "  " + $0.name.padding(toLength: 8, withPad: " ", startingAt: 0) + $0.abstract }.joined(separator: "\n"))
+  \(commands.map { "  " + $0.name.padding(toLength: 9, withPad: " ", startingAt: 0) + $0.abstract }.joined(separator: "\n"))
 
   'charlm <command> --help' lists a command's options.
   """
@@ -34,6 +34,7 @@ func runCommand(_ arguments: [String]) -> Int32 {
     case "train": return try TrainCommand.run(parsed)
     case "sample": return try SampleCommand.run(parsed)
     case "bench": return try BenchCommand.run(parsed)
+    case "compare": return try CompareCommand.run(parsed)
     default: return try EvalCommand.run(parsed)
     }
   } catch let error as UsageError {

@@ -1,0 +1,174 @@
+import Foundation
+import Kernels
+import LanguageModel
+import Tokenizer
+
+/// RNN vs GRU vs LSTM on one corpus: every cell trains on the same split,
+/// seed, batch, window, optimizer and budget, by default with matched
+/// parameter counts, and is scored on validation and test text.
+public enum Comparison {
+  public struct Options: Sendable {
+    public var cells: [CellKind] = [.rnn, .gru, .lstm]
+    public var layers = 2
+    /// Parameter budget for every cell; nil: the LSTM's count at `hidden`.
+    public var parameters: Int?
+    /// Hidden size of the reference LSTM (or, with `matchParameters` off, of every cell).
+    public var hidden = 128
+    public var matchParameters = true
+    /// Per cell: steps, or seconds of training.
+    public var budget: TrainingBudget = .steps(500)
+    /// Validation points on each curve.
+    public var evaluationPoints = 20
+    public var training = TrainingConfig()
+    public var outputDirectory = "checkpoints/compare"
+    public init() {}
+  }
+
+  public struct Run: Sendable {
+    public let cell: CellKind
+    public let hidden: Int
+    public let parameters: Int
+    /// (characters seen, training seconds, validation bpc)
+    public var curve: [(characters: Double, seconds: Double, bpc: Double)] = []
+    public var trainingLoss = Double.nan
+    public var validation = Metrics(loss: .nan, characters: 0)
+    public var test = Metrics(loss: .nan, characters: 0)
+    public var charactersPerSecond = 0.0
+    public var wallSeconds = 0.0
+    public var checkpoint = ""
+  }
+
+  /// The hidden size each cell gets.
+  public static func plan(_ options: Options, vocabulary: Int) -> [(cell: CellKind, hidden: Int, parameters: Int)] {
+    let reference = options.cells.contains(.lstm) ? CellKind.lstm : options.cells[0]
+    let target =
+      options.parameters
+      ?? ParameterMatching.parameterCount(
+        cell: reference, hidden: options.hidden, layers: options.layers, vocabulary: vocabulary)
+    return options.cells.map { cell in
+      let hidden =
+        options.matchParameters || options.parameters != nil
+        ? ParameterMatching.hiddenSize(cell: cell, parameters: target, layers: options.layers, vocabulary: vocabulary)
+        : options.hidden
+      return (
+        cell, hidden,
+        ParameterMatching.parameterCount(cell: cell, hidden: hidden, layers: options.layers, vocabulary: vocabulary)
+      )
+    }
+  }
+
+  /// Trains every cell in turn. `log` gets one line per event worth showing.
+  public static func run(corpus: Corpus, options: Options, gemm: GEMMEngine, log: (String) -> Void) throws -> [Run] {
+    var runs: [Run] = []
+    for (cell, hidden, parameters) in plan(options, vocabulary: corpus.vocabulary.count) {
+      let directory = options.outputDirectory + "/" + cell.rawValue
+      let config = options.training
+      let modelConfig = ModelConfig(
+        cell: cell, vocabularySize: corpus.vocabulary.count, hiddenSize: hidden, layers: options.layers)
+      let trainer = try Trainer(
+        modelConfig: modelConfig, config: config, corpus: corpus, outputDirectory: directory, gemm: gemm)
+      // Space the validation points evenly over the budget.
+      let totalSteps: Int
+      switch options.budget {
+      case .steps(let n): totalSteps = n
+      case .epochs(let n): totalSteps = n * trainer.windowsPerEpoch
+      case .seconds(let seconds):
+        for _ in 0..<3 { _ = try trainer.step() }
+        totalSteps = max(4, Int(seconds / (trainer.trainingSeconds / 3)))
+      }
+      trainer.evaluateEvery = max(1, totalSteps / max(options.evaluationPoints, 1))
+      let runner = trainer
+      log("\(cell.rawValue): hidden \(hidden), \(parameters) parameters")
+      var run = Run(cell: cell, hidden: hidden, parameters: parameters)
+      let charactersPerStep = Double(runner.charactersPerStep)
+      let start = Date()
+      try runner.train(budget: options.budget, onEvent: { event in
+        if case .evaluation(let step, let metrics, _, let seconds) = event {
+          run.curve.append((Double(step) * charactersPerStep, seconds, metrics.bitsPerCharacter))
+          log(String(format: "  %@ step %d  validation bpc %.4f", cell.rawValue, step, metrics.bitsPerCharacter))
+        }
+      })
+      run.wallSeconds = Date().timeIntervalSince(start)
+      run.trainingLoss = runner.recentLoss ?? .nan
+      run.charactersPerSecond = Double(runner.progress.step) * charactersPerStep / max(runner.trainingSeconds, 1e-9)
+      run.checkpoint = directory + "/" + Checkpoint.bestFile
+      let (best, _, _) = try Checkpoint.loadModel(path: run.checkpoint, gemm: gemm)
+      let evaluator = Evaluator(model: best)
+      run.validation = evaluator.evaluate(corpus.tokens(in: .val))
+      run.test = evaluator.evaluate(corpus.tokens(in: .test))
+      runs.append(run)
+    }
+    return runs
+  }
+
+  // MARK: - Output
+
+  public static let tableHeader = [
+    "cell", "hidden", "parameters", "train loss", "val loss", "val bpc", "val perplexity", "test perplexity",
+    "chars/s", "wall time",
+  ]
+
+  public static func tableRows(_ runs: [Run]) -> [[String]] {
+    runs.map { r in
+      [
+        r.cell.rawValue, String(r.hidden), String(r.parameters), String(format: "%.4f", r.trainingLoss),
+        String(format: "%.4f", r.validation.loss), String(format: "%.4f", r.validation.bitsPerCharacter),
+        String(format: "%.3f", r.validation.perplexity), String(format: "%.3f", r.test.perplexity),
+        String(format: "%.0f", r.charactersPerSecond), String(format: "%.1fs", r.wallSeconds),
+      ]
+    }
+  }
+
+  /// Plain-text table for the terminal.
+  public static func textTable(_ runs: [Run]) -> String {
+    let rows = [tableHeader] + tableRows(runs)
+    let widths = tableHeader.indices.map { column in rows.map { $0[column].count }.max()! }
+    return rows.map { row in
+      row.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }
+        .joined(separator: "  ")
+    }.joined(separator: "\n")
+  }
+
+  /// cell, characters, seconds, validation bpc: one row per point.
+  public static func curvesCSV(_ runs: [Run]) -> String {
+    var csv = "cell,hidden,characters,training_seconds,validation_bpc\n"
+    for run in runs {
+      for point in run.curve {
+        csv += "\(run.cell.rawValue),\(run.hidden),\(Int(point.characters)),\(String(format: "%.3f", point.seconds)),\(String(format: "%.6f", point.bpc))\n"
+      }
+    }
+    return csv
+  }
+
+  public static func report(_ runs: [Run], corpusName: String, options: Options) -> HTMLReport {
+    var report = HTMLReport(title: "RNN vs GRU vs LSTM on \(corpusName)")
+    let budget: String
+    switch options.budget {
+    case .steps(let n): budget = "\(n) steps each"
+    case .epochs(let n): budget = "\(n) epochs each"
+    case .seconds(let s): budget = String(format: "%.0f seconds of training each", s)
+    }
+    report.paragraph(
+      "Every cell trained on the same split, seed (\(options.training.seed)), batch (\(options.training.batch) streams of \(options.training.window) characters), optimizer (\(options.training.optimizer.rawValue), learning rate \(options.training.schedule.baseRate)) and budget (\(budget)), \(options.layers) layers, with parameter counts matched. Lower is better: bits per character on held-out validation text."
+    )
+    var byCharacters = SVGChart(
+      title: "Validation bits per character vs characters seen", xLabel: "training characters",
+      yLabel: "validation bpc", series: runs.map { run in
+        .init(name: "\(run.cell.rawValue) (H=\(run.hidden))", points: run.curve.map { ($0.characters, $0.bpc) })
+      })
+    byCharacters.logY = false
+    report.chart(byCharacters)
+    let byTime = SVGChart(
+      title: "Validation bits per character vs training time", xLabel: "training seconds (evaluation excluded)",
+      yLabel: "validation bpc", series: runs.map { run in
+        .init(name: "\(run.cell.rawValue) (H=\(run.hidden))", points: run.curve.map { ($0.seconds, $0.bpc) })
+      })
+    report.chart(byTime)
+    report.heading("Results (best checkpoint of each run)")
+    report.table(header: tableHeader, rows: tableRows(runs))
+    report.raw(
+      "<p class=\"note\">Checkpoints: \(runs.map { escape($0.checkpoint) }.joined(separator: ", ")). Curves as CSV beside this report.</p>"
+    )
+    return report
+  }
+}

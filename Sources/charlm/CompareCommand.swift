@@ -1,0 +1,86 @@
+import Foundation
+import Kernels
+import LanguageModel
+import Tokenizer
+import Workbench
+
+enum CompareCommand {
+  static let spec = CommandSpec(
+    name: "compare",
+    abstract: "train RNN, GRU and LSTM on the same text and budget; table, curves and an HTML report",
+    usage: "charlm compare --corpus FILE [--cells rnn,gru,lstm] [--params N | --hidden H] [--steps N | --time T] [options]",
+    options: [
+      OptionSpec("--corpus", "FILE", "UTF-8 text"),
+      OptionSpec("--cells", "LIST", "cells to compare: \(CellKind.allCases.map(\.rawValue).joined(separator: ", "))", default: "rnn,gru,lstm"),
+      OptionSpec("--params", "N", "parameter budget every cell is matched to", default: "the LSTM's at --hidden"),
+      OptionSpec("--hidden", "H", "hidden size of the reference LSTM", default: "128"),
+      OptionSpec("--same-hidden", nil, "give every cell --hidden instead of matching parameters"),
+      OptionSpec("--layers", "N", "stacked layers", default: "2"),
+      OptionSpec("--steps", "N", "steps per cell", default: "500"),
+      OptionSpec("--time", "DURATION", "training time per cell, e.g. 2m"),
+      OptionSpec("--batch", "N", "parallel streams", default: "50"),
+      OptionSpec("--window", "N", "characters per step", default: "50"),
+      OptionSpec("--lr", "RATE", "learning rate", default: "2e-3"),
+      OptionSpec("--seed", "N", "seed, the same for every cell", default: "1"),
+      OptionSpec("--points", "N", "validation points per curve", default: "20"),
+      OptionSpec("--out", "DIR", "where each cell's run directory goes", default: "checkpoints/compare"),
+      OptionSpec("--report", "PATH", "the HTML report", default: "DIR/report.html"),
+      OptionSpec("--threads", "N", "worker threads", default: "all cores"),
+    ],
+    examples: [
+      "charlm compare --corpus corpora/tinyshakespeare.txt --time 3m",
+      "charlm compare --corpus book.txt --cells rnn,lstm --params 500000 --steps 2000",
+    ])
+
+  static func run(_ args: ParsedArguments) throws -> Int32 {
+    let corpusPath = try args.required("--corpus")
+    var options = Comparison.Options()
+    if let list = args.string("--cells") {
+      options.cells = []
+      for name in list.split(separator: ",").map(String.init) {
+        guard let cell = CellKind(rawValue: name) else {
+          throw UsageError(description: "--cells: unknown cell '\(name)'; use \(CellKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        options.cells.append(cell)
+      }
+      if options.cells.isEmpty { throw UsageError(description: "--cells needs at least one cell") }
+    }
+    if args.has("--params") && args.has("--hidden") {
+      throw UsageError(description: "give --params or --hidden, not both")
+    }
+    options.parameters = try args.optionalInt("--params", min: 1)
+    options.hidden = try args.int("--hidden", default: 128, min: 1)
+    options.matchParameters = !args.flag("--same-hidden")
+    options.layers = try args.int("--layers", default: 2, min: 1)
+    if args.has("--steps") && args.has("--time") { throw UsageError(description: "give --steps or --time, not both") }
+    if let seconds = try args.duration("--time") {
+      options.budget = .seconds(seconds)
+    } else {
+      options.budget = .steps(try args.int("--steps", default: 500, min: 1))
+    }
+    options.evaluationPoints = try args.int("--points", default: 20, min: 1)
+    options.training = try TrainCommand.trainingConfig(args, base: nil)
+    options.outputDirectory = args.string("--out") ?? "checkpoints/compare"
+    let reportPath = args.string("--report") ?? options.outputDirectory + "/report.html"
+    let threads = try args.int("--threads", default: ProcessInfo.processInfo.activeProcessorCount, min: 1)
+
+    let corpus = try Corpus(text: try Corpus.decodeFile(path: corpusPath))
+    let gemm = GEMMEngine(pool: ThreadPool(threadCount: threads))
+    let runs = try Comparison.run(corpus: corpus, options: options, gemm: gemm) { print($0) }
+    print("")
+    print(Comparison.textTable(runs))
+    let name = URL(fileURLWithPath: corpusPath).lastPathComponent
+    let report = Comparison.report(runs, corpusName: name, options: options)
+    do {
+      try FileManager.default.createDirectory(
+        atPath: URL(fileURLWithPath: reportPath).deletingLastPathComponent().path, withIntermediateDirectories: true)
+      try report.write(to: reportPath)
+      let csvPath = URL(fileURLWithPath: reportPath).deletingPathExtension().path + "-curves.csv"
+      try Data(Comparison.curvesCSV(runs).utf8).write(to: URL(fileURLWithPath: csvPath), options: .atomic)
+      print("\nreport: \(reportPath)\ncurves: \(csvPath)")
+    } catch {
+      throw RuntimeError("cannot write the report to \(reportPath): \(error.localizedDescription)")
+    }
+    return 0
+  }
+}
