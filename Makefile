@@ -7,7 +7,7 @@ CORPUS_SHA256 := 86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565e
 DEMO_TIME    ?= 3m
 DEMO_OUT     := checkpoints/demo
 
-.PHONY: all build demo test corpora bench bench-kernels bench-compare clean help
+.PHONY: all build demo test corpora bench bench-kernels bench-compare parity clean help
 PYTHON       ?= $(HOME)/torchenv/bin/python
 
 all: build
@@ -19,6 +19,7 @@ help:
 	@echo "make corpora fetch the corpora (from \$$CORPUS_MIRROR if set)"
 	@echo "make bench   training and sampling speed, memory, GEMM kernels"
 	@echo "make bench-compare  the same in CharLM and PyTorch, alternating, with ratios (needs torch: PYTHON=...)"
+	@echo "make parity  logits, gradients and Adam steps against PyTorch (needs torch: PYTHON=...)"
 
 build:
 	$(SWIFT) build -c release --product charlm
@@ -62,6 +63,13 @@ bench-compare: $(CORPUS) build
 	  echo "bench-compare needs PyTorch: python3 -m venv ~/torchenv && ~/torchenv/bin/pip install torch"; \
 	  echo "then: make bench-compare PYTHON=~/torchenv/bin/python"; exit 1; }
 	$(PYTHON) bench/compare.py --python $(PYTHON) --charlm $(BIN) --rounds 3
+
+# CharLM against PyTorch on the same weights and windows: logits, gradients, 10 Adam steps.
+parity: build
+	@$(PYTHON) -c "import torch, safetensors" 2>/dev/null || { \
+	  echo "parity needs PyTorch and safetensors: python3 -m venv ~/torchenv && ~/torchenv/bin/pip install torch safetensors"; \
+	  echo "then: make parity PYTHON=~/torchenv/bin/python"; exit 1; }
+	$(PYTHON) python/parity.py --charlm $(BIN)
 
 clean:
 	rm -rf .build checkpoints/demo

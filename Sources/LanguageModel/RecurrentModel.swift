@@ -88,7 +88,6 @@ public final class RecurrentModel: @unchecked Sendable {
             }
             for l in 0..<config.layers {
               let offsets = ws.layers[l]
-              let slices = layout.layers[l]
               (act + offsets.hidden).update(from: stateH + l * b * h, count: b * h)
               if config.cell.hasCellState {
                 (act + offsets.cell).update(from: stateC + l * b * h, count: b * h)

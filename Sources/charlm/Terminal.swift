@@ -5,6 +5,13 @@ import Synchronization
   import Glibc
 #endif
 
+/// The command's `print`: straight to the file descriptor, so lines appear
+/// as they are printed even into a pipe or a log file (stdio would buffer
+/// them), in order with the streamed sample text.
+func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
+  Terminal.write(items.map { "\($0)" }.joined(separator: separator) + terminator)
+}
+
 /// Output helpers: streamed stdout, one-line errors on stderr, Ctrl-C.
 enum Terminal {
   static let isInteractive = isatty(STDOUT_FILENO) != 0
@@ -47,6 +54,12 @@ enum Interrupts {
     }
     Glibc.signal(SIGINT, handler)
     Glibc.signal(SIGTERM, handler)
+    // A parent may have started us with these blocked (the mask is inherited).
+    var signals = sigset_t()
+    sigemptyset(&signals)
+    sigaddset(&signals, SIGINT)
+    sigaddset(&signals, SIGTERM)
+    sigprocmask(SIG_UNBLOCK, &signals, nil)
   }
 
   static var received: Int32 { requested.load(ordering: .relaxed) }

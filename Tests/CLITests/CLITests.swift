@@ -133,3 +133,44 @@ struct CLITests {
     }
   }
 }
+
+struct InterruptTests {
+  /// Ctrl-C mid-training saves the latest state atomically and exits 130;
+  /// --resume then continues from it.
+  @Test func interruptSavesAndResumes() throws {
+    let (directory, corpus) = try CLITests.makeCorpus()
+    let run = directory + "/run"
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: CLITests.binary)
+    process.arguments = [
+      "train", "--corpus", corpus, "--hidden", "16", "--batch", "4", "--window", "16", "--steps", "100000000",
+      "--eval-every", "1000000", "--out", run, "--threads", "1",
+    ]
+    let out = Pipe()
+    process.standardOutput = out
+    process.standardError = Pipe()
+    try process.run()
+    // Wait for the first progress line, then interrupt.
+    let handle = out.fileHandleForReading
+    var seen = ""
+    while !seen.contains("step 1 ") {
+      let chunk = handle.availableData
+      if chunk.isEmpty { break }
+      seen += String(decoding: chunk, as: UTF8.self)
+    }
+    Thread.sleep(forTimeInterval: 0.3)
+    process.interrupt()
+    let rest = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 130)
+    #expect(rest.contains("interrupted at step"))
+    #expect(FileManager.default.fileExists(atPath: run + "/latest.state.safetensors"))
+    #expect(FileManager.default.fileExists(atPath: run + "/latest.safetensors"))
+    let leftovers = try FileManager.default.contentsOfDirectory(atPath: run).filter { $0.contains(".tmp") }
+    #expect(leftovers.isEmpty)
+    let resumed = try CLITests.run(["train", "--corpus", corpus, "--out", run, "--resume", "--steps", "1", "--threads", "1"])
+    // Already past step 1: resuming does no step but must load the state cleanly.
+    #expect(resumed.status == 0, "\(resumed.error)")
+    #expect(resumed.output.contains("resuming"))
+  }
+}

@@ -1,0 +1,73 @@
+import Foundation
+import Kernels
+import LanguageModel
+import Tokenizer
+
+/// The CharLM side of `make parity`: runs a model file on fixed windows and
+/// writes what PyTorch must reproduce.
+///
+/// Input (safetensors, F32): `inputs` and `targets` (K, T, B) holding token
+/// ids, `state.hidden` and `state.cell` (L, B, H), and metadata `lr` and
+/// `clip`. Output (safetensors): `logits` (T, B, V) of window 0 from the
+/// given state; `grad.<name>` for every parameter after one backward pass of
+/// window 0's mean loss; `final.<name>` after K Adam steps with global-norm
+/// clipping over windows 0…K−1, the state carried and detached between them.
+public enum Parity {
+  public static func run(modelPath: String, batchPath: String, outputPath: String, gemm: GEMMEngine) throws {
+    let (model, _, _) = try Checkpoint.loadModel(path: modelPath, gemm: gemm)
+    let batch = try Safetensors.decode(Data(contentsOf: URL(fileURLWithPath: batchPath)))
+    guard let inputs = batch.tensors["inputs"], let targets = batch.tensors["targets"], inputs.shape.count == 3,
+      let hidden = batch.tensors["state.hidden"], let cell = batch.tensors["state.cell"]
+    else { throw CocoaError(.fileReadCorruptFile) }
+    let (windows, steps, streams) = (inputs.shape[0], inputs.shape[1], inputs.shape[2])
+    let learningRate = Float(batch.metadata["lr"] ?? "") ?? 2e-3
+    let clip = Float(batch.metadata["clip"] ?? "") ?? 5
+    let config = model.config
+    let workspace = Workspace(config: config, batch: streams, window: steps)
+    let state = RecurrentState(config: config, streams: streams)
+    state.hidden.withUnsafeMutableBufferPointer { _ = $0.update(from: hidden.values) }
+    state.cell.withUnsafeMutableBufferPointer { _ = $0.update(from: cell.values) }
+    let adam = Adam(parameterCount: model.layout.count, pool: gemm.pool)
+    var rng = Xoshiro256(seed: 0)
+    var entries: [(name: String, shape: [Int], values: [Float])] = []
+    let perWindow = steps * streams
+    for k in 0..<windows {
+      for i in 0..<perWindow {
+        workspace.inputTokens[i] = Int32(inputs.values[k * perWindow + i])
+        workspace.targetTokens[i] = Int32(targets.values[k * perWindow + i])
+      }
+      model.forward(workspace, streams: streams, steps: steps, state: state, training: true, rng: &rng)
+      if k == 0 {
+        // Logits of window 0: forward again without scoring, from the same start state.
+        let start = RecurrentState(config: config, streams: streams)
+        start.hidden.withUnsafeMutableBufferPointer { _ = $0.update(from: hidden.values) }
+        start.cell.withUnsafeMutableBufferPointer { _ = $0.update(from: cell.values) }
+        let scratch = Workspace(config: config, batch: streams, window: steps)
+        scratch.setTokens(inputs: workspace.inputTokens, targets: workspace.targetTokens, count: perWindow)
+        model.forward(scratch, streams: streams, steps: steps, state: start, training: false, rng: &rng, scoring: false)
+        var logits: [Float] = []
+        for t in 0..<steps {
+          for b in 0..<streams {
+            scratch.withLogits(step: t, stream: b, streams: streams) { logits += $0 }
+          }
+        }
+        entries.append(("logits", [steps, streams, config.vocabularySize], logits))
+      }
+      model.zeroGradients()
+      model.backward(workspace)
+      if k == 0 {
+        let gradients = model.gradients.array
+        for tensor in model.layout.tensors {
+          entries.append(("grad." + tensor.name, tensor.shape, Array(gradients[tensor.range])))
+        }
+      }
+      GradientClipping.clipGlobalNorm(model.gradients, maxNorm: clip)
+      adam.step(parameters: model.parameters, gradients: model.gradients, learningRate: learningRate)
+    }
+    let parameters = model.parameters.array
+    for tensor in model.layout.tensors {
+      entries.append(("final." + tensor.name, tensor.shape, Array(parameters[tensor.range])))
+    }
+    try AtomicFile.write(Safetensors.encode(metadata: [:], entries: entries), to: outputPath)
+  }
+}

@@ -1,0 +1,25 @@
+import Foundation
+import Kernels
+import Workbench
+
+enum ParityCommand {
+  static let spec = CommandSpec(
+    name: "parity",
+    abstract: "run a model on fixed windows for the PyTorch parity check (used by make parity)",
+    usage: "charlm parity --checkpoint MODEL --batch FILE --out FILE",
+    options: [
+      OptionSpec("--checkpoint", "MODEL", "a model file"),
+      OptionSpec("--batch", "FILE", "safetensors with inputs, targets (K, T, B), state.hidden, state.cell (L, B, H)"),
+      OptionSpec("--out", "FILE", "where to write logits, gradients and parameters after K Adam steps"),
+      OptionSpec("--threads", "N", "worker threads", default: "all cores"),
+    ],
+    examples: ["python python/parity.py   # writes the inputs, runs this, compares with PyTorch"])
+
+  static func run(_ args: ParsedArguments) throws -> Int32 {
+    let threads = try args.int("--threads", default: ProcessInfo.processInfo.activeProcessorCount, min: 1)
+    try Parity.run(
+      modelPath: try args.required("--checkpoint"), batchPath: try args.required("--batch"),
+      outputPath: try args.required("--out"), gemm: GEMMEngine(pool: ThreadPool(threadCount: threads)))
+    return 0
+  }
+}
