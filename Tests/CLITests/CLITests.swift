@@ -150,6 +150,9 @@ struct InterruptTests {
     process.standardOutput = out
     process.standardError = Pipe()
     try process.run()
+    // A watchdog, so that a child that ignores the signal fails the test instead of hanging it.
+    let pid = process.processIdentifier
+    DispatchQueue.global().asyncAfter(deadline: .now() + 60) { kill(pid, SIGKILL) }
     // Wait for the first progress line, then interrupt.
     let handle = out.fileHandleForReading
     var seen = ""
