@@ -30,6 +30,23 @@ public final class RecurrentState: @unchecked Sendable {
     cell.copy(from: other.cell)
   }
 
+  /// Stream s takes the state stream `parents[s]` had (beam search).
+  public func selectStreams(_ parents: [Int]) {
+    precondition(parents.count == streams && parents.allSatisfy { $0 >= 0 && $0 < streams })
+    for buffer in [hidden, cell] {
+      let old = buffer.array
+      buffer.withUnsafeMutablePointer { p in
+        for l in 0..<layers {
+          for (s, parent) in parents.enumerated() {
+            for j in 0..<hiddenSize {
+              p[(l * streams + s) * hiddenSize + j] = old[(l * streams + parent) * hiddenSize + j]
+            }
+          }
+        }
+      }
+    }
+  }
+
   /// Elements per layer.
   public var layerStride: Int { streams * hiddenSize }
 }

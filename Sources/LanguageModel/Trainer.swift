@@ -134,19 +134,21 @@ public final class Trainer {
     try FileManager.default.createDirectoryOrThrow(outputDirectory)
     let startTime = Date()
     let startStep = progress.step
+    let startTrainingSeconds = trainingSeconds
     var stepsSinceEvaluation = 0
     var reason = StopReason.budget
     let targetSteps: Int? =
       switch budget {
       case .steps(let n): n
       case .epochs(let n): n * batcher.windowsPerEpoch
-      case .seconds: nil
+      case .seconds, .trainingSeconds: nil
       }
     var lastEvaluatedStep = -1
 
     while true {
       if let targetSteps, progress.step >= targetSteps { break }
       if case .seconds(let limit) = budget, Date().timeIntervalSince(startTime) >= limit { break }
+      if case .trainingSeconds(let limit) = budget, trainingSeconds - startTrainingSeconds >= limit { break }
       if shouldStop() {
         reason = .interrupted
         break
@@ -165,6 +167,9 @@ public final class Trainer {
       } else if case .seconds(let limit) = budget {
         fraction = min(1, elapsed / limit)
         secondsLeft = max(0, limit - elapsed)
+      } else if case .trainingSeconds(let limit) = budget {
+        fraction = min(1, (trainingSeconds - startTrainingSeconds) / limit)
+        secondsLeft = max(0, limit - (trainingSeconds - startTrainingSeconds))
       }
       onEvent(
         .step(

@@ -40,6 +40,9 @@ public enum TrainingBudget: Sendable, Equatable {
   case steps(Int)
   /// Until this many passes over the training split in total.
   case epochs(Int)
-  /// For this many seconds of this invocation.
+  /// For this many seconds of this invocation, wall clock.
   case seconds(Double)
+  /// For this many seconds spent in training steps, evaluations and saving
+  /// excluded: a fair budget when runs are compared.
+  case trainingSeconds(Double)
 }

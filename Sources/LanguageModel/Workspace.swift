@@ -124,6 +124,30 @@ public final class Workspace: @unchecked Sendable {
     }
   }
 
+  /// What layer `layer` computed in the last forward pass over `streams`
+  /// streams and `steps` steps, for stream 0: its gate activations (T, G),
+  /// hidden states h_1…h_T (T, H) and, for the LSTM, cell states c_1…c_T.
+  /// Valid after an inference pass (training=false): backward overwrites the gates.
+  public func activations(layer: Int, streams: Int, steps: Int) -> (
+    gates: [[Float]], hidden: [[Float]], cell: [[Float]]
+  ) {
+    let (h, g) = (config.hiddenSize, config.gateWidth)
+    let o = layers[layer]
+    return buffer.withUnsafePointer { p in
+      var gates: [[Float]] = []
+      var hidden: [[Float]] = []
+      var cell: [[Float]] = []
+      for t in 0..<steps {
+        gates.append(Array(UnsafeBufferPointer(start: p + o.gates + t * streams * g, count: g)))
+        hidden.append(Array(UnsafeBufferPointer(start: p + o.hidden + (t + 1) * streams * h, count: h)))
+        if config.cell.hasCellState {
+          cell.append(Array(UnsafeBufferPointer(start: p + o.cell + (t + 1) * streams * h, count: h)))
+        }
+      }
+      return (gates, hidden, cell)
+    }
+  }
+
   /// dL/d(carried-in h) and dL/d(carried-in c) of layer `layer`, for the last
   /// backward pass: (B, H) each.
   public func initialStateGradient(layer: Int, streams: Int) -> (hidden: [Float], cell: [Float]) {

@@ -5,24 +5,43 @@ import Tokenizer
 
 /// How to draw characters.
 public struct SamplingOptions: Sendable {
-  /// Characters to generate after the prime.
+  /// Characters to generate after the prime (at most, with `stop`).
   public var length: Int = 500
-  /// Divides the logits: below 1 is more conservative, above 1 more varied. Must be > 0.
-  public var temperature: Float = 1
-  /// Seeds the draws; the same seed and prime give the same text.
+  /// Temperature, top-k, top-p, greedy.
+  public var strategy = SamplingStrategy()
+  /// Seeds the draws; the same seed and prime give the same text on every
+  /// run and every thread count.
   public var seed: UInt64 = 1
+  /// A sample ends (inclusive) when its text ends with this.
+  public var stop: String?
 
   public init(length: Int = 500, temperature: Float = 1, seed: UInt64 = 1) {
     self.length = length
-    self.temperature = temperature
+    self.strategy.temperature = temperature
     self.seed = seed
+  }
+
+  public var temperature: Float {
+    get { strategy.temperature }
+    set { strategy.temperature = newValue }
   }
 
   public var problem: String? {
     if length < 0 { return "--length must be 0 or more" }
-    if !(temperature > 0 && temperature.isFinite) { return "--temperature must be greater than 0" }
-    return nil
+    if let stop, stop.isEmpty { return "--stop must not be empty" }
+    return strategy.problem
   }
+}
+
+/// One generated text with how likely the model found it.
+public struct Sample: Sendable, Equatable {
+  public var text: String
+  /// Σ log p(character) in nats, under the model's own distribution (temperature 1, no filtering).
+  public var logProbability: Double
+  /// −log2 p(character) per generated character, under the model's distribution.
+  public var surprisal: [Double]
+  /// Whether the stop string ended it.
+  public var stopped: Bool
 }
 
 /// Runs a trained model forward one character at a time and draws the next
@@ -36,7 +55,7 @@ public struct SamplingOptions: Sendable {
 ///
 /// With no prime, generation starts from a newline (or the first symbol of
 /// the vocabulary, if it has no newline), which is not printed.
-public final class TextGenerator {
+public final class TextGenerator: @unchecked Sendable {
   public let model: RecurrentModel
   public let vocabulary: Vocabulary
   public let streams: Int
@@ -49,6 +68,7 @@ public final class TextGenerator {
   var lastStep = 0
   /// Scratch for one distribution: (V).
   var probabilities: [Double]
+  var order: [Int]
   /// The ids drawn at the last step, one per stream: (S).
   var drawn: [Int32]
 
@@ -60,6 +80,7 @@ public final class TextGenerator {
     workspace = Workspace(config: model.config, batch: streams, window: Self.primeChunk)
     state = RecurrentState(config: model.config, streams: streams)
     probabilities = Array(repeating: 0, count: model.config.vocabularySize)
+    order = Array(repeating: 0, count: model.config.vocabularySize)
     drawn = Array(repeating: 0, count: streams)
   }
 
@@ -90,49 +111,70 @@ public final class TextGenerator {
     lastStep = steps - 1
   }
 
-  /// Draws from softmax(logits / temperature) of stream `stream`'s last character.
-  func draw(stream: Int, temperature: Float, rng: inout Xoshiro256) -> Int32 {
+  /// Draws the next character of stream `stream`; returns it with its
+  /// natural-log probability under the model (temperature 1).
+  func draw(stream: Int, strategy: SamplingStrategy, rng: inout Xoshiro256) -> (id: Int32, logProbability: Double) {
     workspace.withLogits(step: lastStep, stream: stream, streams: streams) { logits in
-      var maxValue = -Float.infinity
-      for value in logits { maxValue = max(maxValue, value) }
-      var sum = 0.0
-      for j in 0..<logits.count {
-        let p = Foundation.exp(Double((logits[j] - maxValue) / temperature))
-        probabilities[j] = p
-        sum += p
-      }
-      let u = rng.nextUnitDouble() * sum
-      var cumulative = 0.0
-      for j in 0..<logits.count {
-        cumulative += probabilities[j]
-        if u < cumulative { return Int32(j) }
-      }
-      return Int32(logits.count - 1)
+      strategy.distribution(logits, into: &probabilities, order: &order)
+      let u = rng.nextUnitDouble()
+      let id = strategy.greedy ? SamplingStrategy.argmax(logits) : SamplingStrategy.draw(probabilities, u: u)
+      return (Int32(id), Self.logSoftmax(logits, at: id))
     }
   }
 
-  /// Primes every stream with `prime`, then generates `options.length`
+  /// log softmax(logits)[index], in Double.
+  static func logSoftmax(_ logits: UnsafeBufferPointer<Float>, at index: Int) -> Double {
+    var maxValue = -Float.infinity
+    for value in logits { maxValue = max(maxValue, value) }
+    var sum = 0.0
+    for value in logits { sum += Foundation.exp(Double(value - maxValue)) }
+    return Double(logits[index] - maxValue) - Foundation.log(sum)
+  }
+
+  /// Primes every stream with `prime`, then generates up to `options.length`
   /// characters per stream, handing each to `emit(stream, text)` as soon as
-  /// it is drawn. Returns the generated texts, one per stream.
+  /// it is drawn. One uniform number is drawn per stream per step, in stream
+  /// order, whatever the strategy, so streams do not disturb each other's
+  /// randomness when one stops early.
   @discardableResult
-  public func generateAll(
+  public func samples(
     prime: String, options: SamplingOptions, emit: (_ stream: Int, _ text: String) -> Void = { _, _ in }
-  ) throws(TokenizerError) -> [String] {
+  ) throws(TokenizerError) -> [Sample] {
+    precondition(options.problem == nil, options.problem ?? "")
     let primeIDs = try vocabulary.encode(prime)
     state.reset()
     feedPrime(primeIDs.isEmpty ? [vocabulary.id(of: "\n") ?? 0] : primeIDs)
     var rng = Xoshiro256(seed: options.seed)
     var texts = Array(repeating: String.UnicodeScalarView(), count: streams)
+    var results = Array(repeating: Sample(text: "", logProbability: 0, surprisal: [], stopped: false), count: streams)
+    let stop = options.stop.map { Array($0.unicodeScalars) }
     for index in 0..<options.length {
       for s in 0..<streams {
-        drawn[s] = draw(stream: s, temperature: options.temperature, rng: &rng)
-        let scalar = vocabulary.scalars[Int(drawn[s])]
+        let (id, logProbability) = draw(stream: s, strategy: options.strategy, rng: &rng)
+        drawn[s] = id
+        if results[s].stopped { continue }
+        let scalar = vocabulary.scalars[Int(id)]
         texts[s].append(scalar)
+        results[s].logProbability += logProbability
+        results[s].surprisal.append(-logProbability / Foundation.log(2))
         emit(s, String(scalar))
+        if let stop, texts[s].count >= stop.count, Array(texts[s].suffix(stop.count)) == stop {
+          results[s].stopped = true
+        }
       }
+      if results.allSatisfy(\.stopped) { break }
       if index + 1 < options.length { feedDrawn() }
     }
-    return texts.map { String($0) }
+    for s in 0..<streams { results[s].text = String(texts[s]) }
+    return results
+  }
+
+  /// `samples`, as plain texts.
+  @discardableResult
+  public func generateAll(
+    prime: String, options: SamplingOptions, emit: (_ stream: Int, _ text: String) -> Void = { _, _ in }
+  ) throws(TokenizerError) -> [String] {
+    try samples(prime: prime, options: options, emit: emit).map(\.text)
   }
 
   /// One stream: the text generated after `prime`, streamed through `emit`.

@@ -15,7 +15,7 @@ public enum Comparison {
     /// Hidden size of the reference LSTM (or, with `matchParameters` off, of every cell).
     public var hidden = 128
     public var matchParameters = true
-    /// Per cell: steps, or seconds of training.
+    /// Per cell: steps, or seconds of training (`.trainingSeconds`, evaluations excluded).
     public var budget: TrainingBudget = .steps(500)
     /// Validation points on each curve.
     public var evaluationPoints = 20
@@ -72,7 +72,7 @@ public enum Comparison {
       switch options.budget {
       case .steps(let n): totalSteps = n
       case .epochs(let n): totalSteps = n * trainer.windowsPerEpoch
-      case .seconds(let seconds):
+      case .seconds(let seconds), .trainingSeconds(let seconds):
         for _ in 0..<3 { _ = try trainer.step() }
         totalSteps = max(4, Int(seconds / (trainer.trainingSeconds / 3)))
       }
@@ -146,7 +146,7 @@ public enum Comparison {
     switch options.budget {
     case .steps(let n): budget = "\(n) steps each"
     case .epochs(let n): budget = "\(n) epochs each"
-    case .seconds(let s): budget = String(format: "%.0f seconds of training each", s)
+    case .seconds(let s), .trainingSeconds(let s): budget = String(format: "%.0f seconds of training each", s)
     }
     report.paragraph(
       "Every cell trained on the same split, seed (\(options.training.seed)), batch (\(options.training.batch) streams of \(options.training.window) characters), optimizer (\(options.training.optimizer.rawValue), learning rate \(options.training.schedule.baseRate)) and budget (\(budget)), \(options.layers) layers, with parameter counts matched. Lower is better: bits per character on held-out validation text."

@@ -1,5 +1,6 @@
 import Foundation
 import Kernels
+import LanguageModel
 import Tokenizer
 import Workbench
 
@@ -11,6 +12,7 @@ enum BenchCommand {
     options: [
       OptionSpec("--corpus", "FILE", "text to train on", default: "corpora/tinyshakespeare.txt"),
       OptionSpec("--configs", "LIST", "comma-separated configuration names", default: "all"),
+      OptionSpec("--cell", "KIND", "only the configurations of this cell: lstm, gru or rnn"),
       OptionSpec("--threads", "N", "worker threads", default: "2"),
       OptionSpec("--kernels", nil, "GEMM micro-benchmark on LSTM shapes, checked against the reference first"),
       OptionSpec("--json", nil, "print results as JSON"),
@@ -45,7 +47,12 @@ enum BenchCommand {
     let corpusPath = args.string("--corpus") ?? "corpora/tinyshakespeare.txt"
     let threads = try args.int("--threads", default: 2, min: 1)
     let json = args.flag("--json")
-    let all = BenchmarkConfiguration.standard
+    var all = BenchmarkConfiguration.standard
+    if args.has("--cell") {
+      let cell: CellKind = try args.choice("--cell", default: .lstm)
+      all = all.filter { $0.cell == cell }
+      if all.isEmpty { throw UsageError(description: "--cell \(cell.rawValue) has no benchmark configuration") }
+    }
     var chosen = all
     if let list = args.string("--configs") {
       chosen = []

@@ -17,7 +17,7 @@ enum CompareCommand {
       OptionSpec("--same-hidden", nil, "give every cell --hidden instead of matching parameters"),
       OptionSpec("--layers", "N", "stacked layers", default: "2"),
       OptionSpec("--steps", "N", "steps per cell", default: "500"),
-      OptionSpec("--time", "DURATION", "training time per cell, e.g. 2m"),
+      OptionSpec("--time", "DURATION", "training time per cell, evaluations excluded, e.g. 2m"),
       OptionSpec("--batch", "N", "parallel streams", default: "50"),
       OptionSpec("--window", "N", "characters per step", default: "50"),
       OptionSpec("--lr", "RATE", "learning rate", default: "2e-3"),
@@ -54,7 +54,7 @@ enum CompareCommand {
     options.layers = try args.int("--layers", default: 2, min: 1)
     if args.has("--steps") && args.has("--time") { throw UsageError(description: "give --steps or --time, not both") }
     if let seconds = try args.duration("--time") {
-      options.budget = .seconds(seconds)
+      options.budget = .trainingSeconds(seconds)
     } else {
       options.budget = .steps(try args.int("--steps", default: 500, min: 1))
     }

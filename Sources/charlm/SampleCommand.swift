@@ -12,19 +12,37 @@ enum SampleCommand {
       OptionSpec("--checkpoint", "PATH", "a model file, or a run directory (its best model)"),
       OptionSpec("--prime", "TEXT", "text to start from; it is printed, then continued", default: "none"),
       OptionSpec("--length", "N", "characters to generate", default: "500"),
-      OptionSpec("--temperature", "T", "greater than 0; lower is more conservative", default: "1.0"),
+      OptionSpec("--temperature", "T", "greater than 0; lower is more conservative (applied first)", default: "1.0"),
+      OptionSpec("--top-k", "K", "draw only from the K most likely characters (after temperature)"),
+      OptionSpec("--top-p", "P", "nucleus: the most likely characters covering probability P, 0 < P ≤ 1 (after top-k)"),
+      OptionSpec("--greedy", nil, "always take the most likely character"),
+      OptionSpec("--beam", "W", "the most likely continuation of --length characters, by beam search of width W"),
+      OptionSpec("--count", "N", "draw N independent samples in one batched pass", default: "1"),
+      OptionSpec("--stop", "STRING", "end a sample when it appears (it is kept)"),
+      OptionSpec("--json", nil, "print samples with their log-probability and per-character surprisal"),
       OptionSpec("--seed", "N", "seed for reproducible output", default: "random"),
       OptionSpec("--threads", "N", "worker threads", default: "1"),
     ],
     examples: [
-      "charlm sample --checkpoint checkpoints/shakespeare --prime 'ROMEO:' --temperature 0.8 --seed 7"
+      "charlm sample --checkpoint checkpoints/shakespeare --prime 'ROMEO:' --temperature 0.8 --seed 7",
+      "charlm sample --checkpoint checkpoints/shakespeare --top-p 0.9 --count 4 --stop $'\\n\\n' --json",
+      "charlm sample --checkpoint checkpoints/shakespeare --prime 'To be' --beam 8 --length 40",
     ])
 
   static func run(_ args: ParsedArguments) throws -> Int32 {
     let path = try args.required("--checkpoint")
     var options = SamplingOptions()
     options.length = try args.int("--length", default: 500, min: 0)
-    options.temperature = Float(try args.double("--temperature", default: 1, min: 0, lowerOpen: true))
+    options.strategy.temperature = Float(try args.double("--temperature", default: 1, min: 0, lowerOpen: true))
+    options.strategy.topK = try args.optionalInt("--top-k", min: 1)
+    if args.has("--top-p") {
+      options.strategy.topP = try args.double("--top-p", default: 1, min: 0, max: 1, lowerOpen: true)
+    }
+    options.strategy.greedy = args.flag("--greedy")
+    if let stop = args.string("--stop") {
+      guard !stop.isEmpty else { throw UsageError(description: "--stop needs a non-empty string") }
+      options.stop = stop
+    }
     if let seed = args.string("--seed") {
       guard let value = UInt64(seed) else {
         throw UsageError(description: "--seed must be a whole number ≥ 0 (got '\(seed)')")
@@ -33,16 +51,56 @@ enum SampleCommand {
     } else {
       options.seed = UInt64.random(in: 0...UInt64.max)
     }
+    let count = try args.int("--count", default: 1, min: 1)
+    let beam = try args.optionalInt("--beam", min: 1)
+    if beam != nil && (count > 1 || args.has("--top-k") || args.has("--top-p") || args.flag("--greedy")) {
+      throw UsageError(description: "--beam finds one most likely text; it does not combine with --count, --top-k, --top-p or --greedy")
+    }
     let threads = try args.int("--threads", default: 1, min: 1)
+    let json = args.flag("--json")
     let gemm = GEMMEngine(pool: ThreadPool(threadCount: threads))
     let (model, vocabulary, _) = try Checkpoint.loadModel(path: path, gemm: gemm)
     let prime = args.string("--prime") ?? ""
-    let generator = TextGenerator(model: model, vocabulary: vocabulary)
-    // Check the prime before printing anything.
-    _ = try vocabulary.encode(prime)
-    Terminal.write(prime)
-    try generator.generate(prime: prime, options: options) { Terminal.write($0) }
-    Terminal.write("\n")
+    _ = try vocabulary.encode(prime)  // check the prime before printing anything
+
+    if let width = beam {
+      let generator = TextGenerator(model: model, vocabulary: vocabulary, streams: width)
+      let best = try generator.beamSearch(prime: prime, length: options.length)
+      if json {
+        try printJSON([["text": best.text, "log_probability": best.logProbability]])
+      } else {
+        print(prime + best.text)
+        print(String(format: "(log-probability %.4f nats, beam width %d)", best.logProbability, width))
+      }
+      return 0
+    }
+    let generator = TextGenerator(model: model, vocabulary: vocabulary, streams: count)
+    if count == 1 && !json {
+      Terminal.write(prime)
+      try generator.samples(prime: prime, options: options) { _, text in Terminal.write(text) }
+      Terminal.write("\n")
+      return 0
+    }
+    let samples = try generator.samples(prime: prime, options: options)
+    if json {
+      try printJSON(
+        samples.map {
+          [
+            "text": $0.text, "log_probability": $0.logProbability, "surprisal_bits": $0.surprisal,
+            "stopped": $0.stopped,
+          ] as [String: Any]
+        })
+    } else {
+      for (index, sample) in samples.enumerated() {
+        print("--- sample \(index + 1) of \(count) ---")
+        print(prime + sample.text)
+      }
+    }
     return 0
+  }
+
+  static func printJSON(_ object: Any) throws {
+    let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+    print(String(decoding: data, as: UTF8.self))
   }
 }

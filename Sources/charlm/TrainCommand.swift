@@ -90,7 +90,7 @@ enum TrainCommand {
       switch budget {
       case .steps(let n): config.schedule.totalSteps = n
       case .epochs(let n): config.schedule.totalSteps = n * batcher.windowsPerEpoch
-      case .seconds:
+      case .seconds, .trainingSeconds:
         if config.schedule.kind == .cosine {
           throw UsageError(description: "--schedule cosine needs a known length: use --steps or --epochs, not --time")
         }

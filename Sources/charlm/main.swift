@@ -5,7 +5,8 @@ import Tokenizer
 // charlm: a thin layer over Tokenizer → LanguageModel → Sampler.
 
 let commands = [
-  TrainCommand.spec, SampleCommand.spec, EvalCommand.spec, CompareCommand.spec, BenchCommand.spec, ParityCommand.spec,
+  TrainCommand.spec, SampleCommand.spec, EvalCommand.spec, CompareCommand.spec, InspectCommand.spec, BenchCommand.spec,
+  ParityCommand.spec,
 ]
 let overview = """
   charlm: character-level language models (RNN, GRU, LSTM), trained on your own text
@@ -38,6 +39,7 @@ func runCommand(_ arguments: [String]) -> Int32 {
     case "bench": return try BenchCommand.run(parsed)
     case "compare": return try CompareCommand.run(parsed)
     case "parity": return try ParityCommand.run(parsed)
+    case "inspect": return try InspectCommand.run(parsed)
     default: return try EvalCommand.run(parsed)
     }
   } catch let error as UsageError {

@@ -1,0 +1,52 @@
+import Foundation
+import LanguageModel
+import Tokenizer
+
+extension TextGenerator {
+  /// The most likely continuation of exactly `length` characters under the
+  /// model, found by beam search with one beam per stream of this generator
+  /// (its width). Returns it with its total log-probability in nats.
+  ///
+  /// Each step extends every beam by every character, keeps the `width`
+  /// best-scoring sequences (ties: the earlier beam, then the lower id) and
+  /// moves each kept beam's recurrent state into its new slot. Width 1 is
+  /// greedy decoding.
+  public func beamSearch(prime: String, length: Int) throws(TokenizerError) -> (text: String, logProbability: Double) {
+    let width = streams
+    let primeIDs = try vocabulary.encode(prime)
+    state.reset()
+    feedPrime(primeIDs.isEmpty ? [vocabulary.id(of: "\n") ?? 0] : primeIDs)
+    // All streams start identical: extend only the first.
+    var beams: [(ids: [Int32], score: Double)] = [([], 0)]
+    let v = model.config.vocabularySize
+    var candidates: [(score: Double, parent: Int, id: Int32)] = []
+    candidates.reserveCapacity(width * v)
+    for step in 0..<length {
+      candidates.removeAll(keepingCapacity: true)
+      for (w, beam) in beams.enumerated() {
+        workspace.withLogits(step: lastStep, stream: w, streams: streams) { logits in
+          var maxValue = -Float.infinity
+          for value in logits { maxValue = max(maxValue, value) }
+          var sum = 0.0
+          for value in logits { sum += Foundation.exp(Double(value - maxValue)) }
+          let logSum = Foundation.log(sum) + Double(maxValue)
+          for j in 0..<v { candidates.append((beam.score + Double(logits[j]) - logSum, w, Int32(j))) }
+        }
+      }
+      candidates.sort {
+        $0.score != $1.score ? $0.score > $1.score : ($0.parent != $1.parent ? $0.parent < $1.parent : $0.id < $1.id)
+      }
+      let kept = Array(candidates.prefix(width))
+      beams = kept.map { (beams[$0.parent].ids + [$0.id], $0.score) }
+      if step + 1 < length {
+        // Slot s takes the state of its parent; unused slots copy slot 0.
+        let parents = (0..<width).map { $0 < kept.count ? kept[$0].parent : kept[0].parent }
+        state.selectStreams(parents)
+        for s in 0..<width { drawn[s] = s < kept.count ? kept[s].id : kept[0].id }
+        feedDrawn()
+      }
+    }
+    let best = beams[0]
+    return (vocabulary.decode(best.ids), best.score)
+  }
+}

@@ -1,0 +1,38 @@
+import Foundation
+import Kernels
+import LanguageModel
+import Tokenizer
+
+extension TextGenerator {
+  /// Loads a model file (or a run directory's best model) for sampling.
+  public static func open(checkpoint path: String, streams: Int = 1, threads: Int = 1) throws -> TextGenerator {
+    let (model, vocabulary, _) = try Checkpoint.loadModel(path: path, gemm: GEMMEngine(pool: ThreadPool(threadCount: threads)))
+    return TextGenerator(model: model, vocabulary: vocabulary, streams: streams)
+  }
+
+  /// The characters of the first stream's sample as they are drawn:
+  ///
+  ///     let generator = try TextGenerator.open(checkpoint: "checkpoints/shakespeare")
+  ///     var options = SamplingOptions(length: 200, temperature: 0.8, seed: 7)
+  ///     options.strategy.topK = 20
+  ///     for try await character in generator.characters(prime: "ROMEO:", options: options) {
+  ///       print(character, terminator: "")
+  ///     }
+  ///
+  /// The model runs on a background task; a prime with a character outside
+  /// the vocabulary ends the sequence with that `TokenizerError`.
+  public func characters(prime: String, options: SamplingOptions) -> AsyncThrowingStream<String, Error> {
+    AsyncThrowingStream { continuation in
+      Task.detached { [self] in
+        do {
+          try self.samples(prime: prime, options: options) { stream, text in
+            if stream == 0 { continuation.yield(text) }
+          }
+          continuation.finish()
+        } catch {
+          continuation.finish(throwing: error)
+        }
+      }
+    }
+  }
+}

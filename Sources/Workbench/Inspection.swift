@@ -1,0 +1,200 @@
+import Foundation
+import Kernels
+import LanguageModel
+import Tokenizer
+
+/// What a model does with a text, character by character: how surprised it
+/// is by each character, and what its gates and states do in the chosen
+/// units of one layer.
+public struct Inspection: Sendable {
+  public struct Prediction: Sendable {
+    /// Probability the model gave the character that came.
+    public let probability: Double
+    /// −log2 of it.
+    public var surprisal: Double { -Foundation.log2(max(probability, 1e-300)) }
+    /// The five most likely characters, with their probabilities.
+    public let alternatives: [(character: String, probability: Double)]
+  }
+
+  public let cell: CellKind
+  public let layer: Int
+  public let characters: [String]
+  /// predictions[t] is for characters[t + 1], made after reading characters[0…t].
+  public let predictions: [Prediction]
+  public let units: [Int]
+  /// Named strips, each (T, K): value of unit units[k] after reading character t.
+  public let strips: [(name: String, range: ClosedRange<Float>, values: [[Float]])]
+
+  /// The strips a cell has: LSTM input, forget and output gates and the cell
+  /// state; GRU reset and update gates; RNN the hidden units.
+  public static func stripNames(_ cell: CellKind) -> [String] {
+    switch cell {
+    case .lstm: return ["input gate i", "forget gate f", "output gate o", "cell state c"]
+    case .gru: return ["reset gate r", "update gate z"]
+    case .rnn, .rnnRelu: return ["hidden h"]
+    }
+  }
+
+  /// Runs `text` through `model` from a zero state.
+  /// - Parameters:
+  ///   - units: how many units to show, picked by variance over the text, unless `chosen` names them.
+  ///   - layer: which layer; nil for the top one.
+  public static func run(
+    model: RecurrentModel, vocabulary: Vocabulary, text: String, units count: Int = 8, chosen: [Int]? = nil,
+    layer: Int? = nil
+  ) throws -> Inspection {
+    let ids = try vocabulary.encode(text)
+    guard ids.count >= 2 else { throw InspectionError.textTooShort }
+    let config = model.config
+    let layer = layer ?? config.layers - 1
+    guard layer >= 0 && layer < config.layers else { throw InspectionError.noSuchLayer(layer, config.layers) }
+    let h = config.hiddenSize
+    if let chosen, let bad = chosen.first(where: { $0 < 0 || $0 >= h }) { throw InspectionError.noSuchUnit(bad, h) }
+    let workspace = Workspace(config: config, batch: 1, window: ids.count)
+    for (t, id) in ids.enumerated() { workspace.inputTokens[t] = id }
+    let state = RecurrentState(config: config, streams: 1)
+    var rng = Xoshiro256(seed: 0)
+    model.forward(workspace, streams: 1, steps: ids.count, state: state, training: false, rng: &rng, scoring: false)
+
+    var predictions: [Prediction] = []
+    for t in 0..<(ids.count - 1) {
+      predictions.append(
+        workspace.withLogits(step: t, stream: 0, streams: 1) { logits in
+          let maxValue = logits.max() ?? 0
+          let exps = logits.map { Foundation.exp(Double($0 - maxValue)) }
+          let sum = exps.reduce(0, +)
+          let ranked = exps.indices.sorted { exps[$0] > exps[$1] }.prefix(5)
+          return Prediction(
+            probability: exps[Int(ids[t + 1])] / sum,
+            alternatives: ranked.map { (vocabulary.decode(Int32($0)), exps[$0] / sum) })
+        })
+    }
+
+    let (gates, hidden, cellStates) = workspace.activations(layer: layer, streams: 1, steps: ids.count)
+    // (name, value range, per step the full H-vector)
+    var series: [(String, ClosedRange<Float>, [[Float]])] = []
+    func block(_ index: Int) -> [[Float]] { gates.map { Array($0[(index * h)..<((index + 1) * h)]) } }
+    switch config.cell {
+    case .lstm:
+      series = [
+        ("input gate i", 0...1, block(0)), ("forget gate f", 0...1, block(1)), ("output gate o", 0...1, block(3)),
+        ("cell state c", -1...1, cellStates.map { $0.map { Foundation.tanh($0) } }),
+      ]
+    case .gru: series = [("reset gate r", 0...1, block(0)), ("update gate z", 0...1, block(1))]
+    case .rnn: series = [("hidden h", -1...1, hidden)]
+    case .rnnRelu: series = [("hidden h", 0...(hidden.flatMap { $0 }.max() ?? 1), hidden)]
+    }
+    // Units that vary most over the text, in the strip that best shows memory.
+    let pickFrom = config.cell == .lstm ? cellStates : series.last!.2
+    let units: [Int]
+    if let chosen {
+      units = chosen
+    } else {
+      let variances = (0..<h).map { j -> Double in
+        let values = pickFrom.map { Double($0[j]) }
+        let mean = values.reduce(0, +) / Double(values.count)
+        return values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) }
+      }
+      units = Array(variances.indices.sorted { variances[$0] > variances[$1] }.prefix(max(1, min(count, h))))
+    }
+    let strips = series.map { name, range, values in
+      (name, range, values.map { row in units.map { row[$0] } })
+    }
+    return Inspection(
+      cell: config.cell, layer: layer, characters: text.unicodeScalars.map { String($0) }, predictions: predictions,
+      units: units, strips: strips)
+  }
+
+  // MARK: - Report
+
+  public func report(title: String) -> HTMLReport {
+    var report = HTMLReport(title: title)
+    report.paragraph(
+      "Each character is coloured by how surprised the model was to see it (bits, −log2 p), given the text before it; hover for its probability and the five characters the model expected most. Below, the \(Self.stripNames(cell).joined(separator: ", ")) of \(units.count) units of layer \(layer + 1) (\(cell.rawValue)), one row per unit, after reading each character."
+    )
+    var text = "<div class=\"text\">"
+    for (t, character) in characters.enumerated() {
+      let shown = Self.visible(character)
+      if t == 0 {
+        text += "<span class=\"c\" style=\"background:#eee\" title=\"first character: no prediction\">\(escape(shown))</span>"
+        continue
+      }
+      let prediction = predictions[t - 1]
+      let bits = prediction.surprisal
+      let heat = min(1, bits / 8)
+      let alternatives = prediction.alternatives.map { "'\(Self.visible($0.character))' \(String(format: "%.3f", $0.probability))" }
+        .joined(separator: ", ")
+      let tip = String(format: "p = %.4f, %.2f bits. Expected: ", prediction.probability, bits) + alternatives
+      text += "<span class=\"c\" data-surprisal=\"\(String(format: "%.4f", bits))\" style=\"background:\(Self.color(heat, scheme: .surprise))\" title=\"\(escape(tip))\">\(escape(shown))</span>"
+      if character == "\n" { text += "<br/>" }
+    }
+    text += "</div>"
+    report.raw(
+      "<style>.text{font-family:monospace;font-size:15px;line-height:1.9;word-wrap:break-word}.c{padding:1px 0;white-space:pre}table.strip td{width:11px;height:12px;padding:0;border:none}table.strip th{font-weight:normal;font-family:monospace;font-size:11px;padding:0 1px;border:none;background:none}table.strip{border-collapse:collapse}.scroll{overflow-x:auto}</style>"
+    )
+    report.heading("Surprisal")
+    report.raw(text)
+    for strip in strips {
+      report.heading(strip.name)
+      var table = "<div class=\"scroll\"><table class=\"strip\" data-strip=\"\(escape(strip.name))\"><tr><th></th>"
+      for character in characters { table += "<th>\(escape(Self.visible(character)))</th>" }
+      table += "</tr>"
+      for (k, unit) in units.enumerated() {
+        table += "<tr><th>unit \(unit)</th>"
+        for t in characters.indices {
+          let value = strip.values[t][k]
+          let fraction = Double((value - strip.range.lowerBound) / max(strip.range.upperBound - strip.range.lowerBound, 1e-9))
+          let scheme: Scheme = strip.range.lowerBound < 0 ? .diverging : .sequential
+          table += "<td data-v=\"\(String(format: "%.5f", value))\" style=\"background:\(Self.color(fraction, scheme: scheme))\" title=\"'\(escape(Self.visible(characters[t])))' unit \(unit): \(String(format: "%.3f", value))\"></td>"
+        }
+        table += "</tr>"
+      }
+      table += "</table></div>"
+      report.raw(table)
+    }
+    report.raw(
+      "<p class=\"note\">Gates run from 0 (white) to 1 (dark blue); the cell state is shown as tanh(c), from −1 (red) through 0 (white) to 1 (blue). Units: \(units.map(String.init).joined(separator: ", ")).</p>"
+    )
+    return report
+  }
+
+  enum Scheme { case surprise, sequential, diverging }
+
+  static func color(_ x: Double, scheme: Scheme) -> String {
+    let v = min(1, max(0, x.isFinite ? x : 0))
+    func mix(_ a: (Double, Double, Double), _ b: (Double, Double, Double), _ f: Double) -> String {
+      String(format: "rgb(%.0f,%.0f,%.0f)", a.0 + (b.0 - a.0) * f, a.1 + (b.1 - a.1) * f, a.2 + (b.2 - a.2) * f)
+    }
+    let white = (255.0, 255.0, 255.0)
+    switch scheme {
+    case .surprise: return mix(white, (230, 85, 13), v)
+    case .sequential: return mix(white, (8, 69, 148), v)
+    case .diverging: return v < 0.5 ? mix((203, 24, 29), white, v * 2) : mix(white, (8, 69, 148), (v - 0.5) * 2)
+    }
+  }
+
+  /// Newlines, tabs and spaces drawn so they can be seen.
+  static func visible(_ character: String) -> String {
+    switch character {
+    case "\n": return "↵"
+    case "\r": return "␍"
+    case "\t": return "⇥"
+    case " ": return "·"
+    default: return character
+    }
+  }
+}
+
+public enum InspectionError: Error, CustomStringConvertible {
+  case textTooShort
+  case noSuchLayer(Int, Int)
+  case noSuchUnit(Int, Int)
+
+  public var description: String {
+    switch self {
+    case .textTooShort: return "the text must have at least 2 characters"
+    case .noSuchLayer(let layer, let count): return "--layer \(layer + 1) does not exist; the model has \(count) layers"
+    case .noSuchUnit(let unit, let count): return "unit \(unit) does not exist; units are 0…\(count - 1)"
+    }
+  }
+}
