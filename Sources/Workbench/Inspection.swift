@@ -37,7 +37,8 @@ public struct Inspection: Sendable {
 
   /// Runs `text` through `model` from a zero state.
   /// - Parameters:
-  ///   - units: how many units to show, picked by variance over the text, unless `chosen` names them.
+  ///   - units: how many units to show, those whose forget (LSTM) or update (GRU) gate or hidden
+  ///     state (RNN) varies most over the text, unless `chosen` names them.
   ///   - layer: which layer; nil for the top one.
   public static func run(
     model: RecurrentModel, vocabulary: Vocabulary, text: String, units count: Int = 8, chosen: [Int]? = nil,
@@ -84,8 +85,15 @@ public struct Inspection: Sendable {
     case .rnn: series = [("hidden h", -1...1, hidden)]
     case .rnnRelu: series = [("hidden h", 0...(hidden.flatMap { $0 }.max() ?? 1), hidden)]
     }
-    // Units that vary most over the text, in the strip that best shows memory.
-    let pickFrom = config.cell == .lstm ? cellStates : series.last!.2
+    // Units whose memory gate moves most over the text: the LSTM's forget
+    // gate, the GRU's update gate, the RNN's hidden state. (The cell state
+    // itself would pick units that saturate once and stay.)
+    let pickFrom: [[Float]]
+    switch config.cell {
+    case .lstm: pickFrom = block(1)
+    case .gru: pickFrom = block(1)
+    case .rnn, .rnnRelu: pickFrom = hidden
+    }
     let units: [Int]
     if let chosen {
       units = chosen

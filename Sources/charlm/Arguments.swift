@@ -141,6 +141,15 @@ struct ParsedArguments {
     x == .infinity ? "∞" : (x == x.rounded() ? String(Int(x)) : String(x))
   }
 
+  /// A seed: a whole number in 0…2⁶⁴−1.
+  func seed(_ name: String = "--seed") throws(UsageError) -> UInt64? {
+    guard let text = values[name] else { return nil }
+    guard let value = UInt64(text) else {
+      throw UsageError(description: "\(name) must be a whole number ≥ 0 (got '\(text)')")
+    }
+    return value
+  }
+
   func choice<T: RawRepresentable & CaseIterable>(_ name: String, default fallback: T) throws(UsageError) -> T
   where T.RawValue == String {
     guard let text = values[name] else { return fallback }

@@ -13,7 +13,7 @@ enum InspectCommand {
       OptionSpec("--checkpoint", "PATH", "a model file, or a run directory (its best model)"),
       OptionSpec("--text", "TEXT", "the text to run through the model"),
       OptionSpec("--file", "FILE", "or a UTF-8 file with it"),
-      OptionSpec("--units", "K", "how many units to show, picked by how much they vary", default: "8"),
+      OptionSpec("--units", "K", "how many units to show: those whose forget (LSTM) or update (GRU) gate varies most", default: "8"),
       OptionSpec("--unit-ids", "LIST", "or name the units, e.g. 3,17,42"),
       OptionSpec("--layer", "N", "which layer, from 1", default: "the top one"),
       OptionSpec("--report", "PATH", "where to write the HTML report", default: "inspect.html"),

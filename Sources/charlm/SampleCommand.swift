@@ -43,14 +43,7 @@ enum SampleCommand {
       guard !stop.isEmpty else { throw UsageError(description: "--stop needs a non-empty string") }
       options.stop = stop
     }
-    if let seed = args.string("--seed") {
-      guard let value = UInt64(seed) else {
-        throw UsageError(description: "--seed must be a whole number ≥ 0 (got '\(seed)')")
-      }
-      options.seed = value
-    } else {
-      options.seed = UInt64.random(in: 0...UInt64.max)
-    }
+    options.seed = try args.seed() ?? UInt64.random(in: 0...UInt64.max)
     let count = try args.int("--count", default: 1, min: 1)
     let beam = try args.optionalInt("--beam", min: 1)
     if beam != nil && (count > 1 || args.has("--top-k") || args.has("--top-p") || args.flag("--greedy")) {

@@ -160,12 +160,7 @@ enum TrainCommand {
     config.schedule.decayFactor = Float(
       try args.double("--decay-factor", default: Double(config.schedule.decayFactor), min: 0, max: 1, lowerOpen: true))
     config.evalEvery = try args.int("--eval-every", default: config.evalEvery, min: 1)
-    if let seed = args.string("--seed") {
-      guard let value = UInt64(seed) else {
-        throw UsageError(description: "--seed must be a whole number ≥ 0 (got '\(seed)')")
-      }
-      config.seed = value
-    }
+    config.seed = try args.seed() ?? config.seed
     return config
   }
 }

@@ -69,3 +69,24 @@ struct SamplerTests {
     #expect(Set(cold.unicodeScalars).count < Set(hot.unicodeScalars).count)
   }
 }
+
+struct SamplerThreadTests {
+  /// The same seed gives the same texts with 1 and 2 threads: every GEMM
+  /// sums in the same order whatever the split, and one generator draws for
+  /// all streams in stream order.
+  @Test func sameTextOnEveryThreadCount() throws {
+    let vocabulary = Vocabulary(of: "abcdefghij \n.".unicodeScalars)
+    var texts: [[String]] = []
+    for threads in [1, 2] {
+      let model = RecurrentModel(
+        config: ModelConfig(cell: .lstm, vocabularySize: vocabulary.count, hiddenSize: 96, layers: 2),
+        gemm: GEMMEngine(pool: ThreadPool(threadCount: threads)))
+      var rng = Xoshiro256(seed: 31)
+      model.initializeParameters(using: &rng)
+      let generator = TextGenerator(model: model, vocabulary: vocabulary, streams: 13)
+      texts.append(try generator.generateAll(prime: "abc", options: SamplingOptions(length: 120, seed: 5)))
+    }
+    #expect(texts[0] == texts[1])
+    #expect(Set(texts[0]).count > 1)
+  }
+}
