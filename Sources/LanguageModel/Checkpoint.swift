@@ -82,6 +82,13 @@ public enum Checkpoint {
     do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
       throw .unreadable(path: path, reason: error.localizedDescription)
     }
+    return try read(data: data, path: path)
+  }
+
+  /// Parses and checks a model or training-state file already in memory:
+  /// everything is validated (configuration bounds, every tensor's presence
+  /// and shape) before anything the size of the model is allocated.
+  public static func read(data: Data, path: String) throws(CheckpointError) -> Contents {
     let file: Safetensors
     do { file = try Safetensors.decode(data) } catch { throw .damaged(path: path, error) }
     guard let configJSON = file.metadata["charlm.config"],
@@ -105,6 +112,13 @@ public enum Checkpoint {
     guard config.vocabularySize == vocabulary.count else {
       throw .notAModel(
         path: path, reason: "its configuration says \(config.vocabularySize) characters, its vocabulary has \(vocabulary.count)")
+    }
+    // The layout is only offsets; check the file holds every tensor at its shape.
+    for tensor in ParameterLayout(config).tensors {
+      guard let stored = file.tensors[tensor.name] else { throw .missingTensor(path: path, name: tensor.name) }
+      guard stored.shape == tensor.shape else {
+        throw .shapeMismatch(path: path, name: tensor.name, expected: tensor.shape, found: stored.shape)
+      }
     }
     return Contents(config: config, vocabulary: vocabulary, file: file)
   }

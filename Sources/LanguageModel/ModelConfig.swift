@@ -77,10 +77,17 @@ public struct ModelConfig: Codable, Sendable, Equatable {
   /// Why the configuration is unusable, or nil.
   public var problem: String? {
     if vocabularySize < 1 { return "the vocabulary is empty" }
-    if embeddingSize < 1 { return "--embedding must be at least 1" }
-    if hiddenSize < 1 { return "--hidden must be at least 1" }
-    if layers < 1 { return "--layers must be at least 1" }
+    if vocabularySize > Self.maximumVocabulary { return "the vocabulary has more than \(Self.maximumVocabulary) symbols" }
+    if embeddingSize < 1 || embeddingSize > Self.maximumWidth { return "--embedding must be in 1…\(Self.maximumWidth)" }
+    if hiddenSize < 1 || hiddenSize > Self.maximumWidth { return "--hidden must be in 1…\(Self.maximumWidth)" }
+    if layers < 1 || layers > Self.maximumLayers { return "--layers must be in 1…\(Self.maximumLayers)" }
     if !(dropout >= 0 && dropout < 1) { return "--dropout must be in [0, 1)" }
     return nil
   }
+
+  /// Bounds that keep every size computation far from overflow (and a
+  /// damaged file's configuration from asking for terabytes).
+  public static let maximumVocabulary = 1 << 21  // every Unicode scalar fits
+  public static let maximumWidth = 1 << 15
+  public static let maximumLayers = 64
 }

@@ -297,6 +297,14 @@ public final class Trainer {
       }
       let words = progress.rngState.compactMap { UInt64($0, radix: 16) }
       guard words.count == 4 else { throw CheckpointError.notAModel(path: path, reason: "bad RNG state") }
+      if let problem = progress.config.problem {
+        throw CheckpointError.notAModel(path: path, reason: "its training configuration is invalid: \(problem)")
+      }
+      // The carried state's shape bounds the batch by the file's size: check it before allocating.
+      let stateShape = [contents.config.layers, progress.config.batch, contents.config.hiddenSize]
+      guard contents.file.tensors["state.hidden"]?.shape == stateShape else {
+        throw CheckpointError.notAModel(path: path, reason: "its carried state does not match its batch and model")
+      }
       let model = RecurrentModel(config: contents.config, gemm: gemm)
       try Checkpoint.loadWeights(contents.file, into: model, path: path)
       let trainer = try Trainer(

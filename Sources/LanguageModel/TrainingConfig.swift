@@ -23,8 +23,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
 
   /// Why the values are unusable, or nil. Names the flag and its range.
   public var problem: String? {
-    if batch < 1 { return "--batch must be at least 1" }
-    if window < 1 { return "--window must be at least 1" }
+    if batch < 1 || batch > 1 << 16 { return "--batch must be in 1…65536" }
+    if window < 1 || window > 1 << 16 { return "--window must be in 1…65536" }
     if !(schedule.baseRate > 0 && schedule.baseRate.isFinite) { return "--lr must be a positive number" }
     if !(clip >= 0 && clip.isFinite) { return "--clip must be 0 (off) or positive" }
     if evalEvery < 1 { return "--eval-every must be at least 1" }

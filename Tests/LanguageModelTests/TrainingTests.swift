@@ -272,3 +272,52 @@ struct EvaluatorTests {
     #expect(abs(Evaluator(model: model, streams: 3, window: 7).evaluate(tokens).loss - long.loss) > 1e-9)
   }
 }
+
+struct FaultTests {
+  /// A NaN loss stops training with a message, and the checkpoint on disk
+  /// is the last good one, byte for byte.
+  @Test func divergenceStopsAndKeepsTheLastGoodCheckpoint() throws {
+    let corpus = try patternCorpus(sentences: 60)
+    var config = TrainingConfig()
+    config.batch = 2
+    config.window = 8
+    let directory = temporaryDirectory("diverge")
+    let trainer = try Trainer(
+      modelConfig: ModelConfig(vocabularySize: corpus.vocabulary.count, hiddenSize: 8, layers: 1), config: config,
+      corpus: corpus, outputDirectory: directory, gemm: engine())
+    try trainer.train(budget: .steps(3))
+    let latest = directory + "/" + Checkpoint.latestFile
+    let state = directory + "/" + Checkpoint.stateFile
+    let before = (try Data(contentsOf: URL(fileURLWithPath: latest)), try Data(contentsOf: URL(fileURLWithPath: state)))
+    trainer.model.parameters[trainer.model.layout.decoderBias.offset] = .nan
+    do {
+      try trainer.train(budget: .steps(10))
+      Issue.record("training went on with a NaN parameter")
+    } catch {
+      guard case .diverged = error else {
+        Issue.record("expected a divergence error, got \(error)")
+        return
+      }
+      #expect(error.description.contains("diverged at step 3"))
+      #expect(error.description.contains("last good checkpoint is kept"))
+    }
+    #expect(try Data(contentsOf: URL(fileURLWithPath: latest)) == before.0)
+    #expect(try Data(contentsOf: URL(fileURLWithPath: state)) == before.1)
+  }
+
+  /// An output directory that cannot be created is a clear error, not a crash
+  /// and not training without saving.
+  @Test func unwritableOutputIsAClearError() throws {
+    let corpus = try patternCorpus(sentences: 60)
+    var config = TrainingConfig()
+    config.batch = 2
+    config.window = 8
+    let file = temporaryDirectory("unwritable") + "/a-file"
+    try Data("x".utf8).write(to: URL(fileURLWithPath: file))
+    let trainer = try Trainer(
+      modelConfig: ModelConfig(vocabularySize: corpus.vocabulary.count, hiddenSize: 8, layers: 1), config: config,
+      corpus: corpus, outputDirectory: file + "/run", gemm: engine())
+    #expect(throws: TrainingError.self) { try trainer.train(budget: .steps(2)) }
+    #expect(trainer.progress.step == 0, "no step may run when nothing can be saved")
+  }
+}

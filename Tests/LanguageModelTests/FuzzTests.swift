@@ -1,0 +1,112 @@
+import Foundation
+import Kernels
+import Testing
+import Tokenizer
+
+@testable import LanguageModel
+
+/// A seeded mutation loop over valid model and training-state files: bit
+/// flips, truncation, splices and header edits. Every case must load or
+/// fail with a typed error: no crash, no trap, no unbounded allocation
+/// (the process would die). `make test` runs a few thousand cases.
+struct FuzzTests {
+  static func validFiles() throws -> [Data] {
+    let corpus = try patternCorpus(sentences: 40)
+    var config = TrainingConfig()
+    config.batch = 2
+    config.window = 6
+    let directory = temporaryDirectory("fuzz")
+    let trainer = try Trainer(
+      modelConfig: ModelConfig(cell: .gru, vocabularySize: corpus.vocabulary.count, hiddenSize: 6, layers: 2),
+      config: config, corpus: corpus, outputDirectory: directory, gemm: engine(threads: 1))
+    try trainer.train(budget: .steps(2))
+    return [
+      try Data(contentsOf: URL(fileURLWithPath: directory + "/" + Checkpoint.latestFile)),
+      try Data(contentsOf: URL(fileURLWithPath: directory + "/" + Checkpoint.stateFile)),
+    ]
+  }
+
+  static func mutate(_ data: Data, _ rng: inout Xoshiro256) -> Data {
+    var bytes = [UInt8](data)
+    let headerEnd = min(bytes.count, 8 + Int(bytes.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) } & 0xFFFF))
+    switch rng.next() % 6 {
+    case 0:  // bit flips anywhere
+      for _ in 0..<(1 + Int(rng.next() % 4)) {
+        let i = Int(rng.next() % UInt64(bytes.count))
+        bytes[i] ^= UInt8(1 << (rng.next() % 8))
+      }
+    case 1:  // bit flips in the header, where the structure is
+      for _ in 0..<(1 + Int(rng.next() % 3)) {
+        let i = Int(rng.next() % UInt64(max(headerEnd, 1)))
+        bytes[i] ^= UInt8(1 << (rng.next() % 8))
+      }
+    case 2:  // truncation
+      bytes = Array(bytes.prefix(Int(rng.next() % UInt64(bytes.count))))
+    case 3:  // splice: a copied range over another place
+      let a = Int(rng.next() % UInt64(bytes.count))
+      let b = Int(rng.next() % UInt64(bytes.count))
+      let n = min(Int(rng.next() % 64), bytes.count - max(a, b))
+      if n > 0 { bytes.replaceSubrange(b..<(b + n), with: bytes[a..<(a + n)]) }
+    case 4:  // header digits changed: shapes, offsets, sizes in the JSON
+      let digits = (8..<headerEnd).filter { bytes[$0] >= 0x30 && bytes[$0] <= 0x39 }
+      for _ in 0..<(1 + Int(rng.next() % 3)) where !digits.isEmpty {
+        bytes[digits[Int(rng.next() % UInt64(digits.count))]] = 0x30 + UInt8(rng.next() % 10)
+      }
+    default:  // the length prefix
+      let i = Int(rng.next() % 8)
+      bytes[i] = UInt8(truncatingIfNeeded: rng.next())
+    }
+    return Data(bytes)
+  }
+
+  /// Resuming from a damaged training state is a clear error, never garbage or a crash.
+  @Test func mutatedTrainingStatesNeverCrashResume() throws {
+    let corpus = try patternCorpus(sentences: 40)
+    var config = TrainingConfig()
+    config.batch = 2
+    config.window = 6
+    let directory = temporaryDirectory("fuzz-resume")
+    let trainer = try Trainer(
+      modelConfig: ModelConfig(cell: .lstm, vocabularySize: corpus.vocabulary.count, hiddenSize: 5, layers: 1),
+      config: config, corpus: corpus, outputDirectory: directory, gemm: engine(threads: 1))
+    try trainer.train(budget: .steps(2))
+    let statePath = directory + "/" + Checkpoint.stateFile
+    let good = try Data(contentsOf: URL(fileURLWithPath: statePath))
+    var rng = Xoshiro256(seed: 77)
+    var outcomes = (resumed: 0, refused: 0)
+    for _ in 0..<300 {
+      try Self.mutate(good, &rng).write(to: URL(fileURLWithPath: statePath))
+      do {
+        _ = try Trainer.resume(outputDirectory: directory, corpus: corpus, gemm: engine(threads: 1))
+        outcomes.resumed += 1
+      } catch {
+        #expect(error.description.contains(statePath) || error.description.contains("cannot"))
+        outcomes.refused += 1
+      }
+    }
+    #expect(outcomes.refused > 100)
+  }
+
+  @Test func mutatedFilesNeverCrashTheLoader() throws {
+    let files = try Self.validFiles()
+    var rng = Xoshiro256(seed: 2026)
+    var loaded = 0
+    var rejected = 0
+    let gemm = engine(threads: 1)
+    for index in 0..<4000 {
+      let data = Self.mutate(files[index % files.count], &rng)
+      do {
+        let contents = try Checkpoint.read(data: data, path: "case \(index)")
+        let model = RecurrentModel(config: contents.config, gemm: gemm)
+        try Checkpoint.loadWeights(contents.file, into: model, path: "case \(index)")
+        loaded += 1
+      } catch {
+        #expect(!error.description.isEmpty)
+        rejected += 1
+      }
+    }
+    #expect(loaded + rejected == 4000)
+    #expect(rejected > 1000, "the mutations should break most files")
+    #expect(loaded > 0, "some mutations (in weight bytes) leave a loadable file")
+  }
+}
