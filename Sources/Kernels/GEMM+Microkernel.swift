@@ -103,39 +103,318 @@ extension PackedGEMM.Problem {
   }
 }
 
+/// Tiles of 1 to 5 rows for the last rows of a block (and a single stream
+/// when sampling): they do only the work of their rows, where the 6-row tile
+/// would compute padding. A step of 64 streams is 10 full tiles and one of 4
+/// rows, not 11 full ones; a single stream is a matrix-vector product.
 extension PackedGEMM.Problem {
-  /// A 1×64 tile for a single row (sampling one stream is a matrix-vector
-  /// product): 4 loads and 4 FMAs per k instead of the 6-row tile's 24 FMAs,
-  /// 20 of them on padding, so it runs at the speed the weights stream in.
-  ///   a: packed A micro-panel, (kc, 6), row 0 used
   @inline(__always)
-  func microkernelOneRow(
-    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, accumulate: Bool
+  func microkernel1Rows(
+    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
   ) {
-    var c0 = Vector16()
-    var c1 = Vector16()
-    var c2 = Vector16()
-    var c3 = Vector16()
+    var c00 = Vector16()
+    var c01 = Vector16()
+    var c02 = Vector16()
+    var c03 = Vector16()
     var pa = a
     var pb = b
     for _ in 0..<kc {
-      let x = Vector16(repeating: pa[0])
-      c0 = c0.addingProduct(x, VectorMath.load(pb))
-      c1 = c1.addingProduct(x, VectorMath.load(pb + 16))
-      c2 = c2.addingProduct(x, VectorMath.load(pb + 32))
-      c3 = c3.addingProduct(x, VectorMath.load(pb + 48))
+      let b0 = VectorMath.load(pb)
+      let b1 = VectorMath.load(pb + 16)
+      let b2 = VectorMath.load(pb + 32)
+      let b3 = VectorMath.load(pb + 48)
+      let a0 = Vector16(repeating: pa[0])
+      c00 = c00.addingProduct(a0, b0)
+      c01 = c01.addingProduct(a0, b1)
+      c02 = c02.addingProduct(a0, b2)
+      c03 = c03.addingProduct(a0, b3)
       pa += 6
       pb += 64
     }
-    if accumulate {
-      c0 += VectorMath.load(c)
-      c1 += VectorMath.load(c + 16)
-      c2 += VectorMath.load(c + 32)
-      c3 += VectorMath.load(c + 48)
+    @inline(__always) func write(
+      _ v0: Vector16, _ v1: Vector16, _ v2: Vector16, _ v3: Vector16, _ row: UnsafeMutablePointer<Float>
+    ) {
+      if accumulate {
+        VectorMath.store(VectorMath.load(row) + v0, row)
+        VectorMath.store(VectorMath.load(row + 16) + v1, row + 16)
+        VectorMath.store(VectorMath.load(row + 32) + v2, row + 32)
+        VectorMath.store(VectorMath.load(row + 48) + v3, row + 48)
+      } else {
+        VectorMath.store(v0, row)
+        VectorMath.store(v1, row + 16)
+        VectorMath.store(v2, row + 32)
+        VectorMath.store(v3, row + 48)
+      }
     }
-    VectorMath.store(c0, c)
-    VectorMath.store(c1, c + 16)
-    VectorMath.store(c2, c + 32)
-    VectorMath.store(c3, c + 48)
+    write(c00, c01, c02, c03, c + 0 * ldc)
+  }
+
+  @inline(__always)
+  func microkernel2Rows(
+    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+  ) {
+    var c00 = Vector16()
+    var c01 = Vector16()
+    var c02 = Vector16()
+    var c03 = Vector16()
+    var c10 = Vector16()
+    var c11 = Vector16()
+    var c12 = Vector16()
+    var c13 = Vector16()
+    var pa = a
+    var pb = b
+    for _ in 0..<kc {
+      let b0 = VectorMath.load(pb)
+      let b1 = VectorMath.load(pb + 16)
+      let b2 = VectorMath.load(pb + 32)
+      let b3 = VectorMath.load(pb + 48)
+      let a0 = Vector16(repeating: pa[0])
+      c00 = c00.addingProduct(a0, b0)
+      c01 = c01.addingProduct(a0, b1)
+      c02 = c02.addingProduct(a0, b2)
+      c03 = c03.addingProduct(a0, b3)
+      let a1 = Vector16(repeating: pa[1])
+      c10 = c10.addingProduct(a1, b0)
+      c11 = c11.addingProduct(a1, b1)
+      c12 = c12.addingProduct(a1, b2)
+      c13 = c13.addingProduct(a1, b3)
+      pa += 6
+      pb += 64
+    }
+    @inline(__always) func write(
+      _ v0: Vector16, _ v1: Vector16, _ v2: Vector16, _ v3: Vector16, _ row: UnsafeMutablePointer<Float>
+    ) {
+      if accumulate {
+        VectorMath.store(VectorMath.load(row) + v0, row)
+        VectorMath.store(VectorMath.load(row + 16) + v1, row + 16)
+        VectorMath.store(VectorMath.load(row + 32) + v2, row + 32)
+        VectorMath.store(VectorMath.load(row + 48) + v3, row + 48)
+      } else {
+        VectorMath.store(v0, row)
+        VectorMath.store(v1, row + 16)
+        VectorMath.store(v2, row + 32)
+        VectorMath.store(v3, row + 48)
+      }
+    }
+    write(c00, c01, c02, c03, c + 0 * ldc)
+    write(c10, c11, c12, c13, c + 1 * ldc)
+  }
+
+  @inline(__always)
+  func microkernel3Rows(
+    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+  ) {
+    var c00 = Vector16()
+    var c01 = Vector16()
+    var c02 = Vector16()
+    var c03 = Vector16()
+    var c10 = Vector16()
+    var c11 = Vector16()
+    var c12 = Vector16()
+    var c13 = Vector16()
+    var c20 = Vector16()
+    var c21 = Vector16()
+    var c22 = Vector16()
+    var c23 = Vector16()
+    var pa = a
+    var pb = b
+    for _ in 0..<kc {
+      let b0 = VectorMath.load(pb)
+      let b1 = VectorMath.load(pb + 16)
+      let b2 = VectorMath.load(pb + 32)
+      let b3 = VectorMath.load(pb + 48)
+      let a0 = Vector16(repeating: pa[0])
+      c00 = c00.addingProduct(a0, b0)
+      c01 = c01.addingProduct(a0, b1)
+      c02 = c02.addingProduct(a0, b2)
+      c03 = c03.addingProduct(a0, b3)
+      let a1 = Vector16(repeating: pa[1])
+      c10 = c10.addingProduct(a1, b0)
+      c11 = c11.addingProduct(a1, b1)
+      c12 = c12.addingProduct(a1, b2)
+      c13 = c13.addingProduct(a1, b3)
+      let a2 = Vector16(repeating: pa[2])
+      c20 = c20.addingProduct(a2, b0)
+      c21 = c21.addingProduct(a2, b1)
+      c22 = c22.addingProduct(a2, b2)
+      c23 = c23.addingProduct(a2, b3)
+      pa += 6
+      pb += 64
+    }
+    @inline(__always) func write(
+      _ v0: Vector16, _ v1: Vector16, _ v2: Vector16, _ v3: Vector16, _ row: UnsafeMutablePointer<Float>
+    ) {
+      if accumulate {
+        VectorMath.store(VectorMath.load(row) + v0, row)
+        VectorMath.store(VectorMath.load(row + 16) + v1, row + 16)
+        VectorMath.store(VectorMath.load(row + 32) + v2, row + 32)
+        VectorMath.store(VectorMath.load(row + 48) + v3, row + 48)
+      } else {
+        VectorMath.store(v0, row)
+        VectorMath.store(v1, row + 16)
+        VectorMath.store(v2, row + 32)
+        VectorMath.store(v3, row + 48)
+      }
+    }
+    write(c00, c01, c02, c03, c + 0 * ldc)
+    write(c10, c11, c12, c13, c + 1 * ldc)
+    write(c20, c21, c22, c23, c + 2 * ldc)
+  }
+
+  @inline(__always)
+  func microkernel4Rows(
+    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+  ) {
+    var c00 = Vector16()
+    var c01 = Vector16()
+    var c02 = Vector16()
+    var c03 = Vector16()
+    var c10 = Vector16()
+    var c11 = Vector16()
+    var c12 = Vector16()
+    var c13 = Vector16()
+    var c20 = Vector16()
+    var c21 = Vector16()
+    var c22 = Vector16()
+    var c23 = Vector16()
+    var c30 = Vector16()
+    var c31 = Vector16()
+    var c32 = Vector16()
+    var c33 = Vector16()
+    var pa = a
+    var pb = b
+    for _ in 0..<kc {
+      let b0 = VectorMath.load(pb)
+      let b1 = VectorMath.load(pb + 16)
+      let b2 = VectorMath.load(pb + 32)
+      let b3 = VectorMath.load(pb + 48)
+      let a0 = Vector16(repeating: pa[0])
+      c00 = c00.addingProduct(a0, b0)
+      c01 = c01.addingProduct(a0, b1)
+      c02 = c02.addingProduct(a0, b2)
+      c03 = c03.addingProduct(a0, b3)
+      let a1 = Vector16(repeating: pa[1])
+      c10 = c10.addingProduct(a1, b0)
+      c11 = c11.addingProduct(a1, b1)
+      c12 = c12.addingProduct(a1, b2)
+      c13 = c13.addingProduct(a1, b3)
+      let a2 = Vector16(repeating: pa[2])
+      c20 = c20.addingProduct(a2, b0)
+      c21 = c21.addingProduct(a2, b1)
+      c22 = c22.addingProduct(a2, b2)
+      c23 = c23.addingProduct(a2, b3)
+      let a3 = Vector16(repeating: pa[3])
+      c30 = c30.addingProduct(a3, b0)
+      c31 = c31.addingProduct(a3, b1)
+      c32 = c32.addingProduct(a3, b2)
+      c33 = c33.addingProduct(a3, b3)
+      pa += 6
+      pb += 64
+    }
+    @inline(__always) func write(
+      _ v0: Vector16, _ v1: Vector16, _ v2: Vector16, _ v3: Vector16, _ row: UnsafeMutablePointer<Float>
+    ) {
+      if accumulate {
+        VectorMath.store(VectorMath.load(row) + v0, row)
+        VectorMath.store(VectorMath.load(row + 16) + v1, row + 16)
+        VectorMath.store(VectorMath.load(row + 32) + v2, row + 32)
+        VectorMath.store(VectorMath.load(row + 48) + v3, row + 48)
+      } else {
+        VectorMath.store(v0, row)
+        VectorMath.store(v1, row + 16)
+        VectorMath.store(v2, row + 32)
+        VectorMath.store(v3, row + 48)
+      }
+    }
+    write(c00, c01, c02, c03, c + 0 * ldc)
+    write(c10, c11, c12, c13, c + 1 * ldc)
+    write(c20, c21, c22, c23, c + 2 * ldc)
+    write(c30, c31, c32, c33, c + 3 * ldc)
+  }
+
+  @inline(__always)
+  func microkernel5Rows(
+    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+  ) {
+    var c00 = Vector16()
+    var c01 = Vector16()
+    var c02 = Vector16()
+    var c03 = Vector16()
+    var c10 = Vector16()
+    var c11 = Vector16()
+    var c12 = Vector16()
+    var c13 = Vector16()
+    var c20 = Vector16()
+    var c21 = Vector16()
+    var c22 = Vector16()
+    var c23 = Vector16()
+    var c30 = Vector16()
+    var c31 = Vector16()
+    var c32 = Vector16()
+    var c33 = Vector16()
+    var c40 = Vector16()
+    var c41 = Vector16()
+    var c42 = Vector16()
+    var c43 = Vector16()
+    var pa = a
+    var pb = b
+    for _ in 0..<kc {
+      let b0 = VectorMath.load(pb)
+      let b1 = VectorMath.load(pb + 16)
+      let b2 = VectorMath.load(pb + 32)
+      let b3 = VectorMath.load(pb + 48)
+      let a0 = Vector16(repeating: pa[0])
+      c00 = c00.addingProduct(a0, b0)
+      c01 = c01.addingProduct(a0, b1)
+      c02 = c02.addingProduct(a0, b2)
+      c03 = c03.addingProduct(a0, b3)
+      let a1 = Vector16(repeating: pa[1])
+      c10 = c10.addingProduct(a1, b0)
+      c11 = c11.addingProduct(a1, b1)
+      c12 = c12.addingProduct(a1, b2)
+      c13 = c13.addingProduct(a1, b3)
+      let a2 = Vector16(repeating: pa[2])
+      c20 = c20.addingProduct(a2, b0)
+      c21 = c21.addingProduct(a2, b1)
+      c22 = c22.addingProduct(a2, b2)
+      c23 = c23.addingProduct(a2, b3)
+      let a3 = Vector16(repeating: pa[3])
+      c30 = c30.addingProduct(a3, b0)
+      c31 = c31.addingProduct(a3, b1)
+      c32 = c32.addingProduct(a3, b2)
+      c33 = c33.addingProduct(a3, b3)
+      let a4 = Vector16(repeating: pa[4])
+      c40 = c40.addingProduct(a4, b0)
+      c41 = c41.addingProduct(a4, b1)
+      c42 = c42.addingProduct(a4, b2)
+      c43 = c43.addingProduct(a4, b3)
+      pa += 6
+      pb += 64
+    }
+    @inline(__always) func write(
+      _ v0: Vector16, _ v1: Vector16, _ v2: Vector16, _ v3: Vector16, _ row: UnsafeMutablePointer<Float>
+    ) {
+      if accumulate {
+        VectorMath.store(VectorMath.load(row) + v0, row)
+        VectorMath.store(VectorMath.load(row + 16) + v1, row + 16)
+        VectorMath.store(VectorMath.load(row + 32) + v2, row + 32)
+        VectorMath.store(VectorMath.load(row + 48) + v3, row + 48)
+      } else {
+        VectorMath.store(v0, row)
+        VectorMath.store(v1, row + 16)
+        VectorMath.store(v2, row + 32)
+        VectorMath.store(v3, row + 48)
+      }
+    }
+    write(c00, c01, c02, c03, c + 0 * ldc)
+    write(c10, c11, c12, c13, c + 1 * ldc)
+    write(c20, c21, c22, c23, c + 2 * ldc)
+    write(c30, c31, c32, c33, c + 3 * ldc)
+    write(c40, c41, c42, c43, c + 4 * ldc)
   }
 }

@@ -189,10 +189,15 @@ public enum PackedGEMM {
                 let panelB = panelsB + (jr / nr) * kc * nr
                 let width = min(nr, nc - jr)
                 let target = c + (i0 + ir) * ldc + (j0 + jr)
-                if height == mr && width == nr {
-                  microkernel(kc: kc, a: panelA, b: panelB, c: target, ldc: ldc, accumulate: accumulate)
-                } else if height == 1 && width == nr {
-                  microkernelOneRow(kc: kc, a: panelA, b: panelB, c: target, accumulate: accumulate)
+                if width == nr {
+                  switch height {
+                  case 6: microkernel(kc: kc, a: panelA, b: panelB, c: target, ldc: ldc, accumulate: accumulate)
+                  case 5: microkernel5Rows(kc: kc, a: panelA, b: panelB, c: target, ldc: ldc, accumulate: accumulate)
+                  case 4: microkernel4Rows(kc: kc, a: panelA, b: panelB, c: target, ldc: ldc, accumulate: accumulate)
+                  case 3: microkernel3Rows(kc: kc, a: panelA, b: panelB, c: target, ldc: ldc, accumulate: accumulate)
+                  case 2: microkernel2Rows(kc: kc, a: panelA, b: panelB, c: target, ldc: ldc, accumulate: accumulate)
+                  default: microkernel1Rows(kc: kc, a: panelA, b: panelB, c: target, ldc: ldc, accumulate: accumulate)
+                  }
                 } else {
                   microkernel(kc: kc, a: panelA, b: panelB, c: edgeTile, ldc: nr, accumulate: false)
                   for r in 0..<height {
