@@ -42,7 +42,7 @@ $(CORPUS):
 
 demo: $(CORPUS) build
 	$(BIN) train --corpus $(CORPUS) --layers 2 --hidden 128 --batch 50 --window 50 --lr 2e-3 \
-	  --time $(DEMO_TIME) --eval-every 200 --out $(DEMO_OUT)
+	  --time $(DEMO_TIME) --eval-every 200 --out $(DEMO_OUT) --overwrite
 	$(BIN) eval --checkpoint $(DEMO_OUT) --corpus $(CORPUS) --split val
 	@echo "--- 500 characters at temperature 0.8 ---"
 	$(BIN) sample --checkpoint $(DEMO_OUT) --prime "ROMEO:" --length 500 --temperature 0.8 --seed 7

@@ -31,6 +31,7 @@ enum TrainCommand {
       OptionSpec("--eval-every", "N", "validate and save every N steps", default: "250"),
       OptionSpec("--out", "DIR", "run directory for best, latest and the training state", default: "checkpoints/run"),
       OptionSpec("--resume", nil, "continue the run saved in --out"),
+      OptionSpec("--overwrite", nil, "start a new run in --out even if it holds one (its checkpoints are replaced)"),
       OptionSpec("--seed", "N", "seed for initialisation and dropout", default: "1"),
       OptionSpec("--threads", "N", "worker threads", default: "all cores"),
       OptionSpec("--json", nil, "print events as JSON lines"),
@@ -82,6 +83,13 @@ enum TrainCommand {
       }
       if !json { print("resuming \(outputDirectory) at step \(trainer.progress.step)") }
     } else {
+      let existing = [Checkpoint.stateFile, Checkpoint.bestFile, Checkpoint.latestFile].filter {
+        FileManager.default.fileExists(atPath: outputDirectory + "/" + $0)
+      }
+      if !existing.isEmpty && !args.flag("--overwrite") {
+        throw UsageError(
+          description: "\(outputDirectory) already holds a run (\(existing.joined(separator: ", "))); continue it with --resume, choose another --out, or replace it with --overwrite")
+      }
       let corpus = try Corpus(text: decoded)
       if decoded.droppedByteOrderMark && !json { print("note: dropped the byte-order mark at the start of \(corpusPath)") }
       let modelConfig = try modelConfig(args, vocabularySize: corpus.vocabulary.count, base: nil)

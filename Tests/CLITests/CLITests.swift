@@ -85,6 +85,10 @@ struct CLITests {
     ])
     #expect(resumed.status == 0, "\(resumed.error)")
     #expect(resumed.output.contains("resuming \(run) at step 30"))
+    // A new run into the same directory would destroy it: refused without --overwrite.
+    let again = try Self.run(["train", "--corpus", corpus, "--steps", "5", "--out", run])
+    #expect(again.status == 2)
+    #expect(again.error.contains("already holds a run"))
     // Changing the model on resume is refused.
     let changed = try Self.run(["train", "--corpus", corpus, "--steps", "50", "--out", run, "--resume", "--hidden", "32"])
     #expect(changed.status == 2)
