@@ -166,7 +166,8 @@ public enum PackedGEMM {
       let packedA = scratch
       let packedB = scratch + mBlock * kBlock
       let edgeTile = packedB + kBlock * nBlock
-      let mr = tileRows, nr = tileColumns
+      let mr = tileRows
+      let nr = tileColumns
       for j0 in stride(from: columns.lowerBound, to: columns.upperBound, by: nBlock) {
         let nc = min(nBlock, columns.upperBound - j0)
         for p0 in stride(from: 0, to: k, by: kBlock) {

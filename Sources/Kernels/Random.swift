@@ -1,3 +1,5 @@
+import Foundation
+
 /// SplitMix64: expands one seed into well-mixed 64-bit words.
 /// Used to seed `Xoshiro256` and for cheap, independent sub-streams.
 public struct SplitMix64: RandomNumberGenerator, Sendable {
@@ -67,6 +69,5 @@ extension RandomNumberGenerator {
   }
 }
 
-import Foundation
 @usableFromInline func _log(_ x: Double) -> Double { Foundation.log(x) }
 @usableFromInline func _cos(_ x: Double) -> Double { Foundation.cos(x) }

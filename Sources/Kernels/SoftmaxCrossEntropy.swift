@@ -1,3 +1,5 @@
+import Foundation
+
 /// Softmax cross-entropy over rows of logits, with its gradient in place.
 ///
 ///   logits:  (R, V) row stride V; on return, if `gradientScale` is non-nil,
@@ -61,6 +63,5 @@ public enum SoftmaxCrossEntropy {
   public static func partialSumCount(rows: Int) -> Int { (rows + chunkRows - 1) / chunkRows }
 }
 
-import Foundation
 @usableFromInline func _logDouble(_ x: Double) -> Double { Foundation.log(x) }
 @usableFromInline func _expDouble(_ x: Double) -> Double { Foundation.exp(x) }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Vectorised exp, sigmoid and tanh on `SIMD16<Float>`.
 ///
 /// Foundation's scalar exp runs at about 0.02 G/s; these run at about 1 G/s
@@ -86,7 +88,6 @@ public enum ScalarMath {
   public static func tanh(_ x: Float) -> Float { Float(_tanh(Double(x))) }
 }
 
-import Foundation
 @usableFromInline func _exp(_ x: Double) -> Double { Foundation.exp(x) }
 @usableFromInline func _tanh(_ x: Double) -> Double { Foundation.tanh(x) }
 

@@ -111,7 +111,8 @@ public enum Checkpoint {
     if let problem = config.problem { throw .notAModel(path: path, reason: "its configuration is invalid: \(problem)") }
     guard config.vocabularySize == vocabulary.count else {
       throw .notAModel(
-        path: path, reason: "its configuration says \(config.vocabularySize) characters, its vocabulary has \(vocabulary.count)")
+        path: path,
+        reason: "its configuration says \(config.vocabularySize) characters, its vocabulary has \(vocabulary.count)")
     }
     // The layout is only offsets; check the file holds every tensor at its shape.
     for tensor in ParameterLayout(config).tensors {

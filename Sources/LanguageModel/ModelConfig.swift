@@ -77,7 +77,9 @@ public struct ModelConfig: Codable, Sendable, Equatable {
   /// Why the configuration is unusable, or nil.
   public var problem: String? {
     if vocabularySize < 1 { return "the vocabulary is empty" }
-    if vocabularySize > Self.maximumVocabulary { return "the vocabulary has more than \(Self.maximumVocabulary) symbols" }
+    if vocabularySize > Self.maximumVocabulary {
+      return "the vocabulary has more than \(Self.maximumVocabulary) symbols"
+    }
     if embeddingSize < 1 || embeddingSize > Self.maximumWidth { return "--embedding must be in 1…\(Self.maximumWidth)" }
     if hiddenSize < 1 || hiddenSize > Self.maximumWidth { return "--hidden must be in 1…\(Self.maximumWidth)" }
     if layers < 1 || layers > Self.maximumLayers { return "--layers must be in 1…\(Self.maximumLayers)" }

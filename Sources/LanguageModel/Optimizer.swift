@@ -1,3 +1,4 @@
+import Foundation
 import Kernels
 
 /// Which optimizer, with its hyper-parameters. PyTorch's update rules, so
@@ -110,5 +111,4 @@ extension Double {
   func power(_ exponent: Double) -> Double { _pow(self, exponent) }
 }
 
-import Foundation
 @usableFromInline func _pow(_ x: Double, _ y: Double) -> Double { Foundation.pow(x, y) }

@@ -78,7 +78,8 @@ public final class RecurrentModel: @unchecked Sendable {
             if !weightsUnchanged {
               // Weights packed once per window; every step reuses them.
               for l in 0..<config.layers {
-                ws.packedRecurrent[l].pack(.transposed, b: params + layout.layers[l].weightHH.offset, ldb: h, rows: h, columns: g)
+                ws.packedRecurrent[l].pack(
+                  .transposed, b: params + layout.layers[l].weightHH.offset, ldb: h, rows: h, columns: g)
                 if l > 0 { ws.packedInput[l].pack(.transposed, b: params + layout.layers[l].weightIH.offset, ldb: h) }
               }
               ws.packedDecoder.pack(.transposed, b: params + layout.decoderWeight.offset, ldb: h)
@@ -243,7 +244,8 @@ public final class RecurrentModel: @unchecked Sendable {
       streams: b, steps: t, hiddenSize: h, gates: act + o.gates, hidden: act + o.hidden, cell: act + o.cell,
       auxiliary: act + o.auxiliary, dHidden: act + o.dHidden, biasIH: params + s.biasIH.offset,
       biasHH: params + s.biasHH.offset, biasSum: act + ws.biasSum + l * config.gateWidth,
-      weightHH: params + s.weightHH.offset, packedRecurrent: ws.packedRecurrent[l], dWeightHH: gradientBase + s.weightHH.offset,
+      weightHH: params + s.weightHH.offset, packedRecurrent: ws.packedRecurrent[l],
+      dWeightHH: gradientBase + s.weightHH.offset,
       dBiasIH: gradientBase + s.biasIH.offset, dBiasHH: gradientBase + s.biasHH.offset, dhNext: act + ws.dhNext,
       dcNext: act + ws.dcNext, dInitialHidden: act + ws.dInitialHidden + l * b * h,
       dInitialCell: act + ws.dInitialCell + l * b * h)

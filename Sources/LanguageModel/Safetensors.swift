@@ -49,9 +49,15 @@ public struct Safetensors: Sendable {
     for entry in entries {
       entry.values.withUnsafeBufferPointer { buffer in
         #if _endian(big)
-          for value in buffer { var bits = value.bitPattern.littleEndian; withUnsafeBytes(of: &bits) { data.append(contentsOf: $0) } }
+          for value in buffer {
+            var bits = value.bitPattern.littleEndian
+            withUnsafeBytes(of: &bits) { data.append(contentsOf: $0) }
+          }
         #else
-          data.append(UnsafeBufferPointer(start: UnsafeRawPointer(buffer.baseAddress!).assumingMemoryBound(to: UInt8.self), count: buffer.count * 4))
+          data.append(
+            UnsafeBufferPointer(
+              start: UnsafeRawPointer(buffer.baseAddress!).assumingMemoryBound(to: UInt8.self), count: buffer.count * 4)
+          )
         #endif
       }
     }
@@ -164,7 +170,8 @@ public enum SafetensorsError: Error, Equatable, CustomStringConvertible {
   public var description: String {
     switch self {
     case .truncated(let size): return "the file is truncated (\(size) bytes, too short for a header)"
-    case .headerTooLarge(let bytes): return "the header claims \(bytes) bytes, more than the \(Safetensors.maximumHeaderBytes) allowed"
+    case .headerTooLarge(let bytes):
+      return "the header claims \(bytes) bytes, more than the \(Safetensors.maximumHeaderBytes) allowed"
     case .headerBeyondFile(let bytes, let size): return "the header claims \(bytes) bytes but the file has \(size)"
     case .headerNotJSON: return "the header is not valid JSON"
     case .headerNotObject: return "the header is not a JSON object"

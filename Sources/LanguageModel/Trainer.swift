@@ -29,7 +29,8 @@ public enum TrainingError: Error, CustomStringConvertible {
   public var description: String {
     switch self {
     case .diverged(let step, let loss, let norm):
-      return "training diverged at step \(step) (loss \(loss), gradient norm \(norm)); the last good checkpoint is kept. Lower --lr or --clip and resume"
+      return
+        "training diverged at step \(step) (loss \(loss), gradient norm \(norm)); the last good checkpoint is kept. Lower --lr or --clip and resume"
     case .saveFailed(let message): return message
     case .setup(let message): return message
     }
@@ -293,7 +294,9 @@ public final class Trainer {
       guard contents.vocabulary == corpus.vocabulary else {
         throw CheckpointError.incompatible(
           path: path,
-          reason: "the corpus has a different vocabulary (\(corpus.vocabulary.count) characters, the run has \(contents.vocabulary.count)); resume on the same corpus")
+          reason:
+            "the corpus has a different vocabulary (\(corpus.vocabulary.count) characters, the run has \(contents.vocabulary.count)); resume on the same corpus"
+        )
       }
       let words = progress.rngState.compactMap { UInt64($0, radix: 16) }
       guard words.count == 4 else { throw CheckpointError.notAModel(path: path, reason: "bad RNG state") }
@@ -337,7 +340,9 @@ public final class Trainer {
     throws(CheckpointError)
   {
     guard let tensor = file.tensors[name] else { throw .missingTensor(path: path, name: name) }
-    guard tensor.shape == shape else { throw .shapeMismatch(path: path, name: name, expected: shape, found: tensor.shape) }
+    guard tensor.shape == shape else {
+      throw .shapeMismatch(path: path, name: name, expected: shape, found: tensor.shape)
+    }
     guard tensor.values.allSatisfy(\.isFinite) else { throw .nonFinite(path: path, name: name) }
     buffer.withUnsafeMutableBufferPointer { _ = $0.update(from: tensor.values) }
   }

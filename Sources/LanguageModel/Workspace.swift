@@ -76,7 +76,9 @@ public final class Workspace: @unchecked Sendable {
     }
     self.layers = layers
     packedRecurrent = (0..<config.layers).map { _ in PackedMatrix(largestOf: [(h, g), (g, h)]) }
-    packedInput = (0..<config.layers).map { $0 == 0 ? PackedMatrix(rows: 0, columns: 0) : PackedMatrix(rows: h, columns: g) }
+    packedInput = (0..<config.layers).map {
+      $0 == 0 ? PackedMatrix(rows: 0, columns: 0) : PackedMatrix(rows: h, columns: g)
+    }
     packedDecoder = PackedMatrix(rows: h, columns: v)
     table = take(v * g)
     dTable = take(v * g)

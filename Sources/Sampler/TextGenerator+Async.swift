@@ -6,7 +6,8 @@ import Tokenizer
 extension TextGenerator {
   /// Loads a model file (or a run directory's best model) for sampling.
   public static func open(checkpoint path: String, streams: Int = 1, threads: Int = 1) throws -> TextGenerator {
-    let (model, vocabulary, _) = try Checkpoint.loadModel(path: path, gemm: GEMMEngine(pool: ThreadPool(threadCount: threads)))
+    let (model, vocabulary, _) = try Checkpoint.loadModel(
+      path: path, gemm: GEMMEngine(pool: ThreadPool(threadCount: threads)))
     return TextGenerator(model: model, vocabulary: vocabulary, streams: streams)
   }
 

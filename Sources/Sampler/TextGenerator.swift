@@ -179,7 +179,8 @@ public final class TextGenerator: @unchecked Sendable {
 
   /// One stream: the text generated after `prime`, streamed through `emit`.
   @discardableResult
-  public func generate(prime: String, options: SamplingOptions, emit: (String) -> Void = { _ in }) throws(TokenizerError)
+  public func generate(prime: String, options: SamplingOptions, emit: (String) -> Void = { _ in })
+    throws(TokenizerError)
     -> String
   {
     precondition(streams == 1, "generate(prime:options:emit:) is for a single-stream generator")

@@ -14,7 +14,8 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
     case .invalidUTF8(let offset):
       return "the text is not valid UTF-8 (first bad byte at offset \(offset)); convert it to UTF-8, e.g. with iconv"
     case .unknownCharacter(let scalar, let position):
-      return "character \(TokenizerError.describe(scalar)) at position \(position) is not in the model's vocabulary; remove it or train on text that contains it"
+      return
+        "character \(TokenizerError.describe(scalar)) at position \(position) is not in the model's vocabulary; remove it or train on text that contains it"
     case .emptyCorpus:
       return "the corpus is empty; give a text file with some characters in it"
     case .fileNotFound(let path):
@@ -24,7 +25,8 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
     case .unreadable(let path, let reason):
       return "cannot read \(path): \(reason); check its permissions"
     case .corpusTooShort(let characters, let needed, let reason):
-      return "the corpus is too short: \(characters) characters, \(reason) needs at least \(needed); use a longer text or lower --batch / --window"
+      return
+        "the corpus is too short: \(characters) characters, \(reason) needs at least \(needed); use a longer text or lower --batch / --window"
     }
   }
 

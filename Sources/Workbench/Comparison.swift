@@ -82,12 +82,14 @@ public enum Comparison {
       var run = Run(cell: cell, hidden: hidden, parameters: parameters)
       let charactersPerStep = Double(runner.charactersPerStep)
       let start = Date()
-      try runner.train(budget: options.budget, onEvent: { event in
-        if case .evaluation(let step, let metrics, _, let seconds) = event {
-          run.curve.append((Double(step) * charactersPerStep, seconds, metrics.bitsPerCharacter))
-          log(String(format: "  %@ step %d  validation bpc %.4f", cell.rawValue, step, metrics.bitsPerCharacter))
-        }
-      })
+      try runner.train(
+        budget: options.budget,
+        onEvent: { event in
+          if case .evaluation(let step, let metrics, _, let seconds) = event {
+            run.curve.append((Double(step) * charactersPerStep, seconds, metrics.bitsPerCharacter))
+            log(String(format: "  %@ step %d  validation bpc %.4f", cell.rawValue, step, metrics.bitsPerCharacter))
+          }
+        })
       run.wallSeconds = Date().timeIntervalSince(start)
       run.trainingLoss = runner.recentLoss ?? .nan
       run.charactersPerSecond = Double(runner.progress.step) * charactersPerStep / max(runner.trainingSeconds, 1e-9)
@@ -134,7 +136,8 @@ public enum Comparison {
     var csv = "cell,hidden,characters,training_seconds,validation_bpc\n"
     for run in runs {
       for point in run.curve {
-        csv += "\(run.cell.rawValue),\(run.hidden),\(Int(point.characters)),\(String(format: "%.3f", point.seconds)),\(String(format: "%.6f", point.bpc))\n"
+        csv +=
+          "\(run.cell.rawValue),\(run.hidden),\(Int(point.characters)),\(String(format: "%.3f", point.seconds)),\(String(format: "%.6f", point.bpc))\n"
       }
     }
     return csv
@@ -153,14 +156,16 @@ public enum Comparison {
     )
     var byCharacters = SVGChart(
       title: "Validation bits per character vs characters seen", xLabel: "training characters",
-      yLabel: "validation bpc", series: runs.map { run in
+      yLabel: "validation bpc",
+      series: runs.map { run in
         .init(name: "\(run.cell.rawValue) (H=\(run.hidden))", points: run.curve.map { ($0.characters, $0.bpc) })
       })
     byCharacters.logY = false
     report.chart(byCharacters)
     let byTime = SVGChart(
       title: "Validation bits per character vs training time", xLabel: "training seconds (evaluation excluded)",
-      yLabel: "validation bpc", series: runs.map { run in
+      yLabel: "validation bpc",
+      series: runs.map { run in
         .init(name: "\(run.cell.rawValue) (H=\(run.hidden))", points: run.curve.map { ($0.seconds, $0.bpc) })
       })
     report.chart(byTime)

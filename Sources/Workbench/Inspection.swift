@@ -124,16 +124,20 @@ public struct Inspection: Sendable {
     for (t, character) in characters.enumerated() {
       let shown = Self.visible(character)
       if t == 0 {
-        text += "<span class=\"c\" style=\"background:#eee\" title=\"first character: no prediction\">\(escape(shown))</span>"
+        text +=
+          "<span class=\"c\" style=\"background:#eee\" title=\"first character: no prediction\">\(escape(shown))</span>"
         continue
       }
       let prediction = predictions[t - 1]
       let bits = prediction.surprisal
       let heat = min(1, bits / 8)
-      let alternatives = prediction.alternatives.map { "'\(Self.visible($0.character))' \(String(format: "%.3f", $0.probability))" }
-        .joined(separator: ", ")
+      let alternatives = prediction.alternatives.map {
+        "'\(Self.visible($0.character))' \(String(format: "%.3f", $0.probability))"
+      }
+      .joined(separator: ", ")
       let tip = String(format: "p = %.4f, %.2f bits. Expected: ", prediction.probability, bits) + alternatives
-      text += "<span class=\"c\" data-surprisal=\"\(String(format: "%.4f", bits))\" style=\"background:\(Self.color(heat, scheme: .surprise))\" title=\"\(escape(tip))\">\(escape(shown))</span>"
+      text +=
+        "<span class=\"c\" data-surprisal=\"\(String(format: "%.4f", bits))\" style=\"background:\(Self.color(heat, scheme: .surprise))\" title=\"\(escape(tip))\">\(escape(shown))</span>"
       if character == "\n" { text += "<br/>" }
     }
     text += "</div>"
@@ -151,9 +155,11 @@ public struct Inspection: Sendable {
         table += "<tr><th>unit \(unit)</th>"
         for t in characters.indices {
           let value = strip.values[t][k]
-          let fraction = Double((value - strip.range.lowerBound) / max(strip.range.upperBound - strip.range.lowerBound, 1e-9))
+          let fraction = Double(
+            (value - strip.range.lowerBound) / max(strip.range.upperBound - strip.range.lowerBound, 1e-9))
           let scheme: Scheme = strip.range.lowerBound < 0 ? .diverging : .sequential
-          table += "<td data-v=\"\(String(format: "%.5f", value))\" style=\"background:\(Self.color(fraction, scheme: scheme))\" title=\"'\(escape(Self.visible(characters[t])))' unit \(unit): \(String(format: "%.3f", value))\"></td>"
+          table +=
+            "<td data-v=\"\(String(format: "%.5f", value))\" style=\"background:\(Self.color(fraction, scheme: scheme))\" title=\"'\(escape(Self.visible(characters[t])))' unit \(unit): \(String(format: "%.3f", value))\"></td>"
         }
         table += "</tr>"
       }

@@ -28,13 +28,27 @@ public enum KernelBenchmark {
   }
 
   public static let shapes: [Shape] = [
-    Shape(label: "64×512·(2048×512)ᵀ  forward step, packed", transA: .none, transB: .transposed, m: 64, n: 2048, k: 512, prepacked: true),
-    Shape(label: "64×512·(2048×512)ᵀ  forward step", transA: .none, transB: .transposed, m: 64, n: 2048, k: 512, prepacked: false),
-    Shape(label: "64×2048·2048×512    backward step, packed", transA: .none, transB: .none, m: 64, n: 512, k: 2048, prepacked: true),
-    Shape(label: "(6400×2048)ᵀ·6400×512 weight gradient", transA: .transposed, transB: .none, m: 2048, n: 512, k: 6400, prepacked: false),
-    Shape(label: "6400×512·(2048×512)ᵀ input projection", transA: .none, transB: .transposed, m: 6400, n: 2048, k: 512, prepacked: false),
-    Shape(label: "50×128·(512×128)ᵀ   forward step 2×128, packed", transA: .none, transB: .transposed, m: 50, n: 512, k: 128, prepacked: true),
-    Shape(label: "50×512·512×128      backward step 2×128, packed", transA: .none, transB: .none, m: 50, n: 128, k: 512, prepacked: true),
+    Shape(
+      label: "64×512·(2048×512)ᵀ  forward step, packed", transA: .none, transB: .transposed, m: 64, n: 2048, k: 512,
+      prepacked: true),
+    Shape(
+      label: "64×512·(2048×512)ᵀ  forward step", transA: .none, transB: .transposed, m: 64, n: 2048, k: 512,
+      prepacked: false),
+    Shape(
+      label: "64×2048·2048×512    backward step, packed", transA: .none, transB: .none, m: 64, n: 512, k: 2048,
+      prepacked: true),
+    Shape(
+      label: "(6400×2048)ᵀ·6400×512 weight gradient", transA: .transposed, transB: .none, m: 2048, n: 512, k: 6400,
+      prepacked: false),
+    Shape(
+      label: "6400×512·(2048×512)ᵀ input projection", transA: .none, transB: .transposed, m: 6400, n: 2048, k: 512,
+      prepacked: false),
+    Shape(
+      label: "50×128·(512×128)ᵀ   forward step 2×128, packed", transA: .none, transB: .transposed, m: 50, n: 512,
+      k: 128, prepacked: true),
+    Shape(
+      label: "50×512·512×128      backward step 2×128, packed", transA: .none, transB: .none, m: 50, n: 128, k: 512,
+      prepacked: true),
   ]
 
   /// Max |fast − reference| over a product of this shape (smaller M for the

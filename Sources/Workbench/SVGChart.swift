@@ -66,15 +66,21 @@ public struct SVGChart: Sendable {
     for tick in xAxis.ticks() {
       let x = px(tick)
       svg += "<line x1=\"\(f(x))\" y1=\"\(f(top))\" x2=\"\(f(x))\" y2=\"\(f(bottom))\" stroke=\"#e4e4e4\"/>\n"
-      svg += "<text x=\"\(f(x))\" y=\"\(f(bottom + 16))\" text-anchor=\"middle\" font-size=\"11\">\(label(tick))</text>\n"
+      svg +=
+        "<text x=\"\(f(x))\" y=\"\(f(bottom + 16))\" text-anchor=\"middle\" font-size=\"11\">\(label(tick))</text>\n"
     }
-    svg += "<rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(right - left))\" height=\"\(f(bottom - top))\" fill=\"none\" stroke=\"#555\"/>\n"
-    svg += "<text x=\"\(f((left + right) / 2))\" y=\"\(f(height - 14))\" text-anchor=\"middle\" font-size=\"12\">\(escape(xLabel))</text>\n"
-    svg += "<text transform=\"translate(18 \(f((top + bottom) / 2))) rotate(-90)\" text-anchor=\"middle\" font-size=\"12\">\(escape(yLabel))</text>\n"
+    svg +=
+      "<rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(right - left))\" height=\"\(f(bottom - top))\" fill=\"none\" stroke=\"#555\"/>\n"
+    svg +=
+      "<text x=\"\(f((left + right) / 2))\" y=\"\(f(height - 14))\" text-anchor=\"middle\" font-size=\"12\">\(escape(xLabel))</text>\n"
+    svg +=
+      "<text transform=\"translate(18 \(f((top + bottom) / 2))) rotate(-90)\" text-anchor=\"middle\" font-size=\"12\">\(escape(yLabel))</text>\n"
     for line in referenceLines where line.y.isFinite {
       let y = py(line.y)
-      svg += "<line x1=\"\(f(left))\" y1=\"\(f(y))\" x2=\"\(f(right))\" y2=\"\(f(y))\" stroke=\"#777\" stroke-dasharray=\"6 4\"/>\n"
-      svg += "<text x=\"\(f(right - 4))\" y=\"\(f(y - 5))\" text-anchor=\"end\" font-size=\"11\" fill=\"#555\">\(escape(line.label))</text>\n"
+      svg +=
+        "<line x1=\"\(f(left))\" y1=\"\(f(y))\" x2=\"\(f(right))\" y2=\"\(f(y))\" stroke=\"#777\" stroke-dasharray=\"6 4\"/>\n"
+      svg +=
+        "<text x=\"\(f(right - 4))\" y=\"\(f(y - 5))\" text-anchor=\"end\" font-size=\"11\" fill=\"#555\">\(escape(line.label))</text>\n"
     }
     for (index, s) in series.enumerated() {
       let color = Self.palette[index % Self.palette.count]
@@ -82,12 +88,15 @@ public struct SVGChart: Sendable {
         $0.x.isFinite && $0.y.isFinite && (!logX || $0.x > 0) && (!logY || $0.y > 0)
       }
       let coordinates = points.map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " ")
-      svg += "<polyline data-series=\"\(escape(s.name))\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" points=\"\(coordinates)\"/>\n"
+      svg +=
+        "<polyline data-series=\"\(escape(s.name))\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" points=\"\(coordinates)\"/>\n"
       for point in points {
-        svg += "<circle cx=\"\(f(px(point.x)))\" cy=\"\(f(py(point.y)))\" r=\"2.5\" fill=\"\(color)\"><title>\(escape(s.name)): \(label(point.x)), \(label(point.y))</title></circle>\n"
+        svg +=
+          "<circle cx=\"\(f(px(point.x)))\" cy=\"\(f(py(point.y)))\" r=\"2.5\" fill=\"\(color)\"><title>\(escape(s.name)): \(label(point.x)), \(label(point.y))</title></circle>\n"
       }
       let legendY = top + 10 + Double(index) * 20
-      svg += "<line x1=\"\(f(right + 12))\" y1=\"\(f(legendY))\" x2=\"\(f(right + 36))\" y2=\"\(f(legendY))\" stroke=\"\(color)\" stroke-width=\"3\"/>\n"
+      svg +=
+        "<line x1=\"\(f(right + 12))\" y1=\"\(f(legendY))\" x2=\"\(f(right + 36))\" y2=\"\(f(legendY))\" stroke=\"\(color)\" stroke-width=\"3\"/>\n"
       svg += "<text x=\"\(f(right + 42))\" y=\"\(f(legendY + 4))\" font-size=\"12\">\(escape(s.name))</text>\n"
     }
     svg += "</svg>"

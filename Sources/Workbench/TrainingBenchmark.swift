@@ -31,13 +31,25 @@ public struct BenchmarkConfiguration: Sendable, Codable {
   public let steps: Int
 
   public static let standard: [BenchmarkConfiguration] = [
-    .init(name: "lstm-2x128", kind: .train, cell: .lstm, layers: 2, hidden: 128, batch: 50, window: 50, warmup: 5, steps: 60),
-    .init(name: "lstm-2x512", kind: .train, cell: .lstm, layers: 2, hidden: 512, batch: 64, window: 100, warmup: 2, steps: 12),
-    .init(name: "gru-2x512", kind: .train, cell: .gru, layers: 2, hidden: 512, batch: 64, window: 100, warmup: 2, steps: 12),
-    .init(name: "rnn-2x512", kind: .train, cell: .rnn, layers: 2, hidden: 512, batch: 64, window: 100, warmup: 2, steps: 12),
-    .init(name: "sample-lstm-2x128", kind: .sample, cell: .lstm, layers: 2, hidden: 128, batch: 1, window: 3000, warmup: 200, steps: 1),
-    .init(name: "sample-lstm-2x512", kind: .sample, cell: .lstm, layers: 2, hidden: 512, batch: 1, window: 1000, warmup: 50, steps: 1),
-    .init(name: "sample32-lstm-2x512", kind: .sample, cell: .lstm, layers: 2, hidden: 512, batch: 32, window: 200, warmup: 10, steps: 1),
+    .init(
+      name: "lstm-2x128", kind: .train, cell: .lstm, layers: 2, hidden: 128, batch: 50, window: 50, warmup: 5, steps: 60
+    ),
+    .init(
+      name: "lstm-2x512", kind: .train, cell: .lstm, layers: 2, hidden: 512, batch: 64, window: 100, warmup: 2,
+      steps: 12),
+    .init(
+      name: "gru-2x512", kind: .train, cell: .gru, layers: 2, hidden: 512, batch: 64, window: 100, warmup: 2, steps: 12),
+    .init(
+      name: "rnn-2x512", kind: .train, cell: .rnn, layers: 2, hidden: 512, batch: 64, window: 100, warmup: 2, steps: 12),
+    .init(
+      name: "sample-lstm-2x128", kind: .sample, cell: .lstm, layers: 2, hidden: 128, batch: 1, window: 3000,
+      warmup: 200, steps: 1),
+    .init(
+      name: "sample-lstm-2x512", kind: .sample, cell: .lstm, layers: 2, hidden: 512, batch: 1, window: 1000, warmup: 50,
+      steps: 1),
+    .init(
+      name: "sample32-lstm-2x512", kind: .sample, cell: .lstm, layers: 2, hidden: 512, batch: 32, window: 200,
+      warmup: 10, steps: 1),
   ]
 
   /// Training FLOPs per character: forward 2·(Σ_l G·H·(in_l + H) + V·H)
@@ -72,7 +84,9 @@ public enum TrainingBenchmark {
   static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
   /// Runs one configuration on `corpus` and measures it.
-  public static func run(_ configuration: BenchmarkConfiguration, corpus: Corpus, threads: Int) throws -> BenchmarkResult {
+  public static func run(_ configuration: BenchmarkConfiguration, corpus: Corpus, threads: Int) throws
+    -> BenchmarkResult
+  {
     let gemm = GEMMEngine(pool: ThreadPool(threadCount: threads))
     let modelConfig = ModelConfig(
       cell: configuration.cell, vocabularySize: corpus.vocabulary.count, hiddenSize: configuration.hidden,

@@ -62,7 +62,8 @@ struct CommandSpec {
       let argument = arguments[i]
       if argument == "--help" || argument == "-h" { return nil }
       guard argument.hasPrefix("--") else {
-        throw UsageError(description: "unexpected argument '\(argument)' for 'charlm \(name)'; see 'charlm \(name) --help'")
+        throw UsageError(
+          description: "unexpected argument '\(argument)' for 'charlm \(name)'; see 'charlm \(name) --help'")
       }
       var key = argument
       var inlineValue: String?

@@ -33,7 +33,10 @@ enum BenchCommand {
           let gflops = KernelBenchmark.measure(shape, threads: threads)
           rows.append(.init(shape: shape.label, threads: threads, gflops: gflops, maxError: error))
           if !args.flag("--json") {
-            print(String(format: "%-48@ %d thread%@  %6.1f GFLOPS   (max error vs reference %.1e)", shape.label as NSString, threads, threads == 1 ? " " : "s", gflops, error))
+            print(
+              String(
+                format: "%-48@ %d thread%@  %6.1f GFLOPS   (max error vs reference %.1e)", shape.label as NSString,
+                threads, threads == 1 ? " " : "s", gflops, error))
           }
         }
       }
@@ -58,7 +61,9 @@ enum BenchCommand {
       chosen = []
       for name in list.split(separator: ",").map(String.init) {
         guard let configuration = all.first(where: { $0.name == name }) else {
-          throw UsageError(description: "--configs: unknown configuration '\(name)'; known: \(all.map(\.name).joined(separator: ", "))")
+          throw UsageError(
+            description: "--configs: unknown configuration '\(name)'; known: \(all.map(\.name).joined(separator: ", "))"
+          )
         }
         chosen.append(configuration)
       }

@@ -8,10 +8,13 @@ enum CompareCommand {
   static let spec = CommandSpec(
     name: "compare",
     abstract: "train RNN, GRU and LSTM on the same text and budget; table, curves and an HTML report",
-    usage: "charlm compare --corpus FILE [--cells rnn,gru,lstm] [--params N | --hidden H] [--steps N | --time T] [options]",
+    usage:
+      "charlm compare --corpus FILE [--cells rnn,gru,lstm] [--params N | --hidden H] [--steps N | --time T] [options]",
     options: [
       OptionSpec("--corpus", "FILE", "UTF-8 text"),
-      OptionSpec("--cells", "LIST", "cells to compare: \(CellKind.allCases.map(\.rawValue).joined(separator: ", "))", default: "rnn,gru,lstm"),
+      OptionSpec(
+        "--cells", "LIST", "cells to compare: \(CellKind.allCases.map(\.rawValue).joined(separator: ", "))",
+        default: "rnn,gru,lstm"),
       OptionSpec("--params", "N", "parameter budget every cell is matched to", default: "the LSTM's at --hidden"),
       OptionSpec("--hidden", "H", "hidden size of the reference LSTM", default: "128"),
       OptionSpec("--same-hidden", nil, "give every cell --hidden instead of matching parameters"),
@@ -39,7 +42,9 @@ enum CompareCommand {
       options.cells = []
       for name in list.split(separator: ",").map(String.init) {
         guard let cell = CellKind(rawValue: name) else {
-          throw UsageError(description: "--cells: unknown cell '\(name)'; use \(CellKind.allCases.map(\.rawValue).joined(separator: ", "))")
+          throw UsageError(
+            description:
+              "--cells: unknown cell '\(name)'; use \(CellKind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         options.cells.append(cell)
       }

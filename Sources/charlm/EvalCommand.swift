@@ -27,7 +27,8 @@ enum EvalCommand {
     let corpus = try Corpus(text: try Corpus.decodeFile(path: corpusPath), vocabulary: vocabulary)
     let tokens = corpus.tokens(in: part)
     guard tokens.count >= 2 else {
-      throw RuntimeError("the \(part.rawValue) split of \(corpusPath) has \(tokens.count) characters; it needs at least 2")
+      throw RuntimeError(
+        "the \(part.rawValue) split of \(corpusPath) has \(tokens.count) characters; it needs at least 2")
     }
     let metrics = Evaluator(model: model).evaluate(tokens)
     if args.flag("--json") {

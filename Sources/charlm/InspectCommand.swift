@@ -13,7 +13,9 @@ enum InspectCommand {
       OptionSpec("--checkpoint", "PATH", "a model file, or a run directory (its best model)"),
       OptionSpec("--text", "TEXT", "the text to run through the model"),
       OptionSpec("--file", "FILE", "or a UTF-8 file with it"),
-      OptionSpec("--units", "K", "how many units to show: those whose forget (LSTM) or update (GRU) gate varies most", default: "8"),
+      OptionSpec(
+        "--units", "K", "how many units to show: those whose forget (LSTM) or update (GRU) gate varies most",
+        default: "8"),
       OptionSpec("--unit-ids", "LIST", "or name the units, e.g. 3,17,42"),
       OptionSpec("--layer", "N", "which layer, from 1", default: "the top one"),
       OptionSpec("--report", "PATH", "where to write the HTML report", default: "inspect.html"),
@@ -44,13 +46,16 @@ enum InspectCommand {
     }
     let layer = try args.optionalInt("--layer", min: 1).map { $0 - 1 }
     let reportPath = args.string("--report") ?? "inspect.html"
-    let (model, vocabulary, _) = try Checkpoint.loadModel(path: path, gemm: GEMMEngine(pool: ThreadPool(threadCount: 1)))
+    let (model, vocabulary, _) = try Checkpoint.loadModel(
+      path: path, gemm: GEMMEngine(pool: ThreadPool(threadCount: 1)))
     let inspection = try Inspection.run(
       model: model, vocabulary: vocabulary, text: text, units: count, chosen: chosen, layer: layer)
     let name = URL(fileURLWithPath: path).lastPathComponent
     do {
-      try inspection.report(title: "Inside \(name): \(model.config.cell.rawValue) \(model.config.layers)×\(model.config.hiddenSize)")
-        .write(to: reportPath)
+      try inspection.report(
+        title: "Inside \(name): \(model.config.cell.rawValue) \(model.config.layers)×\(model.config.hiddenSize)"
+      )
+      .write(to: reportPath)
     } catch {
       throw RuntimeError("cannot write the report to \(reportPath): \(error.localizedDescription)")
     }

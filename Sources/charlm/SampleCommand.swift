@@ -47,7 +47,9 @@ enum SampleCommand {
     let count = try args.int("--count", default: 1, min: 1)
     let beam = try args.optionalInt("--beam", min: 1)
     if beam != nil && (count > 1 || args.has("--top-k") || args.has("--top-p") || args.flag("--greedy")) {
-      throw UsageError(description: "--beam finds one most likely text; it does not combine with --count, --top-k, --top-p or --greedy")
+      throw UsageError(
+        description: "--beam finds one most likely text; it does not combine with --count, --top-k, --top-p or --greedy"
+      )
     }
     let threads = try args.int("--threads", default: 1, min: 1)
     let json = args.flag("--json")

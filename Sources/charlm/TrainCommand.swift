@@ -10,7 +10,9 @@ enum TrainCommand {
     usage: "charlm train --corpus FILE [options]",
     options: [
       OptionSpec("--corpus", "FILE", "UTF-8 text to learn from"),
-      OptionSpec("--cell", "KIND", "recurrent cell: \(CellKind.allCases.map(\.rawValue).joined(separator: ", "))", default: "lstm"),
+      OptionSpec(
+        "--cell", "KIND", "recurrent cell: \(CellKind.allCases.map(\.rawValue).joined(separator: ", "))",
+        default: "lstm"),
       OptionSpec("--layers", "N", "stacked recurrent layers", default: "2"),
       OptionSpec("--hidden", "N", "hidden size of each layer", default: "128"),
       OptionSpec("--embedding", "N", "embedding size", default: "the hidden size"),
@@ -48,7 +50,8 @@ enum TrainCommand {
     let json = args.flag("--json")
     let budgetFlags = ["--steps", "--epochs", "--time"].filter(args.has)
     if budgetFlags.count > 1 {
-      throw UsageError(description: "give only one of --steps, --epochs and --time (got \(budgetFlags.joined(separator: ", ")))")
+      throw UsageError(
+        description: "give only one of --steps, --epochs and --time (got \(budgetFlags.joined(separator: ", ")))")
     }
     let budget: TrainingBudget
     if let steps = try args.optionalInt("--steps", min: 1) {
@@ -79,7 +82,9 @@ enum TrainCommand {
       requestedTraining.schedule.totalSteps = trainer.config.schedule.totalSteps
       if requestedModel != trainer.model.config || requestedTraining != trainer.config {
         throw UsageError(
-          description: "--resume continues the run in \(outputDirectory) with its saved configuration, and the flags given change it; drop the model and training flags, or train into a new --out")
+          description:
+            "--resume continues the run in \(outputDirectory) with its saved configuration, and the flags given change it; drop the model and training flags, or train into a new --out"
+        )
       }
       if !json { print("resuming \(outputDirectory) at step \(trainer.progress.step)") }
     } else {
@@ -88,10 +93,14 @@ enum TrainCommand {
       }
       if !existing.isEmpty && !args.flag("--overwrite") {
         throw UsageError(
-          description: "\(outputDirectory) already holds a run (\(existing.joined(separator: ", "))); continue it with --resume, choose another --out, or replace it with --overwrite")
+          description:
+            "\(outputDirectory) already holds a run (\(existing.joined(separator: ", "))); continue it with --resume, choose another --out, or replace it with --overwrite"
+        )
       }
       let corpus = try Corpus(text: decoded)
-      if decoded.droppedByteOrderMark && !json { print("note: dropped the byte-order mark at the start of \(corpusPath)") }
+      if decoded.droppedByteOrderMark && !json {
+        print("note: dropped the byte-order mark at the start of \(corpusPath)")
+      }
       let modelConfig = try modelConfig(args, vocabularySize: corpus.vocabulary.count, base: nil)
       var config = try trainingConfig(args, base: nil)
       let batcher = try BPTTBatcher(tokenCount: corpus.split.train.count, streams: config.batch, window: config.window)
@@ -124,7 +133,8 @@ enum TrainCommand {
     let reason = try trainer.train(budget: budget, shouldStop: { Interrupts.received != 0 }, onEvent: reporter.handle)
     reporter.finish()
     if reason == .interrupted {
-      let message = "interrupted at step \(trainer.progress.step); saved \(outputDirectory)/\(Checkpoint.latestFile); continue with --resume"
+      let message =
+        "interrupted at step \(trainer.progress.step); saved \(outputDirectory)/\(Checkpoint.latestFile); continue with --resume"
       if json { print(#"{"event":"interrupted","step":\#(trainer.progress.step)}"#) } else { print(message) }
       return 128 + Interrupts.received
     }
@@ -193,11 +203,14 @@ final class ProgressReporter {
       if json {
         print(
           String(
-            format: #"{"event":"step","step":%d,"epoch":%d,"loss":%.5f,"grad_norm":%.4f,"lr":%.3g,"chars_per_sec":%.0f}"#,
+            format:
+              #"{"event":"step","step":%d,"epoch":%d,"loss":%.5f,"grad_norm":%.4f,"lr":%.3g,"chars_per_sec":%.0f}"#,
             step, epoch, loss, norm, rate, speed))
         return
       }
-      var line = String(format: "step %d  epoch %d  loss %.4f  |g| %.2f  lr %.2g  %@ chars/s", step, epoch, loss, norm, rate, Terminal.count(speed))
+      var line = String(
+        format: "step %d  epoch %d  loss %.4f  |g| %.2f  lr %.2g  %@ chars/s", step, epoch, loss, norm, rate,
+        Terminal.count(speed))
       if let fraction { line += String(format: "  %3.0f%%", fraction * 100) }
       if let left { line += "  ETA " + Terminal.duration(left) }
       if live {
@@ -210,8 +223,10 @@ final class ProgressReporter {
       if json {
         print(
           String(
-            format: #"{"event":"validation","step":%d,"loss":%.6f,"bpc":%.6f,"perplexity":%.6f,"characters":%d,"best":%@}"#,
-            step, metrics.loss, metrics.bitsPerCharacter, metrics.perplexity, metrics.characters, isBest ? "true" : "false"))
+            format:
+              #"{"event":"validation","step":%d,"loss":%.6f,"bpc":%.6f,"perplexity":%.6f,"characters":%d,"best":%@}"#,
+            step, metrics.loss, metrics.bitsPerCharacter, metrics.perplexity, metrics.characters,
+            isBest ? "true" : "false"))
         return
       }
       closeLine()

@@ -25,7 +25,9 @@ func runCommand(_ arguments: [String]) -> Int32 {
     return arguments.isEmpty ? 2 : 0
   }
   guard let spec = commands.first(where: { $0.name == name }) else {
-    Terminal.error("unknown command '\(name)'; the commands are \(commands.map(\.name).joined(separator: ", ")) (see 'charlm --help')")
+    Terminal.error(
+      "unknown command '\(name)'; the commands are \(commands.map(\.name).joined(separator: ", ")) (see 'charlm --help')"
+    )
     return 2
   }
   do {

@@ -6,7 +6,8 @@ struct CLITests {
   static let binary: String = {
     let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     for candidate in [
-      beside.appendingPathComponent("charlm").path, beside.deletingLastPathComponent().appendingPathComponent("charlm").path,
+      beside.appendingPathComponent("charlm").path,
+      beside.deletingLastPathComponent().appendingPathComponent("charlm").path,
       ".build/release/charlm", ".build/debug/charlm",
     ] where FileManager.default.isExecutableFile(atPath: candidate) {
       return candidate
@@ -90,7 +91,9 @@ struct CLITests {
     #expect(again.status == 2)
     #expect(again.error.contains("already holds a run"))
     // Changing the model on resume is refused.
-    let changed = try Self.run(["train", "--corpus", corpus, "--steps", "50", "--out", run, "--resume", "--hidden", "32"])
+    let changed = try Self.run([
+      "train", "--corpus", corpus, "--steps", "50", "--out", run, "--resume", "--hidden", "32",
+    ])
     #expect(changed.status == 2)
   }
 
@@ -175,7 +178,9 @@ struct InterruptTests {
     #expect(FileManager.default.fileExists(atPath: run + "/latest.safetensors"))
     let leftovers = try FileManager.default.contentsOfDirectory(atPath: run).filter { $0.contains(".tmp") }
     #expect(leftovers.isEmpty)
-    let resumed = try CLITests.run(["train", "--corpus", corpus, "--out", run, "--resume", "--steps", "1", "--threads", "1"])
+    let resumed = try CLITests.run([
+      "train", "--corpus", corpus, "--out", run, "--resume", "--steps", "1", "--threads", "1",
+    ])
     // Already past step 1: resuming does no step but must load the state cleanly.
     #expect(resumed.status == 0, "\(resumed.error)")
     #expect(resumed.output.contains("resuming"))

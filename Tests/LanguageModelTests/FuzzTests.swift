@@ -28,7 +28,8 @@ struct FuzzTests {
 
   static func mutate(_ data: Data, _ rng: inout Xoshiro256) -> Data {
     var bytes = [UInt8](data)
-    let headerEnd = min(bytes.count, 8 + Int(bytes.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) } & 0xFFFF))
+    let headerEnd = min(
+      bytes.count, 8 + Int(bytes.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) } & 0xFFFF))
     switch rng.next() % 6 {
     case 0:  // bit flips anywhere
       for _ in 0..<(1 + Int(rng.next() % 4)) {

@@ -180,7 +180,8 @@ struct CheckpointTests {
   }
 
   @Test func damagedFilesGiveTypedErrors() throws {
-    let model = RecurrentModel(config: ModelConfig(vocabularySize: 3, hiddenSize: 4, layers: 1), gemm: engine(threads: 1))
+    let model = RecurrentModel(
+      config: ModelConfig(vocabularySize: 3, hiddenSize: 4, layers: 1), gemm: engine(threads: 1))
     let good = Checkpoint.modelData(model, vocabulary: Vocabulary(of: "abc".unicodeScalars))
     #expect(throws: SafetensorsError.truncated(size: 5)) { try Safetensors.decode(good.prefix(5)) }
     #expect(throws: SafetensorsError.self) { try Safetensors.decode(good.prefix(good.count - 4)) }
@@ -246,8 +247,12 @@ struct ResumeTests {
       modelConfig: ModelConfig(vocabularySize: corpus.vocabulary.count, hiddenSize: 8, layers: 1), config: config,
       corpus: corpus, outputDirectory: directory, gemm: engine())
     try trainer.train(budget: .steps(3))
-    let other = try Corpus(text: DecodedText(scalars: Array(String(repeating: "xyz ", count: 100).unicodeScalars), droppedByteOrderMark: false))
-    #expect(throws: TrainingError.self) { try Trainer.resume(outputDirectory: directory, corpus: other, gemm: engine()) }
+    let other = try Corpus(
+      text: DecodedText(
+        scalars: Array(String(repeating: "xyz ", count: 100).unicodeScalars), droppedByteOrderMark: false))
+    #expect(throws: TrainingError.self) {
+      try Trainer.resume(outputDirectory: directory, corpus: other, gemm: engine())
+    }
   }
 }
 

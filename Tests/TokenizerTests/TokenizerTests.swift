@@ -52,14 +52,15 @@ struct UTF8DecodingTests {
     #expect(decoded.scalars == Array(text.unicodeScalars))
   }
 
-  @Test(arguments: [
-    ([0x61, 0xFF, 0x62], 1),  // invalid lead byte
-    ([0x61, 0x62, 0xC3], 2),  // truncated sequence
-    ([0xC3, 0x28], 1),  // bad continuation
-    ([0xC0, 0xAF], 0),  // overlong
-    ([0xED, 0xA0, 0x80], 0),  // surrogate
-    ([0xF4, 0x90, 0x80, 0x80], 0),  // above U+10FFFF
-  ] as [([UInt8], Int)])
+  @Test(
+    arguments: [
+      ([0x61, 0xFF, 0x62], 1),  // invalid lead byte
+      ([0x61, 0x62, 0xC3], 2),  // truncated sequence
+      ([0xC3, 0x28], 1),  // bad continuation
+      ([0xC0, 0xAF], 0),  // overlong
+      ([0xED, 0xA0, 0x80], 0),  // surrogate
+      ([0xF4, 0x90, 0x80, 0x80], 0),  // above U+10FFFF
+    ] as [([UInt8], Int)])
   func invalidBytesReportTheirOffset(bytes: [UInt8], offset: Int) {
     #expect(throws: TokenizerError.invalidUTF8(byteOffset: offset)) { try UTF8Decoding.decode(bytes) }
   }
@@ -117,7 +118,9 @@ struct SplitAndBatcherTests {
   }
 
   @Test func emptyCorpusIsAnError() {
-    #expect(throws: TokenizerError.emptyCorpus) { try Corpus(text: DecodedText(scalars: [], droppedByteOrderMark: false)) }
+    #expect(throws: TokenizerError.emptyCorpus) {
+      try Corpus(text: DecodedText(scalars: [], droppedByteOrderMark: false))
+    }
   }
 
   @Test func fileErrorsAreClear() {

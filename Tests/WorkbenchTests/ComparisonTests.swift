@@ -23,7 +23,9 @@ final class PolylineCollector: NSObject, XMLParserDelegate {
     elements += 1
     guard name == "polyline" else { return }
     series.append(attributes["data-series"] ?? "")
-    let numbers = (attributes["points"] ?? "").split(whereSeparator: { $0 == " " || $0 == "," }).map { Double($0) ?? .nan }
+    let numbers = (attributes["points"] ?? "").split(whereSeparator: { $0 == " " || $0 == "," }).map {
+      Double($0) ?? .nan
+    }
     coordinates.append(numbers)
   }
 }

@@ -48,7 +48,9 @@ struct InspectionTests {
       for r in 0..<(4 * h) {
         var sum: Float = 0
         for k in 0..<config.embeddingSize {
-          sum += p[l.layers[0].weightIH.offset + r * config.embeddingSize + k] * p[l.embedding.offset + Int(id) * config.embeddingSize + k]
+          sum +=
+            p[l.layers[0].weightIH.offset + r * config.embeddingSize + k]
+            * p[l.embedding.offset + Int(id) * config.embeddingSize + k]
         }
         for k in 0..<h { sum += p[l.layers[0].weightHH.offset + r * h + k] * hidden[k] }
         pre[r] = sum
@@ -86,7 +88,9 @@ struct InspectionTests {
     let inspection = try Inspection.run(model: model, vocabulary: vocabulary, text: "abcabc", chosen: [5, 0])
     #expect(inspection.units == [5, 0])
     #expect(inspection.strips.map(\.name) == ["reset gate r", "update gate z"])
-    #expect(throws: InspectionError.self) { try Inspection.run(model: model, vocabulary: vocabulary, text: "abc", chosen: [6]) }
+    #expect(throws: InspectionError.self) {
+      try Inspection.run(model: model, vocabulary: vocabulary, text: "abc", chosen: [6])
+    }
   }
 }
 
