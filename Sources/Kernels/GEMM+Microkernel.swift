@@ -79,27 +79,12 @@ extension PackedGEMM.Problem {
       pa += 6
       pb += 64
     }
-    @inline(__always) func write(
-      _ v0: Vector16, _ v1: Vector16, _ v2: Vector16, _ v3: Vector16, _ row: UnsafeMutablePointer<Float>
-    ) {
-      if accumulate {
-        VectorMath.store(VectorMath.load(row) + v0, row)
-        VectorMath.store(VectorMath.load(row + 16) + v1, row + 16)
-        VectorMath.store(VectorMath.load(row + 32) + v2, row + 32)
-        VectorMath.store(VectorMath.load(row + 48) + v3, row + 48)
-      } else {
-        VectorMath.store(v0, row)
-        VectorMath.store(v1, row + 16)
-        VectorMath.store(v2, row + 32)
-        VectorMath.store(v3, row + 48)
-      }
-    }
-    write(c00, c01, c02, c03, c + 0 * ldc)
-    write(c10, c11, c12, c13, c + 1 * ldc)
-    write(c20, c21, c22, c23, c + 2 * ldc)
-    write(c30, c31, c32, c33, c + 3 * ldc)
-    write(c40, c41, c42, c43, c + 4 * ldc)
-    write(c50, c51, c52, c53, c + 5 * ldc)
+    storeRow(c00, c01, c02, c03, c + 0 * ldc, accumulate: accumulate)
+    storeRow(c10, c11, c12, c13, c + 1 * ldc, accumulate: accumulate)
+    storeRow(c20, c21, c22, c23, c + 2 * ldc, accumulate: accumulate)
+    storeRow(c30, c31, c32, c33, c + 3 * ldc, accumulate: accumulate)
+    storeRow(c40, c41, c42, c43, c + 4 * ldc, accumulate: accumulate)
+    storeRow(c50, c51, c52, c53, c + 5 * ldc, accumulate: accumulate)
   }
 }
 
@@ -132,22 +117,7 @@ extension PackedGEMM.Problem {
       pa += 6
       pb += 64
     }
-    @inline(__always) func write(
-      _ v0: Vector16, _ v1: Vector16, _ v2: Vector16, _ v3: Vector16, _ row: UnsafeMutablePointer<Float>
-    ) {
-      if accumulate {
-        VectorMath.store(VectorMath.load(row) + v0, row)
-        VectorMath.store(VectorMath.load(row + 16) + v1, row + 16)
-        VectorMath.store(VectorMath.load(row + 32) + v2, row + 32)
-        VectorMath.store(VectorMath.load(row + 48) + v3, row + 48)
-      } else {
-        VectorMath.store(v0, row)
-        VectorMath.store(v1, row + 16)
-        VectorMath.store(v2, row + 32)
-        VectorMath.store(v3, row + 48)
-      }
-    }
-    write(c00, c01, c02, c03, c + 0 * ldc)
+    storeRow(c00, c01, c02, c03, c + 0 * ldc, accumulate: accumulate)
   }
 
   @inline(__always)
@@ -183,23 +153,8 @@ extension PackedGEMM.Problem {
       pa += 6
       pb += 64
     }
-    @inline(__always) func write(
-      _ v0: Vector16, _ v1: Vector16, _ v2: Vector16, _ v3: Vector16, _ row: UnsafeMutablePointer<Float>
-    ) {
-      if accumulate {
-        VectorMath.store(VectorMath.load(row) + v0, row)
-        VectorMath.store(VectorMath.load(row + 16) + v1, row + 16)
-        VectorMath.store(VectorMath.load(row + 32) + v2, row + 32)
-        VectorMath.store(VectorMath.load(row + 48) + v3, row + 48)
-      } else {
-        VectorMath.store(v0, row)
-        VectorMath.store(v1, row + 16)
-        VectorMath.store(v2, row + 32)
-        VectorMath.store(v3, row + 48)
-      }
-    }
-    write(c00, c01, c02, c03, c + 0 * ldc)
-    write(c10, c11, c12, c13, c + 1 * ldc)
+    storeRow(c00, c01, c02, c03, c + 0 * ldc, accumulate: accumulate)
+    storeRow(c10, c11, c12, c13, c + 1 * ldc, accumulate: accumulate)
   }
 
   @inline(__always)
@@ -244,24 +199,9 @@ extension PackedGEMM.Problem {
       pa += 6
       pb += 64
     }
-    @inline(__always) func write(
-      _ v0: Vector16, _ v1: Vector16, _ v2: Vector16, _ v3: Vector16, _ row: UnsafeMutablePointer<Float>
-    ) {
-      if accumulate {
-        VectorMath.store(VectorMath.load(row) + v0, row)
-        VectorMath.store(VectorMath.load(row + 16) + v1, row + 16)
-        VectorMath.store(VectorMath.load(row + 32) + v2, row + 32)
-        VectorMath.store(VectorMath.load(row + 48) + v3, row + 48)
-      } else {
-        VectorMath.store(v0, row)
-        VectorMath.store(v1, row + 16)
-        VectorMath.store(v2, row + 32)
-        VectorMath.store(v3, row + 48)
-      }
-    }
-    write(c00, c01, c02, c03, c + 0 * ldc)
-    write(c10, c11, c12, c13, c + 1 * ldc)
-    write(c20, c21, c22, c23, c + 2 * ldc)
+    storeRow(c00, c01, c02, c03, c + 0 * ldc, accumulate: accumulate)
+    storeRow(c10, c11, c12, c13, c + 1 * ldc, accumulate: accumulate)
+    storeRow(c20, c21, c22, c23, c + 2 * ldc, accumulate: accumulate)
   }
 
   @inline(__always)
@@ -315,25 +255,10 @@ extension PackedGEMM.Problem {
       pa += 6
       pb += 64
     }
-    @inline(__always) func write(
-      _ v0: Vector16, _ v1: Vector16, _ v2: Vector16, _ v3: Vector16, _ row: UnsafeMutablePointer<Float>
-    ) {
-      if accumulate {
-        VectorMath.store(VectorMath.load(row) + v0, row)
-        VectorMath.store(VectorMath.load(row + 16) + v1, row + 16)
-        VectorMath.store(VectorMath.load(row + 32) + v2, row + 32)
-        VectorMath.store(VectorMath.load(row + 48) + v3, row + 48)
-      } else {
-        VectorMath.store(v0, row)
-        VectorMath.store(v1, row + 16)
-        VectorMath.store(v2, row + 32)
-        VectorMath.store(v3, row + 48)
-      }
-    }
-    write(c00, c01, c02, c03, c + 0 * ldc)
-    write(c10, c11, c12, c13, c + 1 * ldc)
-    write(c20, c21, c22, c23, c + 2 * ldc)
-    write(c30, c31, c32, c33, c + 3 * ldc)
+    storeRow(c00, c01, c02, c03, c + 0 * ldc, accumulate: accumulate)
+    storeRow(c10, c11, c12, c13, c + 1 * ldc, accumulate: accumulate)
+    storeRow(c20, c21, c22, c23, c + 2 * ldc, accumulate: accumulate)
+    storeRow(c30, c31, c32, c33, c + 3 * ldc, accumulate: accumulate)
   }
 
   @inline(__always)
@@ -396,25 +321,31 @@ extension PackedGEMM.Problem {
       pa += 6
       pb += 64
     }
-    @inline(__always) func write(
-      _ v0: Vector16, _ v1: Vector16, _ v2: Vector16, _ v3: Vector16, _ row: UnsafeMutablePointer<Float>
-    ) {
-      if accumulate {
-        VectorMath.store(VectorMath.load(row) + v0, row)
-        VectorMath.store(VectorMath.load(row + 16) + v1, row + 16)
-        VectorMath.store(VectorMath.load(row + 32) + v2, row + 32)
-        VectorMath.store(VectorMath.load(row + 48) + v3, row + 48)
-      } else {
-        VectorMath.store(v0, row)
-        VectorMath.store(v1, row + 16)
-        VectorMath.store(v2, row + 32)
-        VectorMath.store(v3, row + 48)
-      }
+    storeRow(c00, c01, c02, c03, c + 0 * ldc, accumulate: accumulate)
+    storeRow(c10, c11, c12, c13, c + 1 * ldc, accumulate: accumulate)
+    storeRow(c20, c21, c22, c23, c + 2 * ldc, accumulate: accumulate)
+    storeRow(c30, c31, c32, c33, c + 3 * ldc, accumulate: accumulate)
+    storeRow(c40, c41, c42, c43, c + 4 * ldc, accumulate: accumulate)
+  }
+}
+
+extension PackedGEMM.Problem {
+  /// One row of a tile (4 vectors, 64 columns) into C: added to what is there, or stored.
+  @inline(__always)
+  func storeRow(
+    _ v0: Vector16, _ v1: Vector16, _ v2: Vector16, _ v3: Vector16, _ row: UnsafeMutablePointer<Float>,
+    accumulate: Bool
+  ) {
+    if accumulate {
+      VectorMath.store(VectorMath.load(row) + v0, row)
+      VectorMath.store(VectorMath.load(row + 16) + v1, row + 16)
+      VectorMath.store(VectorMath.load(row + 32) + v2, row + 32)
+      VectorMath.store(VectorMath.load(row + 48) + v3, row + 48)
+    } else {
+      VectorMath.store(v0, row)
+      VectorMath.store(v1, row + 16)
+      VectorMath.store(v2, row + 32)
+      VectorMath.store(v3, row + 48)
     }
-    write(c00, c01, c02, c03, c + 0 * ldc)
-    write(c10, c11, c12, c13, c + 1 * ldc)
-    write(c20, c21, c22, c23, c + 2 * ldc)
-    write(c30, c31, c32, c33, c + 3 * ldc)
-    write(c40, c41, c42, c43, c + 4 * ldc)
   }
 }

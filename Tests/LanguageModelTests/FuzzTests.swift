@@ -12,13 +12,8 @@ import Tokenizer
 struct FuzzTests {
   static func validFiles() throws -> [Data] {
     let corpus = try patternCorpus(sentences: 40)
-    var config = TrainingConfig()
-    config.batch = 2
-    config.window = 6
     let directory = temporaryDirectory("fuzz")
-    let trainer = try Trainer(
-      modelConfig: ModelConfig(cell: .gru, vocabularySize: corpus.vocabulary.count, hiddenSize: 6, layers: 2),
-      config: config, corpus: corpus, outputDirectory: directory, gemm: engine(threads: 1))
+    let trainer = try smallTrainer(corpus, directory: directory, cell: .gru, hidden: 6, layers: 2, window: 6)
     try trainer.train(budget: .steps(2))
     return [
       try Data(contentsOf: URL(fileURLWithPath: directory + "/" + Checkpoint.latestFile)),
@@ -63,13 +58,8 @@ struct FuzzTests {
   /// Resuming from a damaged training state is a clear error, never garbage or a crash.
   @Test func mutatedTrainingStatesNeverCrashResume() throws {
     let corpus = try patternCorpus(sentences: 40)
-    var config = TrainingConfig()
-    config.batch = 2
-    config.window = 6
     let directory = temporaryDirectory("fuzz-resume")
-    let trainer = try Trainer(
-      modelConfig: ModelConfig(cell: .lstm, vocabularySize: corpus.vocabulary.count, hiddenSize: 5, layers: 1),
-      config: config, corpus: corpus, outputDirectory: directory, gemm: engine(threads: 1))
+    let trainer = try smallTrainer(corpus, directory: directory, hidden: 5, window: 6)
     try trainer.train(budget: .steps(2))
     let statePath = directory + "/" + Checkpoint.stateFile
     let good = try Data(contentsOf: URL(fileURLWithPath: statePath))

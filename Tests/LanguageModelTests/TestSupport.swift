@@ -25,3 +25,16 @@ func temporaryDirectory(_ name: String) -> String {
 }
 
 func engine(threads: Int = 2) -> GEMMEngine { GEMMEngine(pool: ThreadPool(threadCount: threads)) }
+
+/// A tiny trainer (2 streams of 8 characters, or as given) writing to `directory`.
+func smallTrainer(
+  _ corpus: Corpus, directory: String, cell: CellKind = .lstm, hidden: Int = 8, layers: Int = 1, batch: Int = 2,
+  window: Int = 8
+) throws -> Trainer {
+  var config = TrainingConfig()
+  config.batch = batch
+  config.window = window
+  return try Trainer(
+    modelConfig: ModelConfig(cell: cell, vocabularySize: corpus.vocabulary.count, hiddenSize: hidden, layers: layers),
+    config: config, corpus: corpus, outputDirectory: directory, gemm: engine(threads: 1))
+}

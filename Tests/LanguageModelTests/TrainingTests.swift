@@ -239,13 +239,8 @@ struct ResumeTests {
 
   @Test func resumeOnAnotherVocabularyIsAnError() throws {
     let corpus = try patternCorpus(sentences: 60)
-    var config = TrainingConfig()
-    config.batch = 2
-    config.window = 8
     let directory = temporaryDirectory("vocab")
-    let trainer = try Trainer(
-      modelConfig: ModelConfig(vocabularySize: corpus.vocabulary.count, hiddenSize: 8, layers: 1), config: config,
-      corpus: corpus, outputDirectory: directory, gemm: engine())
+    let trainer = try smallTrainer(corpus, directory: directory)
     try trainer.train(budget: .steps(3))
     let other = try Corpus(
       text: DecodedText(
@@ -283,13 +278,8 @@ struct FaultTests {
   /// is the last good one, byte for byte.
   @Test func divergenceStopsAndKeepsTheLastGoodCheckpoint() throws {
     let corpus = try patternCorpus(sentences: 60)
-    var config = TrainingConfig()
-    config.batch = 2
-    config.window = 8
     let directory = temporaryDirectory("diverge")
-    let trainer = try Trainer(
-      modelConfig: ModelConfig(vocabularySize: corpus.vocabulary.count, hiddenSize: 8, layers: 1), config: config,
-      corpus: corpus, outputDirectory: directory, gemm: engine())
+    let trainer = try smallTrainer(corpus, directory: directory)
     try trainer.train(budget: .steps(3))
     let latest = directory + "/" + Checkpoint.latestFile
     let state = directory + "/" + Checkpoint.stateFile
@@ -314,14 +304,9 @@ struct FaultTests {
   /// and not training without saving.
   @Test func unwritableOutputIsAClearError() throws {
     let corpus = try patternCorpus(sentences: 60)
-    var config = TrainingConfig()
-    config.batch = 2
-    config.window = 8
     let file = temporaryDirectory("unwritable") + "/a-file"
     try Data("x".utf8).write(to: URL(fileURLWithPath: file))
-    let trainer = try Trainer(
-      modelConfig: ModelConfig(vocabularySize: corpus.vocabulary.count, hiddenSize: 8, layers: 1), config: config,
-      corpus: corpus, outputDirectory: file + "/run", gemm: engine())
+    let trainer = try smallTrainer(corpus, directory: file + "/run")
     #expect(throws: TrainingError.self) { try trainer.train(budget: .steps(2)) }
     #expect(trainer.progress.step == 0, "no step may run when nothing can be saved")
   }
