@@ -8,12 +8,18 @@ public struct Corpus: Sendable {
   public let split: CorpusSplit
   public let droppedByteOrderMark: Bool
 
-  /// Builds the vocabulary from the text itself.
-  public init(text decoded: DecodedText, validationFraction: Double = 0.05, testFraction: Double = 0.05)
-    throws(TokenizerError)
-  {
+  /// Builds the vocabulary from the text itself; more than
+  /// `maximumVocabulary` distinct characters is an error (char-rnn's lesson:
+  /// a stray binary file gives a vocabulary of 180,000 and a useless model).
+  public init(
+    text decoded: DecodedText, validationFraction: Double = 0.05, testFraction: Double = 0.05,
+    maximumVocabulary: Int = Corpus.defaultMaximumVocabulary
+  ) throws(TokenizerError) {
     guard !decoded.scalars.isEmpty else { throw .emptyCorpus }
     let vocabulary = Vocabulary(of: decoded.scalars)
+    if vocabulary.count > maximumVocabulary {
+      throw .vocabularyTooLarge(count: vocabulary.count, limit: maximumVocabulary)
+    }
     try self.init(
       text: decoded, vocabulary: vocabulary, validationFraction: validationFraction, testFraction: testFraction)
   }
@@ -52,4 +58,24 @@ public struct Corpus: Sendable {
   }
 
   public func tokens(in part: CorpusSplit.Part) -> ArraySlice<Int32> { tokens[split.range(part)] }
+
+  public static let defaultMaximumVocabulary = 1024
+}
+
+extension DecodedText {
+  /// The same text with every CRLF turned into LF (a lone CR is kept).
+  public func normalizingNewlines() -> DecodedText {
+    var out: [Unicode.Scalar] = []
+    out.reserveCapacity(scalars.count)
+    var i = 0
+    while i < scalars.count {
+      if scalars[i] == "\r" && i + 1 < scalars.count && scalars[i + 1] == "\n" {
+        i += 1
+        continue
+      }
+      out.append(scalars[i])
+      i += 1
+    }
+    return DecodedText(scalars: out, droppedByteOrderMark: droppedByteOrderMark)
+  }
 }

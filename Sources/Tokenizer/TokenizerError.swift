@@ -8,6 +8,7 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
   case fileNotFound(path: String)
   case isDirectory(path: String)
   case unreadable(path: String, reason: String)
+  case vocabularyTooLarge(count: Int, limit: Int)
 
   public var description: String {
     switch self {
@@ -22,6 +23,9 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
       return "no file at \(path); check the path (corpora are fetched with 'make corpora')"
     case .isDirectory(let path):
       return "\(path) is a directory; give the path of a plain-text file"
+    case .vocabularyTooLarge(let count, let limit):
+      return
+        "the text has \(count) distinct characters, more than the limit of \(limit); is it really text? Raise the limit with --max-vocabulary if it is"
     case .unreadable(let path, let reason):
       return "cannot read \(path): \(reason); check its permissions"
     case .corpusTooShort(let characters, let needed, let reason):

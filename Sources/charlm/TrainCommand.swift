@@ -66,7 +66,9 @@ enum TrainCommand {
     _ = try modelConfig(args, vocabularySize: 1, base: nil)
     _ = try trainingConfig(args, base: nil)
 
-    let decoded = try Corpus.decodeFile(path: corpusPath)
+    var decoded = try Corpus.decodeFile(path: corpusPath)
+    if args.flag("--normalize-newlines") { decoded = decoded.normalizingNewlines() }
+    let maximumVocabulary = try args.int("--max-vocabulary", default: Corpus.defaultMaximumVocabulary, min: 1)
     let gemm = GEMMEngine(pool: ThreadPool(threadCount: threads))
     let trainer: Trainer
     if args.flag("--resume") {
@@ -97,7 +99,7 @@ enum TrainCommand {
             "\(outputDirectory) already holds a run (\(existing.joined(separator: ", "))); continue it with --resume, choose another --out, or replace it with --overwrite"
         )
       }
-      let corpus = try Corpus(text: decoded)
+      let corpus = try Corpus(text: decoded, maximumVocabulary: maximumVocabulary)
       if decoded.droppedByteOrderMark && !json {
         print("note: dropped the byte-order mark at the start of \(corpusPath)")
       }

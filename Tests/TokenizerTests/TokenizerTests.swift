@@ -130,3 +130,21 @@ struct SplitAndBatcherTests {
     #expect(throws: TokenizerError.isDirectory(path: "/tmp")) { try Corpus.readBytes(path: "/tmp") }
   }
 }
+
+struct CorpusOptionTests {
+  @Test func newlinesAreKeptUnlessNormalized() throws {
+    let decoded = DecodedText("a\r\nb\rc\n")
+    #expect(try Corpus(text: decoded).tokens.count == 7)
+    let normalized = decoded.normalizingNewlines()
+    #expect(String(String.UnicodeScalarView(normalized.scalars)) == "a\nb\rc\n")
+  }
+
+  @Test func vocabularyLimitIsAnErrorThatSaysSo() {
+    let text = DecodedText(String((0..<300).map { Character(Unicode.Scalar(0x4E00 + $0)!) }))
+    #expect(throws: TokenizerError.vocabularyTooLarge(count: 300, limit: 256)) {
+      try Corpus(text: text, maximumVocabulary: 256)
+    }
+    #expect(TokenizerError.vocabularyTooLarge(count: 300, limit: 256).description.contains("--max-vocabulary"))
+    #expect(throws: Never.self) { try Corpus(text: text) }
+  }
+}
