@@ -54,10 +54,4 @@ public enum Reductions {
       i += 1
     }
   }
-
-  /// True if every value is finite.
-  public static func allFinite(_ x: UnsafePointer<Float>, count: Int) -> Bool {
-    for i in 0..<count where !x[i].isFinite { return false }
-    return true
-  }
 }
