@@ -25,11 +25,6 @@ public final class RecurrentState: @unchecked Sendable {
     cell.fill(0)
   }
 
-  public func copy(from other: RecurrentState) {
-    hidden.copy(from: other.hidden)
-    cell.copy(from: other.cell)
-  }
-
   /// Stream s takes the state stream `parents[s]` had (beam search).
   public func selectStreams(_ parents: [Int]) {
     precondition(parents.count == streams && parents.allSatisfy { $0 >= 0 && $0 < streams })
@@ -47,6 +42,4 @@ public final class RecurrentState: @unchecked Sendable {
     }
   }
 
-  /// Elements per layer.
-  public var layerStride: Int { streams * hiddenSize }
 }

@@ -104,9 +104,6 @@ public final class Workspace: @unchecked Sendable {
     targets.deallocate()
   }
 
-  /// Bytes held, for memory reports.
-  public var byteCount: Int { buffer.count * 4 + lossPartialCount * 8 + batch * window * 8 }
-
   /// Copies a window's tokens in: both (T, B) time-major, with `streams` ≤ batch.
   public func setTokens(inputs source: UnsafePointer<Int32>, targets sourceTargets: UnsafePointer<Int32>, count: Int) {
     precondition(count <= batch * window)

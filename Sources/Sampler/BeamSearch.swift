@@ -25,11 +25,7 @@ extension TextGenerator {
       candidates.removeAll(keepingCapacity: true)
       for (w, beam) in beams.enumerated() {
         workspace.withLogits(step: lastStep, stream: w, streams: streams) { logits in
-          var maxValue = -Float.infinity
-          for value in logits { maxValue = max(maxValue, value) }
-          var sum = 0.0
-          for value in logits { sum += Foundation.exp(Double(value - maxValue)) }
-          let logSum = Foundation.log(sum) + Double(maxValue)
+          let logSum = Self.logSumExp(logits)
           for j in 0..<v { candidates.append((beam.score + Double(logits[j]) - logSum, w, Int32(j))) }
         }
       }

@@ -118,17 +118,17 @@ public final class TextGenerator: @unchecked Sendable {
       strategy.distribution(logits, into: &probabilities, order: &order)
       let u = rng.nextUnitDouble()
       let id = strategy.greedy ? SamplingStrategy.argmax(logits) : SamplingStrategy.draw(probabilities, u: u)
-      return (Int32(id), Self.logSoftmax(logits, at: id))
+      return (Int32(id), Double(logits[id]) - Self.logSumExp(logits))
     }
   }
 
-  /// log softmax(logits)[index], in Double.
-  static func logSoftmax(_ logits: UnsafeBufferPointer<Float>, at index: Int) -> Double {
+  /// log Σ exp(logits), in Double: log softmax(logits)[j] = logits[j] − this.
+  static func logSumExp(_ logits: UnsafeBufferPointer<Float>) -> Double {
     var maxValue = -Float.infinity
     for value in logits { maxValue = max(maxValue, value) }
     var sum = 0.0
     for value in logits { sum += Foundation.exp(Double(value - maxValue)) }
-    return Double(logits[index] - maxValue) - Foundation.log(sum)
+    return Foundation.log(sum) + Double(maxValue)
   }
 
   /// Primes every stream with `prime`, then generates up to `options.length`

@@ -77,12 +77,11 @@ public enum Comparison {
         totalSteps = max(4, Int(seconds / (trainer.trainingSeconds / 3)))
       }
       trainer.evaluateEvery = max(1, totalSteps / max(options.evaluationPoints, 1))
-      let runner = trainer
       log("\(cell.rawValue): hidden \(hidden), \(parameters) parameters")
       var run = Run(cell: cell, hidden: hidden, parameters: parameters)
-      let charactersPerStep = Double(runner.charactersPerStep)
+      let charactersPerStep = Double(trainer.charactersPerStep)
       let start = Date()
-      try runner.train(
+      try trainer.train(
         budget: options.budget,
         onEvent: { event in
           if case .evaluation(let step, let metrics, _, let seconds) = event {
@@ -91,8 +90,8 @@ public enum Comparison {
           }
         })
       run.wallSeconds = Date().timeIntervalSince(start)
-      run.trainingLoss = runner.recentLoss ?? .nan
-      run.charactersPerSecond = Double(runner.progress.step) * charactersPerStep / max(runner.trainingSeconds, 1e-9)
+      run.trainingLoss = trainer.recentLoss ?? .nan
+      run.charactersPerSecond = Double(trainer.progress.step) * charactersPerStep / max(trainer.trainingSeconds, 1e-9)
       run.checkpoint = directory + "/" + Checkpoint.bestFile
       let (best, _, _) = try Checkpoint.loadModel(path: run.checkpoint, gemm: gemm)
       let evaluator = Evaluator(model: best)

@@ -158,8 +158,10 @@ struct InterruptTests {
     process.standardError = Pipe()
     try process.run()
     // A watchdog, so that a child that ignores the signal fails the test instead of hanging it.
-    let pid = process.processIdentifier
-    DispatchQueue.global().asyncAfter(deadline: .now() + 60) { kill(pid, SIGKILL) }
+    nonisolated(unsafe) let watched = process
+    DispatchQueue.global().asyncAfter(deadline: .now() + 60) {
+      if watched.isRunning { kill(watched.processIdentifier, SIGKILL) }
+    }
     // Wait for the first progress line, then interrupt.
     let handle = out.fileHandleForReading
     var seen = ""
