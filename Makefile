@@ -7,14 +7,17 @@ CORPUS_SHA256 := 86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565e
 DEMO_TIME    ?= 3m
 DEMO_OUT     := checkpoints/demo
 
-.PHONY: all build demo test corpora bench bench-kernels bench-compare parity clean help
+.PHONY: all build demo context-demo test fuzz stress corpora bench bench-kernels bench-compare parity clean help
 PYTHON       ?= $(HOME)/torchenv/bin/python
 
 all: build
 
 help:
 	@echo "make demo    get tinyshakespeare, build, train an LSTM for $(DEMO_TIME), print perplexity and a sample"
+	@echo "make context-demo  the 'I live in Gujarat … I know ___' probe: RNN, GRU and LSTM, ~15 minutes"
 	@echo "make test    build and run every test (release mode)"
+	@echo "make fuzz    200,000 damaged checkpoints and states through the loader (FUZZ_CASES=...)"
+	@echo "make stress  kill -9 training 20+ times, resume each time, compare bit for bit"
 	@echo "make build   build the charlm command into $(BIN)"
 	@echo "make corpora fetch the corpora (from \$$CORPUS_MIRROR if set)"
 	@echo "make bench   training and sampling speed, memory, GEMM kernels"
@@ -47,8 +50,48 @@ demo: $(CORPUS) build
 	@echo "--- 500 characters at temperature 0.8 ---"
 	$(BIN) sample --checkpoint $(DEMO_OUT) --prime "ROMEO:" --length 500 --temperature 0.8 --seed 7
 
+# Long-range context: a synthetic corpus whose answer sits up to CONTEXT_GAP
+# characters after its cause, and three cells with matched parameter counts
+# and equal time. Each first learns the task on short gaps (a curriculum:
+# on the full range alone, no cell found the signal in the time), then
+# trains on the full range with a 100-character window. Then both probes;
+# reports land in $(CONTEXT_OUT).
+CONTEXT_CORPUS := corpora/context.txt
+CONTEXT_SHORT  := corpora/context-short.txt
+CONTEXT_OUT    := checkpoints/context
+CONTEXT_WARMUP ?= 1m
+CONTEXT_TIME   ?= 150s
+CONTEXT_GAP    ?= 500
+CONTEXT_RUNS   := $(CONTEXT_OUT)/rnn $(CONTEXT_OUT)/gru $(CONTEXT_OUT)/lstm
+CONTEXT_TRAIN  := --cells rnn,gru,lstm --layers 1 --hidden 128 --batch 16 --window 100 --points 6
+
+context-demo: build
+	$(BIN) corpus context --out $(CONTEXT_SHORT) --max-gap 50 --size 1000000 --seed 2
+	$(BIN) corpus context --out $(CONTEXT_CORPUS) --max-gap $(CONTEXT_GAP) --size 3000000 --seed 1
+	$(BIN) compare --corpus $(CONTEXT_SHORT) $(CONTEXT_TRAIN) --time $(CONTEXT_WARMUP) --lr 5e-3 \
+	  --out $(CONTEXT_OUT)/short --report $(CONTEXT_OUT)/short/compare.html
+	$(BIN) compare --corpus $(CONTEXT_CORPUS) $(CONTEXT_TRAIN) --time $(CONTEXT_TIME) --lr 2e-3 \
+	  --start-from $(CONTEXT_OUT)/short --out $(CONTEXT_OUT) --report $(CONTEXT_OUT)/compare.html
+	$(BIN) probe context --checkpoint $(CONTEXT_RUNS) --probe-set corpora/context.probe.json \
+	  --report $(CONTEXT_OUT)/context.html
+	$(BIN) probe context --checkpoint $(CONTEXT_RUNS) --probe-set corpora/context.probe.json --state carried \
+	  --report $(CONTEXT_OUT)/context-carried.html
+	$(BIN) probe gradient --checkpoint $(CONTEXT_RUNS) --corpus $(CONTEXT_CORPUS) --lags 150 \
+	  --report $(CONTEXT_OUT)/gradient.html
+
 test:
 	$(SWIFT) test -c release
+
+# The long fuzz run: damaged checkpoints and training states, loaded or
+# refused, never a crash. A hang fails it after an hour.
+FUZZ_CASES ?= 200000
+fuzz:
+	CHARLM_FUZZ_CASES=$(FUZZ_CASES) timeout 3600 $(SWIFT) test -c release --filter FuzzTests
+
+# kill -9 at random moments, 20 times or more, then a bit-for-bit check
+# against an uninterrupted run (KILLS=..., STEPS=...).
+stress: build
+	BIN=$(BIN) bash bench/stress.sh
 
 bench: $(CORPUS) build
 	$(BIN) bench --corpus $(CORPUS)
@@ -72,4 +115,4 @@ parity: build
 	$(PYTHON) python/parity.py --charlm $(BIN)
 
 clean:
-	rm -rf .build checkpoints/demo
+	rm -rf .build checkpoints/demo checkpoints/context

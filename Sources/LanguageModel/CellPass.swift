@@ -31,6 +31,10 @@ struct CellPass {
   let dcNext: UnsafeMutablePointer<Float>  // (B, H)
   let dInitialHidden: UnsafeMutablePointer<Float>  // (B, H)
   let dInitialCell: UnsafeMutablePointer<Float>  // (B, H)
+  /// Called by backward at the start of step t with dL/dh_t from above and
+  /// from step t+1, (B, H) each, whose sum is the total gradient of h_t.
+  /// nil in training; the gradient probe records through it.
+  var observeBackwardStep: ((_ step: Int, _ dh: UnsafePointer<Float>, _ dhNext: UnsafePointer<Float>) -> Void)? = nil
 
   /// Runs one time step: the recurrent product C (B, N) = A (B, K) · packed
   /// W (+ C when `accumulate`), and the cell's row-wise math `rows`, before

@@ -88,6 +88,7 @@ enum LSTMCell {
       let cPrev = p.cell + t * b * h
       let c = p.cell + (t + 1) * b * h
       let dh = p.dHidden + t * b * h
+      p.observeBackwardStep?(t, dh, p.dhNext)
       // The gate gradients, then dh_{t−1} = dpre_t · W_hh: (B, 4H)·(4H, H).
       p.step(gemm, a: gatesT, lda: g, c: p.dhNext, ldc: h, accumulate: false, productFirst: false) { rows in
         for row in rows {

@@ -46,6 +46,7 @@ enum RNNCell {
       let pre = p.gates + t * b * h
       let out = p.hidden + (t + 1) * b * h
       let dh = p.dHidden + t * b * h
+      p.observeBackwardStep?(t, dh, p.dhNext)
       // dpre_t, then dh_{t−1} = dpre_t · W_hh: (B, H)·(H, H).
       p.step(gemm, a: pre, lda: h, c: p.dhNext, ldc: h, accumulate: false, productFirst: false) { rows in
         for row in rows {

@@ -54,15 +54,17 @@ public final class RecurrentModel: @unchecked Sendable {
   /// layer 0's projection table and repacking the weights, for a caller that
   /// knows the weights are the same as in its last forward pass in this
   /// workspace, with no backward pass since (backward reuses the packing).
+  /// `dropout` false keeps dropout off in a training pass (for probes that
+  /// want the gradients of the deterministic model).
   @discardableResult
   public func forward(
     _ workspace: Workspace, streams b: Int, steps t: Int, state: RecurrentState, training: Bool,
-    rng: inout Xoshiro256, scoring: Bool = true, weightsUnchanged: Bool = false
+    rng: inout Xoshiro256, scoring: Bool = true, weightsUnchanged: Bool = false, dropout: Bool = true
   ) -> Double {
     precondition(scoring || !training, "training needs the loss")
     precondition(b <= workspace.batch && t <= workspace.window && b == state.streams)
     let (h, g, v, e) = (config.hiddenSize, config.gateWidth, config.vocabularySize, config.embeddingSize)
-    let useDropout = training && config.dropout > 0
+    let useDropout = training && dropout && config.dropout > 0
     let ws = workspace
     let pool = gemm.pool
     return parameters.withUnsafeMutablePointer { params in
@@ -149,7 +151,14 @@ public final class RecurrentModel: @unchecked Sendable {
   // MARK: - Backward
 
   /// Adds dL/dθ of the last training `forward` into `gradients`.
-  public func backward(_ workspace: Workspace) {
+  public func backward(_ workspace: Workspace) { backward(workspace, observe: nil) }
+
+  /// `backward`, calling `observe(layer, step, dh, dhNext)` at the start of
+  /// each layer's backward step (see `CellPass.observeBackwardStep`).
+  func backward(
+    _ workspace: Workspace,
+    observe: ((_ layer: Int, _ step: Int, _ dh: UnsafePointer<Float>, _ dhNext: UnsafePointer<Float>) -> Void)?
+  ) {
     let ws = workspace
     let (b, t, useDropout) = ws.lastPass
     precondition(t > 0, "backward needs a training forward pass first")
@@ -175,7 +184,8 @@ public final class RecurrentModel: @unchecked Sendable {
           for l in stride(from: top - 1, through: 0, by: -1) {
             let slices = layout.layers[l]
             let dPre = act + ws.layers[l].gates
-            let layerPass = pass(l, params, act, ws, b, t, grads: grads)
+            var layerPass = pass(l, params, act, ws, b, t, grads: grads)
+            if let observe { layerPass.observeBackwardStep = { observe(l, $0, $1, $2) } }
             switch config.cell {
             case .lstm: LSTMCell.backward(layerPass, gemm: gemm)
             case .gru: GRUCell.backward(layerPass, gemm: gemm)

@@ -13,6 +13,19 @@ public enum TrainingEvent: Sendable {
   /// invocation, evaluations excluded.
   case evaluation(step: Int, metrics: Metrics, isBest: Bool, trainingSeconds: Double)
   case saved(path: String)
+  /// A checkpoint could not be written and `allowNoSave` is on: training goes on.
+  case saveSkipped(String)
+  /// The step diverged; the trainer went back to the last saved state and
+  /// multiplied the learning rate by `learningRateScale` (now in force).
+  case rolledBack(fromStep: Int, toStep: Int, learningRateScale: Double)
+}
+
+/// What a NaN or Inf loss or gradient norm does.
+public enum DivergencePolicy: Sendable, Equatable {
+  /// Stop with an error; the last good checkpoint stays as it was.
+  case stop
+  /// Go back to the last saved state, halve the learning rate, go on; at most `maximum` times.
+  case rollback(maximum: Int)
 }
 
 /// Why training stopped.
@@ -45,6 +58,8 @@ public struct TrainingProgress: Codable, Sendable, Equatable {
   public var rngState: [String] = []
   public var bestValidationLoss: Double?
   public var config = TrainingConfig()
+  /// Factor on the schedule's learning rate, halved by each rollback (nil: 1).
+  public var learningRateScale: Double?
 }
 
 /// Trains a model on a corpus with truncated BPTT, writing checkpoints to a
@@ -66,6 +81,13 @@ public final class Trainer {
   public var evaluateEvery: Int
   /// The training loss of recent steps (exponential moving average).
   public private(set) var recentLoss: Double?
+  public var divergencePolicy = DivergencePolicy.stop
+  /// Go on training when a checkpoint cannot be written (else stop with the error).
+  public var allowNoSave = false
+  /// Rollbacks done by this trainer.
+  public private(set) var rollbacks = 0
+  /// The state at the last save, for a rollback: allocated once, at the first save.
+  private var lastGood: Snapshot?
   let corpus: Corpus
   let batcher: BPTTBatcher
   let optimizer: Optimizer
@@ -145,6 +167,7 @@ public final class Trainer {
       case .seconds, .trainingSeconds: nil
       }
     var lastEvaluatedStep = -1
+    if divergencePolicy != .stop && lastGood == nil { takeSnapshot() }
 
     while true {
       if let targetSteps, progress.step >= targetSteps { break }
@@ -154,7 +177,23 @@ public final class Trainer {
         reason = .interrupted
         break
       }
-      let (loss, norm, learningRate) = try step()
+      let loss: Double
+      let norm: Float
+      let learningRate: Float
+      do {
+        (loss, norm, learningRate) = try step()
+      } catch {
+        guard case .diverged(let failedStep, _, _) = error, case .rollback(let maximum) = divergencePolicy,
+          rollbacks < maximum
+        else { throw error }
+        rollbacks += 1
+        let scale = (progress.learningRateScale ?? 1) / 2
+        restoreSnapshot()
+        progress.learningRateScale = scale
+        stepsSinceEvaluation = 0
+        onEvent(.rolledBack(fromStep: failedStep, toStep: progress.step, learningRateScale: scale))
+        continue
+      }
       stepsSinceEvaluation += 1
 
       let elapsed = Date().timeIntervalSince(startTime)
@@ -198,7 +237,7 @@ public final class Trainer {
   public func step() throws(TrainingError) -> (loss: Double, gradientNorm: Float, learningRate: Float) {
     let started = DispatchTime.now().uptimeNanoseconds
     defer { trainingSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9 }
-    let learningRate = config.schedule.rate(at: progress.step)
+    let learningRate = config.schedule.rate(at: progress.step) * Float(progress.learningRateScale ?? 1)
     let lossSum = corpus.tokens.withUnsafeBufferPointer { all in
       let train = UnsafeBufferPointer(rebasing: all[corpus.split.train])
       batcher.fill(train, position: progress.position, inputs: workspace.inputs, targets: workspace.targets)
@@ -231,7 +270,7 @@ public final class Trainer {
     onEvent(.evaluation(step: progress.step, metrics: metrics, isBest: isBest, trainingSeconds: trainingSeconds))
     if isBest {
       let path = outputDirectory + "/" + Checkpoint.bestFile
-      try save { () throws(AtomicFile.WriteError) in
+      try save(onEvent) { () throws(AtomicFile.WriteError) in
         try Checkpoint.saveModel(model, vocabulary: vocabulary, to: path, extra: summary(metrics))
       }
       onEvent(.saved(path: path))
@@ -250,15 +289,64 @@ public final class Trainer {
   func saveLatest(onEvent: (TrainingEvent) -> Void) throws(TrainingError) {
     let statePath = outputDirectory + "/" + Checkpoint.stateFile
     let modelPath = outputDirectory + "/" + Checkpoint.latestFile
-    try save { () throws(AtomicFile.WriteError) in
+    if divergencePolicy != .stop { takeSnapshot() }
+    try save(onEvent) { () throws(AtomicFile.WriteError) in
       try AtomicFile.write(stateData(), to: statePath)
       try Checkpoint.saveModel(model, vocabulary: vocabulary, to: modelPath, extra: summary(nil))
     }
     onEvent(.saved(path: modelPath))
   }
 
-  private func save(_ body: () throws(AtomicFile.WriteError) -> Void) throws(TrainingError) {
-    do { try body() } catch { throw .saveFailed(error.description) }
+  /// Runs a save; a failure stops training unless `allowNoSave`, which
+  /// reports it and goes on. Atomic writes leave the previous file whole.
+  private func save(_ onEvent: (TrainingEvent) -> Void, _ body: () throws(AtomicFile.WriteError) -> Void)
+    throws(TrainingError)
+  {
+    do { try body() } catch {
+      guard allowNoSave else { throw .saveFailed(error.description) }
+      onEvent(.saveSkipped(error.description))
+    }
+  }
+
+  // MARK: - Rollback
+
+  /// Everything a step changes, as it was at the last save.
+  private struct Snapshot {
+    let parameters: FloatBuffer
+    let optimizerState: [FloatBuffer]
+    var optimizerSteps = 0
+    let hidden: FloatBuffer
+    let cell: FloatBuffer
+    var progress = TrainingProgress()
+    var rng = Xoshiro256(seed: 0)
+  }
+
+  private func takeSnapshot() {
+    if lastGood == nil {
+      lastGood = Snapshot(
+        parameters: FloatBuffer(count: model.parameters.count),
+        optimizerState: optimizer.stateBuffers.map { FloatBuffer(count: $0.1.count) },
+        hidden: FloatBuffer(count: state.hidden.count), cell: FloatBuffer(count: state.cell.count))
+    }
+    lastGood!.parameters.copy(from: model.parameters)
+    for (copy, (_, buffer)) in zip(lastGood!.optimizerState, optimizer.stateBuffers) { copy.copy(from: buffer) }
+    lastGood!.optimizerSteps = optimizer.stepCount
+    lastGood!.hidden.copy(from: state.hidden)
+    lastGood!.cell.copy(from: state.cell)
+    lastGood!.progress = progress
+    lastGood!.rng = rng
+  }
+
+  private func restoreSnapshot() {
+    guard let snapshot = lastGood else { return }
+    model.parameters.copy(from: snapshot.parameters)
+    for (copy, (_, buffer)) in zip(snapshot.optimizerState, optimizer.stateBuffers) { buffer.copy(from: copy) }
+    optimizer.stepCount = snapshot.optimizerSteps
+    state.hidden.copy(from: snapshot.hidden)
+    state.cell.copy(from: snapshot.cell)
+    progress = snapshot.progress
+    rng = snapshot.rng
+    recentLoss = nil
   }
 
   // MARK: - Training state

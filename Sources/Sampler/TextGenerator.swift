@@ -123,7 +123,7 @@ public final class TextGenerator: @unchecked Sendable {
   }
 
   /// log Σ exp(logits), in Double: log softmax(logits)[j] = logits[j] − this.
-  static func logSumExp(_ logits: UnsafeBufferPointer<Float>) -> Double {
+  public static func logSumExp(_ logits: UnsafeBufferPointer<Float>) -> Double {
     var maxValue = -Float.infinity
     for value in logits { maxValue = max(maxValue, value) }
     var sum = 0.0

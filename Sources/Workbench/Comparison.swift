@@ -21,6 +21,10 @@ public enum Comparison {
     public var evaluationPoints = 20
     public var training = TrainingConfig()
     public var outputDirectory = "checkpoints/compare"
+    /// A directory of earlier runs (one per cell, as this writes them) whose
+    /// best models each cell starts from instead of random weights: a
+    /// curriculum, or more training on new text.
+    public var startFrom: String?
     public init() {}
   }
 
@@ -67,6 +71,14 @@ public enum Comparison {
         cell: cell, vocabularySize: corpus.vocabulary.count, hiddenSize: hidden, layers: options.layers)
       let trainer = try Trainer(
         modelConfig: modelConfig, config: config, corpus: corpus, outputDirectory: directory, gemm: gemm)
+      if let startFrom = options.startFrom {
+        let path = startFrom + "/" + cell.rawValue
+        let (start, vocabulary, _) = try Checkpoint.loadModel(path: path, gemm: gemm)
+        guard start.config == modelConfig, vocabulary == corpus.vocabulary else {
+          throw ComparisonError.startDoesNotMatch(path)
+        }
+        trainer.model.parameters.copy(from: start.parameters)
+      }
       // Space the validation points evenly over the budget.
       let totalSteps: Int
       switch options.budget {
@@ -100,6 +112,17 @@ public enum Comparison {
       runs.append(run)
     }
     return runs
+  }
+
+  public enum ComparisonError: Error, CustomStringConvertible {
+    case startDoesNotMatch(String)
+    public var description: String {
+      switch self {
+      case .startDoesNotMatch(let path):
+        return
+          "\(path) has another shape or vocabulary than this comparison's model; use the same --cells, --layers, --hidden/--params and a corpus with the same characters"
+      }
+    }
   }
 
   // MARK: - Output

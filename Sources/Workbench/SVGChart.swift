@@ -133,7 +133,10 @@ public struct SVGChart: Sendable {
 
     func ticks() -> [Double] {
       if log {
-        return (Int(Foundation.floor(low))...Int(Foundation.ceil(high))).map { Foundation.pow(10, Double($0)) }
+        // Every decade, or every few when there are many, so labels never overlap.
+        let (first, last) = (Int(Foundation.floor(low)), Int(Foundation.ceil(high)))
+        let every = max(1, (last - first + 7) / 8)
+        return stride(from: first, through: last, by: every).map { Foundation.pow(10, Double($0)) }
           .filter { fraction($0) >= -1e-9 && fraction($0) <= 1 + 1e-9 }
       }
       let raw = (high - low) / 6

@@ -19,12 +19,18 @@ struct OptionSpec {
   let help: String
   /// Shown as "(default: …)".
   let defaultText: String?
+  /// Takes several values: "--checkpoint a b c", or the option repeated.
+  let repeatable: Bool
 
-  init(_ name: String, _ value: String? = nil, _ help: String, default defaultText: String? = nil) {
+  init(
+    _ name: String, _ value: String? = nil, _ help: String, default defaultText: String? = nil,
+    repeatable: Bool = false
+  ) {
     self.name = name
     self.value = value
     self.help = help
     self.defaultText = defaultText
+    self.repeatable = repeatable
   }
 }
 
@@ -40,7 +46,7 @@ struct CommandSpec {
     var lines = ["charlm \(name): \(abstract)", "", "usage: \(usage)", "", "options:"]
     let width = options.map { $0.name.count + ($0.value.map { $0.count + 1 } ?? 0) }.max() ?? 0
     for option in options {
-      let left = option.name + (option.value.map { " " + $0 } ?? "")
+      let left = option.name + (option.value.map { " " + $0 + (option.repeatable ? "..." : "") } ?? "")
       var line = "  " + left.padding(toLength: width + 2, withPad: " ", startingAt: 0) + option.help
       if let value = option.defaultText { line += " (default: \(value))" }
       lines.append(line)
@@ -79,6 +85,18 @@ struct CommandSpec {
         parsed.values[key] = ""
       } else if let inlineValue {
         parsed.values[key] = inlineValue
+        if option.repeatable { parsed.lists[key, default: []].append(inlineValue) }
+      } else if option.repeatable {
+        var taken = 0
+        while i + 1 < arguments.count && !arguments[i + 1].hasPrefix("--") {
+          i += 1
+          taken += 1
+          parsed.lists[key, default: []].append(arguments[i])
+          parsed.values[key] = arguments[i]
+        }
+        if taken == 0 {
+          throw UsageError(description: "\(key) needs a value (\(option.value!)); see 'charlm \(name) --help'")
+        }
       } else {
         guard i + 1 < arguments.count else {
           throw UsageError(description: "\(key) needs a value (\(option.value!)); see 'charlm \(name) --help'")
@@ -97,6 +115,10 @@ struct CommandSpec {
 struct ParsedArguments {
   let command: String
   var values: [String: String] = [:]
+  /// Every value of a repeatable option, in order.
+  var lists: [String: [String]] = [:]
+
+  func strings(_ name: String) -> [String] { lists[name] ?? [] }
 
   func has(_ name: String) -> Bool { values[name] != nil }
   func flag(_ name: String) -> Bool { values[name] != nil }

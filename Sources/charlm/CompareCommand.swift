@@ -28,6 +28,8 @@ enum CompareCommand {
       OptionSpec("--points", "N", "validation points per curve", default: "20"),
       OptionSpec("--out", "DIR", "where each cell's run directory goes", default: "checkpoints/compare"),
       OptionSpec("--report", "PATH", "the HTML report", default: "DIR/report.html"),
+      OptionSpec(
+        "--start-from", "DIR", "start each cell from DIR/<cell>'s best model (an earlier compare), not random weights"),
       OptionSpec("--threads", "N", "worker threads", default: "all cores"),
     ],
     examples: [
@@ -66,6 +68,7 @@ enum CompareCommand {
     options.evaluationPoints = try args.int("--points", default: 20, min: 1)
     options.training = try TrainCommand.trainingConfig(args, base: nil)
     options.outputDirectory = args.string("--out") ?? "checkpoints/compare"
+    options.startFrom = args.string("--start-from")
     let reportPath = args.string("--report") ?? options.outputDirectory + "/report.html"
     let threads = try args.int("--threads", default: ProcessInfo.processInfo.activeProcessorCount, min: 1)
 

@@ -24,6 +24,10 @@ enum Terminal {
     FileHandle.standardError.write(Data(("charlm: error: " + text + "\n").utf8))
   }
 
+  static func warning(_ text: String) {
+    FileHandle.standardError.write(Data(("charlm: warning: " + text + "\n").utf8))
+  }
+
   /// "1h02m", "3m05s", "42s".
   static func duration(_ seconds: Double) -> String {
     guard seconds.isFinite, seconds >= 0 else { return "?" }

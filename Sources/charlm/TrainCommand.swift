@@ -37,6 +37,12 @@ enum TrainCommand {
       OptionSpec("--seed", "N", "seed for initialisation and dropout", default: "1"),
       OptionSpec("--threads", "N", "worker threads", default: "all cores"),
       OptionSpec("--json", nil, "print events as JSON lines"),
+      OptionSpec(
+        "--on-divergence", "WHAT",
+        "on a NaN/Inf loss: stop (the checkpoint stays as it was) or rollback (back to the last save, half the learning rate)",
+        default: "stop"),
+      OptionSpec("--max-rollbacks", "N", "with --on-divergence rollback: give up after N rollbacks", default: "3"),
+      OptionSpec("--allow-no-save", nil, "keep training when a checkpoint cannot be written (else stop)"),
     ],
     examples: [
       "charlm train --corpus corpora/tinyshakespeare.txt --time 5m --out checkpoints/shakespeare",
@@ -62,6 +68,8 @@ enum TrainCommand {
       budget = .epochs(try args.int("--epochs", default: 1, min: 1))
     }
     let threads = try args.int("--threads", default: ProcessInfo.processInfo.activeProcessorCount, min: 1)
+    let onDivergence: DivergenceChoice = try args.choice("--on-divergence", default: .stop)
+    let maximumRollbacks = try args.int("--max-rollbacks", default: 3, min: 1)
     // Check every flag before touching any file.
     _ = try modelConfig(args, vocabularySize: 1, base: nil)
     _ = try trainingConfig(args, base: nil)
@@ -130,6 +138,8 @@ enum TrainCommand {
       }
     }
 
+    trainer.divergencePolicy = onDivergence == .stop ? .stop : .rollback(maximum: maximumRollbacks)
+    trainer.allowNoSave = args.flag("--allow-no-save")
     Interrupts.install()
     let reporter = ProgressReporter(json: json)
     let reason = try trainer.train(budget: budget, shouldStop: { Interrupts.received != 0 }, onEvent: reporter.handle)
@@ -185,6 +195,11 @@ enum TrainCommand {
   }
 }
 
+/// --on-divergence
+enum DivergenceChoice: String, CaseIterable {
+  case stop, rollback
+}
+
 /// Prints training events: a live line on a terminal, periodic plain lines
 /// otherwise, or JSON lines with --json.
 final class ProgressReporter {
@@ -238,6 +253,16 @@ final class ProgressReporter {
           metrics.bitsPerCharacter, metrics.perplexity, isBest ? "  (best so far)" : ""))
     case .saved:
       break
+    case .saveSkipped(let message):
+      closeLine()
+      Terminal.warning("not saved (--allow-no-save, training goes on): \(message)")
+    case .rolledBack(let from, let to, let scale):
+      closeLine()
+      if json {
+        print(#"{"event":"rollback","from_step":\#(from),"to_step":\#(to),"lr_scale":\#(scale)}"#)
+      } else {
+        print("diverged at step \(from): back to the state saved at step \(to), learning rate ×\(scale)")
+      }
     }
   }
 

@@ -6,7 +6,7 @@ import Tokenizer
 
 let commands = [
   TrainCommand.spec, SampleCommand.spec, EvalCommand.spec, CompareCommand.spec, InspectCommand.spec, BenchCommand.spec,
-  ParityCommand.spec,
+  ParityCommand.spec, CorpusCommand.contextSpec, ProbeCommand.contextSpec, ProbeCommand.gradientSpec,
 ]
 let overview = """
   charlm: character-level language models (RNN, GRU, LSTM), trained on your own text
@@ -14,15 +14,32 @@ let overview = """
   usage: charlm <command> [options]
 
   commands:
-  \(commands.map { "  " + $0.name.padding(toLength: 9, withPad: " ", startingAt: 0) + $0.abstract }.joined(separator: "\n"))
+  \(commands.map { "  " + $0.name.padding(toLength: 15, withPad: " ", startingAt: 0) + $0.abstract }.joined(separator: "\n"))
 
   'charlm <command> --help' lists a command's options.
   """
 
 func runCommand(_ arguments: [String]) -> Int32 {
-  guard let name = arguments.first, !["--help", "-h", "help"].contains(name) else {
+  guard var name = arguments.first, !["--help", "-h", "help"].contains(name) else {
     print(overview)
     return arguments.isEmpty ? 2 : 0
+  }
+  var arguments = arguments
+  // Two-word commands: "corpus context", "probe context", "probe gradient".
+  let groups = Set(commands.compactMap { $0.name.split(separator: " ").count == 2 ? String($0.name.split(separator: " ")[0]) : nil })
+  if groups.contains(name) {
+    let choices = commands.filter { $0.name.hasPrefix(name + " ") }
+    let list = choices.map { "'charlm \($0.name)'" }.joined(separator: ", ")
+    guard arguments.count > 1, !["--help", "-h"].contains(arguments[1]) else {
+      print(choices.map { "charlm \($0.name): \($0.abstract)" }.joined(separator: "\n"))
+      return arguments.count > 1 ? 0 : 2
+    }
+    guard let spec = choices.first(where: { $0.name == name + " " + arguments[1] }) else {
+      Terminal.error("unknown command 'charlm \(name) \(arguments[1])'; use \(list)")
+      return 2
+    }
+    name = spec.name
+    arguments = [name] + arguments.dropFirst(2)
   }
   guard let spec = commands.first(where: { $0.name == name }) else {
     Terminal.error(
@@ -42,6 +59,9 @@ func runCommand(_ arguments: [String]) -> Int32 {
     case "compare": return try CompareCommand.run(parsed)
     case "parity": return try ParityCommand.run(parsed)
     case "inspect": return try InspectCommand.run(parsed)
+    case "corpus context": return try CorpusCommand.runContext(parsed)
+    case "probe context": return try ProbeCommand.runContext(parsed)
+    case "probe gradient": return try ProbeCommand.runGradient(parsed)
     default: return try EvalCommand.run(parsed)
     }
   } catch let error as UsageError {

@@ -133,8 +133,8 @@ struct CLITests {
   }
 
   @Test func everyCommandHasHelp() throws {
-    for command in ["train", "sample", "eval"] {
-      let result = try Self.run([command, "--help"])
+    for command in ["train", "sample", "eval", "compare", "inspect", "probe context", "probe gradient", "corpus context"] {
+      let result = try Self.run(command.split(separator: " ").map(String.init) + ["--help"])
       #expect(result.status == 0)
       #expect(result.output.contains("usage: charlm \(command)"))
     }
@@ -186,5 +186,52 @@ struct InterruptTests {
     // Already past step 1: resuming does no step but must load the state cleanly.
     #expect(resumed.status == 0, "\(resumed.error)")
     #expect(resumed.output.contains("resuming"))
+  }
+}
+
+struct ContextCLITests {
+  /// corpus context → train two tiny models → probe context and probe gradient, both with reports.
+  @Test func contextCorpusAndProbesEndToEnd() throws {
+    let directory = NSTemporaryDirectory() + "charlm-cli-\(UUID().uuidString)"
+    let corpus = directory + "/context.txt"
+    let made = try CLITests.run(["corpus", "context", "--out", corpus, "--size", "30000", "--probe-stories", "6"])
+    #expect(made.status == 0, "\(made.error)")
+    #expect(FileManager.default.fileExists(atPath: directory + "/context.probe.json"))
+    var runs: [String] = []
+    for cell in ["rnn", "lstm"] {
+      let run = directory + "/" + cell
+      let train = try CLITests.run([
+        "train", "--corpus", corpus, "--cell", cell, "--layers", "1", "--hidden", "16", "--batch", "4", "--window",
+        "16", "--steps", "10", "--out", run, "--threads", "1",
+      ])
+      #expect(train.status == 0, "\(train.error)")
+      runs.append(run)
+    }
+    let probe = try CLITests.run(
+      ["probe", "context", "--checkpoint"] + runs + [
+        "--probe-set", directory + "/context.probe.json", "--report", directory + "/context.html", "--json",
+      ])
+    #expect(probe.status == 0, "\(probe.error)")
+    let object = try JSONSerialization.jsonObject(with: Data(probe.output.utf8)) as? [String: Any]
+    let models = object?["models"] as? [[String: Any]]
+    #expect(models?.map { $0["name"] as? String } == ["rnn", "lstm"])
+    #expect((models?.first?["buckets"] as? [Any])?.count == 7)
+    #expect(object?["state"] as? String == "reset")
+    let gradient = try CLITests.run(
+      ["probe", "gradient", "--checkpoint"] + runs + [
+        "--corpus", corpus, "--lags", "20", "--windows", "4", "--report", directory + "/gradient.html",
+      ])
+    #expect(gradient.status == 0, "\(gradient.error)")
+    #expect(gradient.output.contains("k = 20"))
+    for report in ["/context.html", "/gradient.html"] {
+      #expect(FileManager.default.fileExists(atPath: directory + report))
+    }
+    // Mistakes get one line and exit 2.
+    let noCheckpoint = try CLITests.run(["probe", "context", "--probe-set", directory + "/context.probe.json"])
+    #expect(noCheckpoint.status == 2 && noCheckpoint.error.contains("--checkpoint"))
+    let notAProbeSet = try CLITests.run(["probe", "context", "--checkpoint", runs[0], "--probe-set", corpus])
+    #expect(notAProbeSet.status == 1 && notAProbeSet.error.contains("not a probe set"))
+    let unknown = try CLITests.run(["probe", "nothing"])
+    #expect(unknown.status == 2 && unknown.error.contains("probe context"))
   }
 }

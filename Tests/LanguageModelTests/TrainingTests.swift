@@ -310,4 +310,105 @@ struct FaultTests {
     #expect(throws: TrainingError.self) { try trainer.train(budget: .steps(2)) }
     #expect(trainer.progress.step == 0, "no step may run when nothing can be saved")
   }
+
+  /// --on-divergence rollback: a NaN at step 7 sends the run back to the
+  /// state saved at step 5 with half the learning rate, and it finishes.
+  @Test func rollbackGoesBackToTheLastSaveAndHalvesTheRate() throws {
+    let corpus = try patternCorpus(sentences: 60)
+    let directory = temporaryDirectory("rollback")
+    let trainer = try smallTrainer(corpus, directory: directory)
+    trainer.divergencePolicy = .rollback(maximum: 2)
+    trainer.evaluateEvery = 5
+    var poisoned = false
+    var rollbacks: [(Int, Int, Double)] = []
+    var rates: [Float] = []
+    try trainer.train(
+      budget: .steps(12),
+      shouldStop: {
+        if trainer.progress.step == 7 && !poisoned {
+          poisoned = true
+          trainer.model.parameters[trainer.model.layout.decoderBias.offset] = .nan
+        }
+        return false
+      },
+      onEvent: { event in
+        if case .rolledBack(let from, let to, let scale) = event { rollbacks.append((from, to, scale)) }
+        if case .step(_, _, _, _, let rate, _, _, _) = event { rates.append(rate) }
+      })
+    #expect(rollbacks.count == 1)
+    #expect(rollbacks.first.map { $0.0 == 7 && $0.1 == 5 && $0.2 == 0.5 } == true)
+    #expect(trainer.progress.step == 12)
+    #expect(trainer.model.parameters.array.allSatisfy { $0.isFinite })
+    #expect(rates.first == trainer.config.schedule.baseRate && rates.last == trainer.config.schedule.baseRate / 2)
+    // The halved rate is part of the saved state: a resume keeps it.
+    let resumed = try Trainer.resume(outputDirectory: directory, corpus: corpus, gemm: engine(threads: 1))
+    #expect(resumed.progress.learningRateScale == 0.5)
+  }
+
+  /// A run that diverges at every step gives up after the limit, with the
+  /// divergence error, and leaves the checkpoint as it was.
+  @Test func rollbackGivesUpAfterTheLimit() throws {
+    let corpus = try patternCorpus(sentences: 60)
+    let directory = temporaryDirectory("rollback-limit")
+    let trainer = try smallTrainer(corpus, directory: directory)
+    try trainer.train(budget: .steps(3))
+    let latest = directory + "/" + Checkpoint.latestFile
+    let before = try Data(contentsOf: URL(fileURLWithPath: latest))
+    trainer.divergencePolicy = .rollback(maximum: 3)
+    var rollbacks = 0
+    do {
+      try trainer.train(
+        budget: .steps(10),
+        shouldStop: {
+          trainer.model.parameters[trainer.model.layout.decoderBias.offset] = .nan
+          return false
+        },
+        onEvent: { if case .rolledBack = $0 { rollbacks += 1 } })
+      Issue.record("training went on past the rollback limit")
+    } catch {
+      guard case .diverged = error else {
+        Issue.record("expected a divergence error, got \(error)")
+        return
+      }
+    }
+    #expect(rollbacks == 3)
+    #expect(try Data(contentsOf: URL(fileURLWithPath: latest)) == before)
+  }
+
+  /// A checkpoint that cannot be written stops training with the error and
+  /// leaves the previous files whole; with allowNoSave training goes on.
+  @Test(arguments: [false, true])
+  func aFailedSaveStopsUnlessAllowed(allowNoSave: Bool) throws {
+    let corpus = try patternCorpus(sentences: 60)
+    let directory = temporaryDirectory("save-fails")
+    let trainer = try smallTrainer(corpus, directory: directory)
+    trainer.evaluateEvery = 4
+    try trainer.train(budget: .steps(4))
+    let best = directory + "/" + Checkpoint.bestFile
+    let bestBefore = try Data(contentsOf: URL(fileURLWithPath: best))
+    // A directory where the latest model goes: every later save of it fails.
+    let latest = directory + "/" + Checkpoint.latestFile
+    try FileManager.default.removeItem(atPath: latest)
+    try FileManager.default.createDirectory(atPath: latest, withIntermediateDirectories: false)
+    trainer.allowNoSave = allowNoSave
+    var skipped = 0
+    do {
+      try trainer.train(budget: .steps(12), onEvent: { if case .saveSkipped = $0 { skipped += 1 } })
+      #expect(allowNoSave, "training went on without saving")
+      #expect(trainer.progress.step == 12)
+      #expect(skipped >= 2)
+    } catch {
+      #expect(!allowNoSave)
+      guard case .saveFailed(let message) = error else {
+        Issue.record("expected a save error, got \(error)")
+        return
+      }
+      #expect(message.contains(Checkpoint.latestFile))
+      #expect(trainer.progress.step == 8, "stops at the first failed save")
+    }
+    // The best model is whole: the old one or a newer one, never a torn write.
+    let bestAfter = try Data(contentsOf: URL(fileURLWithPath: best))
+    #expect(try Checkpoint.read(data: bestAfter, path: best).config == trainer.model.config)
+    #expect(bestBefore.count == bestAfter.count)
+  }
 }

@@ -1,0 +1,121 @@
+import Foundation
+import Kernels
+import LanguageModel
+
+/// The vanishing gradient on real text: the mean of ‖∂L_t/∂h_{t−k}‖ over
+/// windows drawn from a corpus, for k = 0…K (see `GradientProbe`).
+public enum GradientProbeRun {
+  public struct Options: Sendable {
+    /// The largest lag K.
+    public var lags = 100
+    /// Windows averaged over, in batches of `streams`.
+    public var windows = 64
+    public var streams = 16
+    /// Characters read (from a zero state) before each probe window, so the state is a real one.
+    public var warmup = 50
+    public var seed: UInt64 = 1
+    public init() {}
+  }
+
+  public struct Result: Sendable {
+    public let name: String
+    public let config: ModelConfig
+    /// [layer][k]: mean norm of the gradient of the last step's loss with respect to h, k steps back.
+    public let norms: [[Double]]
+    public var top: [Double] { norms[norms.count - 1] }
+  }
+
+  public enum ProbeError: Error, CustomStringConvertible {
+    case textTooShort(needed: Int, have: Int)
+    public var description: String {
+      switch self {
+      case .textTooShort(let needed, let have):
+        return "the text has \(have) characters; the gradient probe needs at least \(needed) (lower --lags)"
+      }
+    }
+  }
+
+  public static func run(model: RecurrentModel, tokens: [Int32], options: Options, name: String) throws -> Result {
+    let steps = options.lags + 1
+    let span = options.warmup + steps + 1
+    guard tokens.count >= span else { throw ProbeError.textTooShort(needed: span, have: tokens.count) }
+    let b = options.streams
+    let config = model.config
+    let workspace = Workspace(config: config, batch: b, window: max(steps, options.warmup))
+    let state = RecurrentState(config: config, streams: b)
+    var rng = Xoshiro256(seed: options.seed)
+    var sums = [[Double]](repeating: [Double](repeating: 0, count: steps), count: config.layers)
+    let rounds = max(1, (options.windows + b - 1) / b)
+    for _ in 0..<rounds {
+      let starts = (0..<b).map { _ in Int(rng.next() % UInt64(tokens.count - span + 1)) }
+      state.reset()
+      if options.warmup > 0 {
+        for t in 0..<options.warmup {
+          for s in 0..<b { workspace.inputTokens[t * b + s] = tokens[starts[s] + t] }
+        }
+        model.forward(
+          workspace, streams: b, steps: options.warmup, state: state, training: false, rng: &rng, scoring: false)
+      }
+      for t in 0..<steps {
+        for s in 0..<b {
+          workspace.inputTokens[t * b + s] = tokens[starts[s] + options.warmup + t]
+          workspace.targetTokens[t * b + s] = tokens[starts[s] + options.warmup + t + 1]
+        }
+      }
+      let norms = GradientProbe.norms(model: model, workspace: workspace, streams: b, steps: steps, state: state)
+      for l in 0..<config.layers {
+        for k in 0..<steps { sums[l][k] += norms[l][k] / Double(rounds) }
+      }
+    }
+    return Result(name: name, config: config, norms: sums)
+  }
+
+  /// The lags shown in tables: 0, 1, 2, 5, 10, 20, 50, 100, … up to K.
+  public static func tableLags(_ lags: Int) -> [Int] {
+    var result: [Int] = []
+    var decade = 1
+    result.append(0)
+    while decade <= lags {
+      for m in [1, 2, 5] where m * decade <= lags { result.append(m * decade) }
+      decade *= 10
+    }
+    return result
+  }
+
+  public static func table(_ results: [Result]) -> (header: [String], rows: [[String]]) {
+    let lags = tableLags(results.map { $0.top.count - 1 }.min() ?? 0)
+    let header = ["model", "layer"] + lags.map { "k = \($0)" }
+    var rows: [[String]] = []
+    for result in results {
+      for (l, norms) in result.norms.enumerated().reversed() {
+        rows.append([result.name, String(l + 1)] + lags.map { String(format: "%.3g", norms[$0]) })
+      }
+    }
+    return (header, rows)
+  }
+
+  public static func report(_ results: [Result], corpusName: String) -> HTMLReport {
+    var report = HTMLReport(title: "The vanishing gradient: ‖∂L_t / ∂h_(t−k)‖ by distance k")
+    report.paragraph(
+      "For the loss of one character, how strongly does the hidden state k characters earlier still move it? Each point is the mean gradient norm of the top layer's h, over windows of \(corpusName). On this logarithmic axis, a gradient that shrinks by the same factor every step is a straight line falling; a cell that keeps its memory stays flat."
+    )
+    var raw = SVGChart(
+      title: "Gradient norm k steps back (top layer)", xLabel: "k (characters back)", yLabel: "mean ‖∂L_t/∂h_(t−k)‖",
+      series: results.map { r in SVGChart.Series(name: r.name, points: r.top.enumerated().map { (Double($0), $1) }) })
+    raw.logY = true
+    report.chart(raw)
+    var relative = SVGChart(
+      title: "Relative to k = 0", xLabel: "k (characters back)", yLabel: "norm at k / norm at 0",
+      series: results.map { r in
+        SVGChart.Series(name: r.name, points: r.top.enumerated().map { (Double($0), $1 / max(r.top[0], 1e-30)) })
+      })
+    relative.logY = true
+    report.chart(relative)
+    let (header, rows) = table(results)
+    report.table(header: header, rows: rows)
+    report.raw(
+      "<p class=\"note\">The gradient is that of the loss at the last step of a window of k + 1 characters, taken through the recurrence and the layers above, with dropout off; lower layers are in the table.</p>"
+    )
+    return report
+  }
+}

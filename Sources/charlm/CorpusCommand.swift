@@ -1,0 +1,63 @@
+import Foundation
+import LanguageModel
+import Workbench
+
+enum CorpusCommand {
+  static let contextSpec = CommandSpec(
+    name: "corpus context",
+    abstract: "write the synthetic \"I live in <place> … I know <language>\" corpus and its probe set",
+    usage: "charlm corpus context --out FILE [--pairs N] [--min-gap A] [--max-gap B] [--size CHARS] [--seed S]",
+    options: [
+      OptionSpec("--out", "FILE", "the training text; the probe set goes beside it as FILE-stem.probe.json"),
+      OptionSpec("--pairs", "N", "place → language pairs, 2…\(ContextCorpus.allPairs.count)", default: "12"),
+      OptionSpec("--min-gap", "A", "shortest filler between the place and 'I know', in characters", default: "0"),
+      OptionSpec("--max-gap", "B", "longest filler", default: "500"),
+      OptionSpec("--size", "CHARS", "approximate size of the training text", default: "2000000"),
+      OptionSpec("--probe-stories", "N", "probe stories per gap bucket", default: "60"),
+      OptionSpec("--probe-set", "FILE", "where the probe set goes", default: "beside --out"),
+      OptionSpec("--seed", "S", "seed: the same seed writes the same files", default: "1"),
+    ],
+    examples: ["charlm corpus context --out corpora/context.txt --max-gap 500"])
+
+  static func runContext(_ args: ParsedArguments) throws -> Int32 {
+    let out = try args.required("--out")
+    var options = ContextCorpus.Options()
+    options.pairs = try args.int("--pairs", default: options.pairs, min: 2)
+    options.minimumGap = try args.int("--min-gap", default: options.minimumGap, min: 0)
+    options.maximumGap = try args.int("--max-gap", default: options.maximumGap, min: 1)
+    options.size = try args.int("--size", default: options.size, min: 1)
+    options.probeStoriesPerBucket = try args.int("--probe-stories", default: options.probeStoriesPerBucket, min: 1)
+    options.seed = try args.seed() ?? options.seed
+    let probePath = args.string("--probe-set") ?? probeSetPath(forCorpus: out)
+    let (text, probe): (String, ContextCorpus.ProbeSet)
+    do {
+      (text, probe) = try ContextCorpus.generate(options)
+    } catch {
+      throw UsageError(description: error.description)
+    }
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    for (path, data) in [(out, Data(text.utf8)), (probePath, try encoder.encode(probe))] {
+      do {
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try AtomicFile.write(data, to: path)
+      } catch {
+        throw RuntimeError("cannot write \(path): \(error.localizedDescription)")
+      }
+    }
+    let gaps = probe.stories.map(\.gap)
+    print(
+      "wrote \(out): \(text.count) characters, \(options.pairs) pairs, gaps \(options.minimumGap)–\(options.maximumGap)"
+    )
+    print(
+      "wrote \(probePath): \(probe.stories.count) probe stories, gaps \(gaps.min() ?? 0)–\(gaps.max() ?? 0), \(probe.candidates.count) candidate languages"
+    )
+    return 0
+  }
+
+  /// corpora/context.txt → corpora/context.probe.json
+  static func probeSetPath(forCorpus path: String) -> String {
+    (path as NSString).deletingPathExtension + ".probe.json"
+  }
+}

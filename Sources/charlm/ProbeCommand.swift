@@ -1,0 +1,176 @@
+import Foundation
+import Kernels
+import LanguageModel
+import Tokenizer
+import Workbench
+
+enum ProbeCommand {
+  static let contextSpec = CommandSpec(
+    name: "probe context",
+    abstract: "how well models name the language after a gap: accuracy by gap, table and HTML report",
+    usage: "charlm probe context --checkpoint PATH... --probe-set FILE [--state reset|carried] [--report PATH] [--json]",
+    options: [
+      OptionSpec("--checkpoint", "PATH", "model files or run directories (their best model)", repeatable: true),
+      OptionSpec("--probe-set", "FILE", "the probe set written by 'charlm corpus context'"),
+      OptionSpec(
+        "--state", "MODE", "reset: zero state at each story; carried: state carried from the stories before",
+        default: "reset"),
+      OptionSpec("--report", "PATH", "the HTML report", default: "context-probe.html"),
+      OptionSpec("--json", nil, "print the results as JSON instead of a table"),
+      OptionSpec("--threads", "N", "worker threads", default: "1"),
+    ],
+    examples: [
+      "charlm probe context --checkpoint checkpoints/context/rnn checkpoints/context/lstm --probe-set corpora/context.probe.json"
+    ])
+
+  static let gradientSpec = CommandSpec(
+    name: "probe gradient",
+    abstract: "the vanishing gradient: mean ‖∂L_t/∂h_(t−k)‖ by distance k on real text, per model",
+    usage: "charlm probe gradient --checkpoint PATH... --corpus FILE [--lags K] [--report PATH] [--json]",
+    options: [
+      OptionSpec("--checkpoint", "PATH", "model files or run directories (their best model)", repeatable: true),
+      OptionSpec("--corpus", "FILE", "UTF-8 text in the models' vocabulary"),
+      OptionSpec("--split", "PART", "which part of the text: train, val or test", default: "val"),
+      OptionSpec("--lags", "K", "largest distance k", default: "100"),
+      OptionSpec("--windows", "N", "windows averaged over", default: "64"),
+      OptionSpec("--seed", "S", "seed for the window positions", default: "1"),
+      OptionSpec("--report", "PATH", "the HTML report", default: "gradient-probe.html"),
+      OptionSpec("--json", nil, "print the results as JSON instead of a table"),
+      OptionSpec("--threads", "N", "worker threads", default: "all cores"),
+    ],
+    examples: [
+      "charlm probe gradient --checkpoint checkpoints/context/rnn checkpoints/context/lstm --corpus corpora/context.txt"
+    ])
+
+  static func runContext(_ args: ParsedArguments) throws -> Int32 {
+    let paths = try checkpoints(args)
+    let probePath = try args.required("--probe-set")
+    let mode: ContextProbe.StateMode = try args.choice("--state", default: .reset)
+    let reportPath = args.string("--report") ?? "context-probe.html"
+    let threads = try args.int("--threads", default: 1, min: 1)
+    let probe: ContextCorpus.ProbeSet
+    do {
+      probe = try JSONDecoder().decode(
+        ContextCorpus.ProbeSet.self, from: Data(contentsOf: URL(fileURLWithPath: probePath)))
+    } catch let error as DecodingError {
+      throw RuntimeError(
+        "\(probePath) is not a probe set (\(shortDescription(error))); write one with 'charlm corpus context'")
+    } catch {
+      throw RuntimeError("cannot read \(probePath): \(error.localizedDescription)")
+    }
+    guard probe.format == "charlm-context-probe" else {
+      throw RuntimeError("\(probePath) is not a probe set; write one with 'charlm corpus context'")
+    }
+    let gemm = GEMMEngine(pool: ThreadPool(threadCount: threads))
+    var results: [ContextProbe.Result] = []
+    for (path, name) in zip(paths, names(paths)) {
+      let (model, vocabulary, _) = try Checkpoint.loadModel(path: path, gemm: gemm)
+      results.append(try ContextProbe.run(model: model, vocabulary: vocabulary, probe: probe, mode: mode, name: name))
+    }
+    if args.flag("--json") {
+      let models: [[String: Any]] = results.map { result in
+        [
+          "name": result.name, "cell": result.config.cell.rawValue, "layers": result.config.layers,
+          "hidden": result.config.hiddenSize, "parameters": ParameterLayout(result.config).parameterCount,
+          "buckets": result.buckets.map {
+            [
+              "gap": $0.name, "stories": $0.stories, "meanGap": $0.meanGap, "accuracy": $0.accuracy,
+              "meanProbability": $0.meanProbability,
+            ] as [String: Any]
+          },
+        ]
+      }
+      let object: [String: Any] = [
+        "state": mode.rawValue, "chance": results[0].chance, "candidates": results[0].candidates, "models": models,
+      ]
+      print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+    } else {
+      print(
+        "state \(mode == .reset ? "reset at each story" : "carried from the stories before"); chance \(String(format: "%.3f", results[0].chance)) (\(results[0].candidates.count) languages)"
+      )
+      print(ContextProbe.textTable(results))
+    }
+    try write(ContextProbe.report(results, probeName: URL(fileURLWithPath: probePath).lastPathComponent), reportPath)
+    if !args.flag("--json") { print("report: \(reportPath)") }
+    return 0
+  }
+
+  static func runGradient(_ args: ParsedArguments) throws -> Int32 {
+    let paths = try checkpoints(args)
+    let corpusPath = try args.required("--corpus")
+    let part: CorpusSplit.Part = try args.choice("--split", default: .val)
+    var options = GradientProbeRun.Options()
+    options.lags = try args.int("--lags", default: options.lags, min: 1)
+    options.windows = try args.int("--windows", default: options.windows, min: 1)
+    options.seed = try args.seed() ?? options.seed
+    let reportPath = args.string("--report") ?? "gradient-probe.html"
+    let threads = try args.int("--threads", default: ProcessInfo.processInfo.activeProcessorCount, min: 1)
+    let gemm = GEMMEngine(pool: ThreadPool(threadCount: threads))
+    let text = try Corpus.decodeFile(path: corpusPath)
+    var results: [GradientProbeRun.Result] = []
+    for (path, name) in zip(paths, names(paths)) {
+      let (model, vocabulary, _) = try Checkpoint.loadModel(path: path, gemm: gemm)
+      let corpus = try Corpus(text: text, vocabulary: vocabulary)
+      results.append(
+        try GradientProbeRun.run(model: model, tokens: Array(corpus.tokens(in: part)), options: options, name: name))
+    }
+    if args.flag("--json") {
+      let object: [String: Any] = [
+        "split": part.rawValue,
+        "models": results.map {
+          ["name": $0.name, "cell": $0.config.cell.rawValue, "norms": $0.norms] as [String: Any]
+        },
+      ]
+      print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+    } else {
+      let (header, rows) = GradientProbeRun.table(results)
+      print("mean ‖∂L_t/∂h_(t−k)‖ over \(options.windows) windows of the \(part.rawValue) split")
+      print(([header] + rows).map { $0.joined(separator: "\t") }.joined(separator: "\n"))
+    }
+    try write(GradientProbeRun.report(results, corpusName: URL(fileURLWithPath: corpusPath).lastPathComponent), reportPath)
+    if !args.flag("--json") { print("report: \(reportPath)") }
+    return 0
+  }
+
+  static func checkpoints(_ args: ParsedArguments) throws(UsageError) -> [String] {
+    let paths = args.strings("--checkpoint")
+    guard !paths.isEmpty else {
+      throw UsageError(description: "'charlm \(args.command)' needs --checkpoint PATH...; see 'charlm \(args.command) --help'")
+    }
+    return paths
+  }
+
+  /// A run directory's name, or a model file's name without its extension;
+  /// numbered when two are the same.
+  static func names(_ paths: [String]) -> [String] {
+    var seen: [String: Int] = [:]
+    return paths.map { path in
+      var isDirectory: ObjCBool = false
+      let url = URL(fileURLWithPath: path)
+      let base =
+        FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
+        ? url.lastPathComponent : url.deletingPathExtension().lastPathComponent
+      seen[base, default: 0] += 1
+      return seen[base]! == 1 ? base : "\(base) (\(seen[base]!))"
+    }
+  }
+
+  static func write(_ report: HTMLReport, _ path: String) throws {
+    do {
+      let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+      try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+      try report.write(to: path)
+    } catch {
+      throw RuntimeError("cannot write the report to \(path): \(error.localizedDescription)")
+    }
+  }
+
+  static func shortDescription(_ error: DecodingError) -> String {
+    switch error {
+    case .dataCorrupted(let context), .keyNotFound(_, let context), .typeMismatch(_, let context),
+      .valueNotFound(_, let context):
+      return context.debugDescription
+    @unknown default: return "unreadable"
+    }
+  }
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# kill -9 stress: SIGKILL `charlm train` at random moments (checkpoint
+# writes included) at least KILLS times, resuming after each, then check
+# that the final model equals, byte for byte, an uninterrupted run's.
+set -u
+BIN=${BIN:-.build/release/charlm}
+KILLS=${KILLS:-20}
+STEPS=${STEPS:-1500}
+WORK=$(mktemp -d /tmp/charlm-stress.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+
+"$BIN" corpus context --out "$WORK/corpus.txt" --size 300000 --max-gap 100 --seed 5 > /dev/null || exit 1
+# Saves every 5 steps, so many kills land in or near a checkpoint write.
+FLAGS=(--corpus "$WORK/corpus.txt" --cell lstm --layers 1 --hidden 48 --batch 8 --window 32 --lr 3e-3
+       --steps "$STEPS" --eval-every 5 --seed 11 --threads 2)
+
+echo "reference: $STEPS steps without interruption"
+"$BIN" train "${FLAGS[@]}" --out "$WORK/reference" > /dev/null || { echo "reference run failed"; exit 1; }
+
+kills=0
+attempts=0
+while :; do
+  attempts=$((attempts + 1))
+  if [ -f "$WORK/run/latest.state.safetensors" ]; then mode=(--resume); else mode=(--overwrite); fi
+  "$BIN" train "${FLAGS[@]}" --out "$WORK/run" "${mode[@]}" > "$WORK/log" 2>&1 &
+  pid=$!
+  if [ "$kills" -lt "$KILLS" ]; then
+    # 50–800 ms: from start-up (loading the state) to mid-run.
+    sleep "0.$(printf '%03d' $((50 + RANDOM % 750)))"
+    if kill -9 "$pid" 2> /dev/null; then
+      wait "$pid" 2> /dev/null
+      kills=$((kills + 1))
+      continue
+    fi
+  fi
+  wait "$pid"
+  status=$?
+  if [ "$status" -ne 0 ]; then
+    echo "FAILED: run $attempts (after $kills kills) exited $status:"
+    cat "$WORK/log"
+    exit 1
+  fi
+  if grep -q "done: $STEPS steps" "$WORK/log"; then break; fi
+  echo "FAILED: run $attempts ended before step $STEPS:"; cat "$WORK/log"; exit 1
+done
+
+if cmp -s "$WORK/reference/latest.safetensors" "$WORK/run/latest.safetensors"; then
+  echo "stress: survived $kills kill -9s in $attempts runs; final model after $STEPS steps is bit-identical to the uninterrupted run"
+else
+  echo "FAILED: survived $kills kills, but the final model differs from the uninterrupted run"
+  exit 1
+fi
