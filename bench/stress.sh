@@ -5,7 +5,7 @@
 set -u
 BIN=${BIN:-.build/release/charlm}
 KILLS=${KILLS:-20}
-STEPS=${STEPS:-1500}
+STEPS=${STEPS:-8000}
 WORK=$(mktemp -d /tmp/charlm-stress.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 
@@ -44,6 +44,10 @@ while :; do
   echo "FAILED: run $attempts ended before step $STEPS:"; cat "$WORK/log"; exit 1
 done
 
+if [ "$kills" -lt "$KILLS" ]; then
+  echo "FAILED: the run finished after $kills kills, fewer than $KILLS; raise STEPS"
+  exit 1
+fi
 if cmp -s "$WORK/reference/latest.safetensors" "$WORK/run/latest.safetensors"; then
   echo "stress: survived $kills kill -9s in $attempts runs; final model after $STEPS steps is bit-identical to the uninterrupted run"
 else
