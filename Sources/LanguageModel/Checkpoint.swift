@@ -44,6 +44,7 @@ public enum Checkpoint {
       "pytorch.module": config.cell.pytorchModule,
     ]
     if let nonlinearity = config.cell.pytorchNonlinearity { meta["pytorch.nonlinearity"] = nonlinearity }
+    if vocabulary.isBytes { meta["charlm.encoding"] = "bytes" }
     return meta
   }
 
@@ -79,7 +80,8 @@ public enum Checkpoint {
     }
     if isDirectory.boolValue { throw .notAModel(path: path, reason: "it is a directory with no best or latest model") }
     let data: Data
-    do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+    // Mapped, not read: the loader then allocates only the model itself.
+    do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
       throw .unreadable(path: path, reason: error.localizedDescription)
     }
     return try read(data: data, path: path)
@@ -104,7 +106,11 @@ public enum Checkpoint {
       }
       scalars.append(scalar)
     }
-    let vocabulary = Vocabulary(scalars: scalars)
+    let bytes = file.metadata["charlm.encoding"] == "bytes"
+    let vocabulary = Vocabulary(scalars: scalars, bytes: bytes)
+    if bytes && vocabulary != .bytes {
+      throw .notAModel(path: path, reason: "its byte vocabulary is not the 256 byte values")
+    }
     guard vocabulary.count == codes.count, vocabulary.scalars.map(\.value) == codes else {
       throw .notAModel(path: path, reason: "the vocabulary has duplicates or is not sorted")
     }
@@ -131,10 +137,8 @@ public enum Checkpoint {
       guard stored.shape == tensor.shape else {
         throw .shapeMismatch(path: path, name: tensor.name, expected: tensor.shape, found: stored.shape)
       }
-      guard stored.values.allSatisfy(\.isFinite) else { throw .nonFinite(path: path, name: tensor.name) }
-      model.parameters.withUnsafeMutablePointer { p in
-        stored.values.withUnsafeBufferPointer { (p + tensor.offset).update(from: $0.baseAddress!, count: $0.count) }
-      }
+      let finite = model.parameters.withUnsafeMutablePointer { stored.copy(into: $0 + tensor.offset) }
+      guard finite else { throw .nonFinite(path: path, name: tensor.name) }
     }
   }
 

@@ -60,8 +60,11 @@ public final class Evaluator: @unchecked Sendable {
     state = RecurrentState(config: model.config, streams: streams)
   }
 
-  public func evaluate(_ tokens: UnsafeBufferPointer<Int32>) -> Metrics {
+  /// Scores `tokens` (any indices; a corpus split is a slice).
+  public func evaluate<Tokens: RandomAccessCollection>(_ tokens: Tokens) -> Metrics
+  where Tokens.Element == Int32, Tokens.Index == Int {
     let n = tokens.count
+    let first = tokens.startIndex
     guard n >= 2 else { return Metrics(loss: .nan, characters: 0) }
     // Fewer streams for short texts, so each stream is at least one window long.
     let s = max(1, min(streams, (n - 1) / window))
@@ -76,7 +79,7 @@ public final class Evaluator: @unchecked Sendable {
       let steps = min(window, length - start)
       for t in 0..<steps {
         for b in 0..<s {
-          let position = b * length + start + t
+          let position = first + b * length + start + t
           workspace.inputs[t * s + b] = tokens[position]
           workspace.targets[t * s + b] = tokens[position + 1]
         }
@@ -88,9 +91,5 @@ public final class Evaluator: @unchecked Sendable {
       start += steps
     }
     return Metrics(loss: total / Double(s * length), characters: s * length)
-  }
-
-  public func evaluate(_ tokens: ArraySlice<Int32>) -> Metrics {
-    tokens.withUnsafeBufferPointer { evaluate($0) }
   }
 }

@@ -8,9 +8,39 @@ import Foundation
 /// CharLM writes F32 only. The reader checks everything before it trusts it
 /// and throws `SafetensorsError` for any damage.
 public struct Safetensors: Sendable {
+  /// A tensor's shape and where its bytes are: a view into the file's data
+  /// (memory-mapped when read from disk), so the reader copies nothing until
+  /// a caller copies the values where they belong.
   public struct Tensor: Sendable {
     public let shape: [Int]
-    public let values: [Float]
+    let data: Data
+    /// Byte range of the values in `data`.
+    let bytes: Range<Int>
+
+    public var count: Int { bytes.count / 4 }
+
+    /// Copies the values into `target` (count floats); false if any is NaN or infinite.
+    @discardableResult
+    public func copy(into target: UnsafeMutablePointer<Float>) -> Bool {
+      data.withUnsafeBytes { raw in
+        UnsafeMutableRawPointer(target).copyMemory(from: raw.baseAddress! + bytes.lowerBound, byteCount: bytes.count)
+      }
+      var finite = true
+      for i in 0..<count {
+        #if _endian(big)
+          target[i] = Float(bitPattern: UInt32(littleEndian: target[i].bitPattern))
+        #endif
+        finite = finite && target[i].isFinite
+      }
+      return finite
+    }
+
+    /// The values as an array (tests, small tensors).
+    public var values: [Float] {
+      var result = [Float](repeating: 0, count: count)
+      result.withUnsafeMutableBufferPointer { _ = copy(into: $0.baseAddress!) }
+      return result
+    }
   }
 
   public var metadata: [String: String]
@@ -135,19 +165,9 @@ public struct Safetensors: Sendable {
     if cursor != dataSize { throw .dataNotCovered(gapAt: cursor) }
 
     var tensors: [String: Tensor] = [:]
-    data.withUnsafeBytes { raw in
-      let base = raw.baseAddress! + dataStart
-      for (name, entry) in described {
-        let count = (entry.end - entry.begin) / 4
-        var values = [Float](repeating: 0, count: count)
-        values.withUnsafeMutableBytes { target in
-          target.copyMemory(from: UnsafeRawBufferPointer(start: base + entry.begin, count: count * 4))
-        }
-        #if _endian(big)
-          values = values.map { Float(bitPattern: UInt32(littleEndian: $0.bitPattern)) }
-        #endif
-        tensors[name] = Tensor(shape: entry.shape, values: values)
-      }
+    let base = data.startIndex + dataStart
+    for (name, entry) in described {
+      tensors[name] = Tensor(shape: entry.shape, data: data, bytes: (base + entry.begin)..<(base + entry.end))
     }
     return Safetensors(metadata: metadata, tensors: tensors)
   }

@@ -82,6 +82,8 @@ public final class Trainer {
   /// The training loss of recent steps (exponential moving average).
   public private(set) var recentLoss: Double?
   public var divergencePolicy = DivergencePolicy.stop
+  /// Validate on the first this many characters of the validation split (nil: all of it).
+  public var validationLimit: Int?
   /// Go on training when a checkpoint cannot be written (else stop with the error).
   public var allowNoSave = false
   /// Rollbacks done by this trainer.
@@ -238,12 +240,10 @@ public final class Trainer {
     let started = DispatchTime.now().uptimeNanoseconds
     defer { trainingSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9 }
     let learningRate = config.schedule.rate(at: progress.step) * Float(progress.learningRateScale ?? 1)
-    let lossSum = corpus.tokens.withUnsafeBufferPointer { all in
-      let train = UnsafeBufferPointer(rebasing: all[corpus.split.train])
-      batcher.fill(train, position: progress.position, inputs: workspace.inputs, targets: workspace.targets)
-      return model.forward(
-        workspace, streams: config.batch, steps: config.window, state: state, training: true, rng: &rng)
-    }
+    batcher.fill(
+      corpus.tokens(in: .train), position: progress.position, inputs: workspace.inputs, targets: workspace.targets)
+    let lossSum = model.forward(
+      workspace, streams: config.batch, steps: config.window, state: state, training: true, rng: &rng)
     let loss = lossSum / Double(batcher.charactersPerWindow)
     recentLoss = recentLoss.map { 0.95 * $0 + 0.05 * loss } ?? loss
     model.zeroGradients()
@@ -261,7 +261,10 @@ public final class Trainer {
   }
 
   /// Validation metrics of the current weights.
-  public func validate() -> Metrics { evaluator.evaluate(corpus.tokens(in: .val)) }
+  public func validate() -> Metrics {
+    let part = corpus.tokens(in: .val)
+    return evaluator.evaluate(validationLimit.map { part.prefix($0) } ?? part)
+  }
 
   func evaluateAndSave(onEvent: (TrainingEvent) -> Void) throws(TrainingError) {
     let metrics = validate()
@@ -431,8 +434,7 @@ public final class Trainer {
     guard tensor.shape == shape else {
       throw .shapeMismatch(path: path, name: name, expected: shape, found: tensor.shape)
     }
-    guard tensor.values.allSatisfy(\.isFinite) else { throw .nonFinite(path: path, name: name) }
-    buffer.withUnsafeMutableBufferPointer { _ = $0.update(from: tensor.values) }
+    guard buffer.withUnsafeMutablePointer({ tensor.copy(into: $0) }) else { throw .nonFinite(path: path, name: name) }
   }
 }
 

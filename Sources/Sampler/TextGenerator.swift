@@ -147,7 +147,10 @@ public final class TextGenerator: @unchecked Sendable {
     var rng = Xoshiro256(seed: options.seed)
     var texts = Array(repeating: String.UnicodeScalarView(), count: streams)
     var results = Array(repeating: Sample(text: "", logProbability: 0, surprisal: [], stopped: false), count: streams)
-    let stop = options.stop.map { Array($0.unicodeScalars) }
+    // A byte vocabulary's symbols are the scalars U+0000…U+00FF, one per byte.
+    let stop = options.stop.map {
+      vocabulary.isBytes ? $0.utf8.map { Unicode.Scalar($0) } : Array($0.unicodeScalars)
+    }
     for index in 0..<options.length {
       for s in 0..<streams {
         let (id, logProbability) = draw(stream: s, strategy: options.strategy, rng: &rng)
@@ -165,7 +168,11 @@ public final class TextGenerator: @unchecked Sendable {
       if results.allSatisfy(\.stopped) { break }
       if index + 1 < options.length { feedDrawn() }
     }
-    for s in 0..<streams { results[s].text = String(texts[s]) }
+    for s in 0..<streams {
+      results[s].text =
+        vocabulary.isBytes
+        ? String(decoding: texts[s].map { UInt8(truncatingIfNeeded: $0.value) }, as: UTF8.self) : String(texts[s])
+    }
     return results
   }
 

@@ -47,14 +47,15 @@ public struct BPTTBatcher: Sendable {
   public var charactersPerWindow: Int { streams * window }
 
   /// Fills `inputs` and `targets` (each T·B) for the window at `position`.
-  public func fill(
-    _ data: UnsafeBufferPointer<Int32>, position: Position,
+  /// `data` is the training text (its indices need not start at 0).
+  public func fill<Tokens: RandomAccessCollection>(
+    _ data: Tokens, position: Position,
     inputs: UnsafeMutablePointer<Int32>, targets: UnsafeMutablePointer<Int32>
-  ) {
+  ) where Tokens.Element == Int32, Tokens.Index == Int {
     precondition(position.window < windowsPerEpoch, "window index past the epoch")
     let start = position.window * window
     for b in 0..<streams {
-      let base = b * streamLength + start
+      let base = data.startIndex + b * streamLength + start
       for t in 0..<window {
         inputs[t * streams + b] = data[base + t]
         targets[t * streams + b] = data[base + t + 1]

@@ -4,7 +4,7 @@ import Foundation
 public struct Corpus: Sendable {
   public let vocabulary: Vocabulary
   /// The whole text as ids: (N).
-  public let tokens: [Int32]
+  public let tokens: TokenBuffer
   public let split: CorpusSplit
   public let droppedByteOrderMark: Bool
 
@@ -29,10 +29,22 @@ public struct Corpus: Sendable {
     text decoded: DecodedText, vocabulary: Vocabulary, validationFraction: Double = 0.05, testFraction: Double = 0.05
   ) throws(TokenizerError) {
     guard !decoded.scalars.isEmpty else { throw .emptyCorpus }
+    try self.init(
+      tokens: TokenBuffer(try vocabulary.encode(decoded.scalars), vocabularySize: vocabulary.count),
+      vocabulary: vocabulary, droppedByteOrderMark: decoded.droppedByteOrderMark,
+      validationFraction: validationFraction, testFraction: testFraction)
+  }
+
+  /// Already encoded ids (a streamed file, a cache).
+  init(
+    tokens: TokenBuffer, vocabulary: Vocabulary, droppedByteOrderMark: Bool, validationFraction: Double = 0.05,
+    testFraction: Double = 0.05
+  ) throws(TokenizerError) {
+    guard tokens.count > 0 else { throw .emptyCorpus }
     self.vocabulary = vocabulary
-    tokens = try vocabulary.encode(decoded.scalars)
+    self.tokens = tokens
     split = CorpusSplit(count: tokens.count, validationFraction: validationFraction, testFraction: testFraction)
-    droppedByteOrderMark = decoded.droppedByteOrderMark
+    self.droppedByteOrderMark = droppedByteOrderMark
   }
 
   /// Reads a file's bytes with a clear error for a missing file, a directory or no permission.
@@ -57,7 +69,7 @@ public struct Corpus: Sendable {
     try UTF8Decoding.decode(readBytes(path: path))
   }
 
-  public func tokens(in part: CorpusSplit.Part) -> ArraySlice<Int32> { tokens[split.range(part)] }
+  public func tokens(in part: CorpusSplit.Part) -> Slice<TokenBuffer> { tokens[split.range(part)] }
 
   public static let defaultMaximumVocabulary = 1024
 }

@@ -13,7 +13,8 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
   public var description: String {
     switch self {
     case .invalidUTF8(let offset):
-      return "the text is not valid UTF-8 (first bad byte at offset \(offset)); convert it to UTF-8, e.g. with iconv"
+      return
+        "the text is not valid UTF-8 (first bad byte at offset \(offset)); convert it to UTF-8 (e.g. with iconv), or train on its raw bytes with --bytes"
     case .unknownCharacter(let scalar, let position):
       return
         "character \(TokenizerError.describe(scalar)) at position \(position) is not in the model's vocabulary; remove it or train on text that contains it"
@@ -25,7 +26,7 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
       return "\(path) is a directory; give the path of a plain-text file"
     case .vocabularyTooLarge(let count, let limit):
       return
-        "the text has \(count) distinct characters, more than the limit of \(limit); is it really text? Raise the limit with --max-vocabulary if it is"
+        "the text has \(count) distinct characters, more than the limit of \(limit); is it really text? For a binary or mixed-encoding file use --bytes; if it is text, raise the limit with --max-vocabulary"
     case .unreadable(let path, let reason):
       return "cannot read \(path): \(reason); check its permissions"
     case .corpusTooShort(let characters, let needed, let reason):

@@ -4,8 +4,14 @@
 ///
 /// Scalars, not `Character`s: "a\r\nb" is 3 Characters but 4 scalars, and a
 /// combining mark must stay its own symbol for encode/decode to round-trip.
+///
+/// A byte vocabulary (`--bytes`) has all 256 byte values as its symbols,
+/// stored as the scalars U+0000…U+00FF; its text is the UTF-8 bytes of a
+/// string, and decoding gives those bytes back.
 public struct Vocabulary: Sendable, Equatable {
   public let scalars: [Unicode.Scalar]
+  /// Symbols are raw bytes, not characters.
+  public let isBytes: Bool
   private let ids: [UInt32: Int32]
 
   public init<S: Sequence>(of text: S) where S.Element == Unicode.Scalar {
@@ -13,13 +19,17 @@ public struct Vocabulary: Sendable, Equatable {
   }
 
   /// From any list of scalars; duplicates are removed and the rest sorted.
-  public init(scalars: [Unicode.Scalar]) {
+  public init(scalars: [Unicode.Scalar], bytes: Bool = false) {
     let sorted = Array(Set(scalars)).sorted { $0.value < $1.value }
     self.scalars = sorted
+    isBytes = bytes
     var ids: [UInt32: Int32] = [:]
     for (id, scalar) in sorted.enumerated() { ids[scalar.value] = Int32(id) }
     self.ids = ids
   }
+
+  /// All 256 byte values: id = byte.
+  public static let bytes = Vocabulary(scalars: (0...255).map { Unicode.Scalar(UInt8($0)) }, bytes: true)
 
   public var count: Int { scalars.count }
 
@@ -36,16 +46,23 @@ public struct Vocabulary: Sendable, Equatable {
   }
 
   public func encode(_ text: String) throws(TokenizerError) -> [Int32] {
-    try encode(text.unicodeScalars)
+    if isBytes { return text.utf8.map { Int32($0) } }
+    return try encode(text.unicodeScalars)
   }
 
   public func decode<C: Collection>(_ ids: C) -> String where C.Element == Int32 {
+    if isBytes { return String(decoding: ids.map { UInt8(truncatingIfNeeded: $0) }, as: UTF8.self) }
     var view = String.UnicodeScalarView()
     for id in ids { view.append(scalars[Int(id)]) }
     return String(view)
   }
 
+  /// One symbol as text. A byte vocabulary gives the byte's Latin-1
+  /// character: callers that write bytes use `byte(of:)` instead.
   public func decode(_ id: Int32) -> String { String(Character(scalars[Int(id)])) }
 
-  public static func == (a: Vocabulary, b: Vocabulary) -> Bool { a.scalars == b.scalars }
+  /// The raw byte of a byte vocabulary's id.
+  public func byte(of id: Int32) -> UInt8 { UInt8(truncatingIfNeeded: scalars[Int(id)].value) }
+
+  public static func == (a: Vocabulary, b: Vocabulary) -> Bool { a.scalars == b.scalars && a.isBytes == b.isBytes }
 }

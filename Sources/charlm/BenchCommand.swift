@@ -84,7 +84,7 @@ enum BenchCommand {
       if json { try printJSON(results) }
       return 0
     }
-    let corpus = try Corpus(text: try Corpus.decodeFile(path: corpusPath))
+    let corpus = try Corpus.load(path: corpusPath)
     var results: [BenchmarkResult] = []
     if !json { printHeader() }
     for configuration in chosen {

@@ -72,7 +72,7 @@ enum CompareCommand {
     let reportPath = args.string("--report") ?? options.outputDirectory + "/report.html"
     let threads = try args.int("--threads", default: ProcessInfo.processInfo.activeProcessorCount, min: 1)
 
-    let corpus = try Corpus(text: try Corpus.decodeFile(path: corpusPath))
+    let corpus = try Corpus.load(path: corpusPath)
     let gemm = GEMMEngine(pool: ThreadPool(threadCount: threads))
     let runs = try Comparison.run(corpus: corpus, options: options, gemm: gemm) { print($0) }
     print("")

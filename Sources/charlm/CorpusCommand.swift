@@ -1,5 +1,6 @@
 import Foundation
 import LanguageModel
+import Tokenizer
 import Workbench
 
 enum CorpusCommand {

@@ -106,11 +106,13 @@ enum ProbeCommand {
     let reportPath = args.string("--report") ?? "gradient-probe.html"
     let threads = try args.int("--threads", default: ProcessInfo.processInfo.activeProcessorCount, min: 1)
     let gemm = GEMMEngine(pool: ThreadPool(threadCount: threads))
-    let text = try Corpus.decodeFile(path: corpusPath)
     var results: [GradientProbeRun.Result] = []
     for (path, name) in zip(paths, names(paths)) {
       let (model, vocabulary, _) = try Checkpoint.loadModel(path: path, gemm: gemm)
-      let corpus = try Corpus(text: text, vocabulary: vocabulary)
+      var loadOptions = Corpus.LoadOptions()
+      loadOptions.vocabulary = vocabulary
+      loadOptions.bytes = vocabulary.isBytes
+      let corpus = try Corpus.load(path: corpusPath, options: loadOptions)
       results.append(
         try GradientProbeRun.run(model: model, tokens: Array(corpus.tokens(in: part)), options: options, name: name))
     }

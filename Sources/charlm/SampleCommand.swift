@@ -72,7 +72,14 @@ enum SampleCommand {
     let generator = TextGenerator(model: model, vocabulary: vocabulary, streams: count)
     if count == 1 && !json {
       Terminal.write(prime)
-      try generator.samples(prime: prime, options: options) { _, text in Terminal.write(text) }
+      try generator.samples(prime: prime, options: options) { _, text in
+        // A byte model's symbols are raw bytes: write them as they are.
+        if vocabulary.isBytes {
+          FileHandle.standardOutput.write(Data(text.unicodeScalars.map { UInt8(truncatingIfNeeded: $0.value) }))
+        } else {
+          Terminal.write(text)
+        }
+      }
       Terminal.write("\n")
       return 0
     }

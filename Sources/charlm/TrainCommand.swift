@@ -37,6 +37,8 @@ enum TrainCommand {
       OptionSpec("--seed", "N", "seed for initialisation and dropout", default: "1"),
       OptionSpec("--threads", "N", "worker threads", default: "all cores"),
       OptionSpec("--json", nil, "print events as JSON lines"),
+      OptionSpec("--bytes", nil, "read the file as raw bytes (256 symbols): for binary or mixed-encoding files"),
+      OptionSpec("--val-chars", "N", "validate on the first N characters of the validation split", default: "all"),
       OptionSpec(
         "--on-divergence", "WHAT",
         "on a NaN/Inf loss: stop (the checkpoint stays as it was) or rollback (back to the last save, half the learning rate)",
@@ -74,9 +76,15 @@ enum TrainCommand {
     _ = try modelConfig(args, vocabularySize: 1, base: nil)
     _ = try trainingConfig(args, base: nil)
 
-    var decoded = try Corpus.decodeFile(path: corpusPath)
-    if args.flag("--normalize-newlines") { decoded = decoded.normalizingNewlines() }
-    let maximumVocabulary = try args.int("--max-vocabulary", default: Corpus.defaultMaximumVocabulary, min: 1)
+    var loadOptions = Corpus.LoadOptions()
+    loadOptions.normalizeNewlines = args.flag("--normalize-newlines")
+    loadOptions.bytes = args.flag("--bytes")
+    loadOptions.maximumVocabulary = try args.int(
+      "--max-vocabulary", default: Corpus.defaultMaximumVocabulary, min: 1)
+    if loadOptions.bytes && args.has("--max-vocabulary") {
+      throw UsageError(description: "--bytes always has 256 symbols; drop --max-vocabulary")
+    }
+    let validationLimit = try args.optionalInt("--val-chars", min: 2)
     let gemm = GEMMEngine(pool: ThreadPool(threadCount: threads))
     let trainer: Trainer
     if args.flag("--resume") {
@@ -85,7 +93,14 @@ enum TrainCommand {
         throw RuntimeError("no training state in \(outputDirectory) to resume; train without --resume first")
       }
       let saved = try Checkpoint.read(path: statePath)
-      let corpus = try Corpus(text: decoded, vocabulary: saved.vocabulary)
+      if loadOptions.bytes != saved.vocabulary.isBytes {
+        throw UsageError(
+          description:
+            "the run in \(outputDirectory) was trained \(saved.vocabulary.isBytes ? "with" : "without") --bytes; resume it the same way"
+        )
+      }
+      loadOptions.vocabulary = saved.vocabulary
+      let corpus = try Corpus.load(path: corpusPath, options: loadOptions)
       trainer = try Trainer.resume(outputDirectory: outputDirectory, corpus: corpus, gemm: gemm)
       let requestedModel = try modelConfig(args, vocabularySize: saved.vocabulary.count, base: trainer.model.config)
       var requestedTraining = try trainingConfig(args, base: trainer.config)
@@ -107,8 +122,8 @@ enum TrainCommand {
             "\(outputDirectory) already holds a run (\(existing.joined(separator: ", "))); continue it with --resume, choose another --out, or replace it with --overwrite"
         )
       }
-      let corpus = try Corpus(text: decoded, maximumVocabulary: maximumVocabulary)
-      if decoded.droppedByteOrderMark && !json {
+      let corpus = try Corpus.load(path: corpusPath, options: loadOptions)
+      if corpus.droppedByteOrderMark && !json {
         print("note: dropped the byte-order mark at the start of \(corpusPath)")
       }
       let modelConfig = try modelConfig(args, vocabularySize: corpus.vocabulary.count, base: nil)
@@ -138,6 +153,7 @@ enum TrainCommand {
       }
     }
 
+    trainer.validationLimit = validationLimit
     trainer.divergencePolicy = onDivergence == .stop ? .stop : .rollback(maximum: maximumRollbacks)
     trainer.allowNoSave = args.flag("--allow-no-save")
     Interrupts.install()

@@ -19,20 +19,32 @@ public enum AtomicFile {
   }
 
   public static func write(_ data: Data, to path: String) throws(WriteError) {
+    let failure: WriteError? = data.withUnsafeBytes { raw in
+      do throws(WriteError) {
+        try write(parts: [raw], to: path)
+        return nil
+      } catch { return error }
+    }
+    if let failure { throw failure }
+  }
+
+  /// Writes the parts one after another, without joining them in memory
+  /// first (a large token cache is written straight from its buffer).
+  public static func write(parts: [UnsafeRawBufferPointer], to path: String) throws(WriteError) {
     let url = URL(fileURLWithPath: path)
     let directory = url.deletingLastPathComponent().path
     let temporary = directory + "/." + url.lastPathComponent + ".tmp-\(getpid())"
     let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
     guard fd >= 0 else { throw WriteError(path: path, reason: String(cString: strerror(errno))) }
     var failure: String?
-    data.withUnsafeBytes { raw in
+    for raw in parts where failure == nil && raw.count > 0 {
       var offset = 0
       while offset < raw.count {
         let written = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
         if written < 0 {
           if errno == EINTR { continue }
           failure = String(cString: strerror(errno))
-          return
+          break
         }
         offset += written
       }
