@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# kill -9 stress: SIGKILL `charlm train` at random moments (checkpoint
-# writes included) at least KILLS times, resuming after each, then check
-# that the final model equals, byte for byte, an uninterrupted run's.
+# 1. Memory: train on a generated corpus of CORPUS_MB megabytes (1 GB by
+#    default) and check that peak memory stays below twice its encoded size,
+#    first while encoding it (and writing its token cache), then from the cache.
+# 2. kill -9: SIGKILL `charlm train` at random moments (checkpoint writes
+#    included) at least KILLS times, resuming after each, then check that the
+#    final model equals, byte for byte, an uninterrupted run's.
 set -u
 BIN=${BIN:-.build/release/charlm}
 KILLS=${KILLS:-20}
@@ -9,6 +12,33 @@ STEPS=${STEPS:-8000}
 WORK=$(mktemp -d /tmp/charlm-stress.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 
+CORPUS_MB=${CORPUS_MB:-1000}
+
+# --- 1. memory -------------------------------------------------------------
+"$BIN" corpus context --out "$WORK/piece.txt" --size 10000000 --seed 7 > /dev/null || exit 1
+piece=$(stat -c %s "$WORK/piece.txt")
+copies=$(( (CORPUS_MB * 1000000 + piece - 1) / piece ))
+for _ in $(seq "$copies"); do cat "$WORK/piece.txt"; done > "$WORK/big.txt"
+rm "$WORK/piece.txt"
+size=$(stat -c %s "$WORK/big.txt")
+# The context corpus has fewer than 256 characters: one byte per id.
+encoded=$size
+BIG=(--corpus "$WORK/big.txt" --cell lstm --layers 1 --hidden 64 --batch 16 --window 64 --steps 20
+     --eval-every 1000 --val-chars 100000 --threads 2 --out "$WORK/big" --overwrite)
+for pass in "encode and cache" "from the cache"; do
+  start=$(date +%s.%N)
+  /usr/bin/time -f "%M" -o "$WORK/rss" "$BIN" train "${BIG[@]}" > "$WORK/log" 2>&1 \
+    || { echo "FAILED: training on the $size-byte corpus ($pass):"; cat "$WORK/log"; exit 1; }
+  seconds=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
+  peak=$(( $(cat "$WORK/rss") * 1024 ))
+  ratio=$(awk -v p="$peak" -v e="$encoded" 'BEGIN { printf "%.3f", p / e }')
+  printf "memory (%s): %d-byte corpus, %d bytes encoded, peak RSS %d bytes = %s x the encoded size, %.1f s\n" \
+    "$pass" "$size" "$encoded" "$peak" "$ratio" "$seconds"
+  if [ "$peak" -ge $((2 * encoded)) ]; then echo "FAILED: peak memory is not below 2x the encoded size"; exit 1; fi
+done
+rm -f "$WORK/big.txt" "$WORK/big.txt.cache"
+
+# --- 2. kill -9 ------------------------------------------------------------
 "$BIN" corpus context --out "$WORK/corpus.txt" --size 300000 --max-gap 100 --seed 5 > /dev/null || exit 1
 # Saves every 5 steps, so many kills land in or near a checkpoint write.
 FLAGS=(--corpus "$WORK/corpus.txt" --cell lstm --layers 1 --hidden 48 --batch 8 --window 32 --lr 3e-3
