@@ -46,7 +46,9 @@ public enum GradientProbe {
       count: model.config.layers)
     forEachHiddenGradient(model: model, workspace: workspace, streams: b, steps: t, state: state) {
       layer, lag, dh, dhNext in
-      result[layer][lag] = (Array(UnsafeBufferPointer(start: dh, count: n)), Array(UnsafeBufferPointer(start: dhNext, count: n)))
+      result[layer][lag] = (
+        Array(UnsafeBufferPointer(start: dh, count: n)), Array(UnsafeBufferPointer(start: dhNext, count: n))
+      )
     }
     return result
   }

@@ -294,7 +294,8 @@ enum TokenCache {
     let droppedBOM = word(fixed, 32, UInt32.self) == 1
     let vocabularyCount = Int(word(fixed, 36, UInt32.self))
     guard vocabularyCount > 0, vocabularyCount <= 0x11_0000,
-      let scalarData = try? handle.read(upToCount: 4 * vocabularyCount + 12), scalarData.count == 4 * vocabularyCount + 12
+      let scalarData = try? handle.read(upToCount: 4 * vocabularyCount + 12),
+      scalarData.count == 4 * vocabularyCount + 12
     else { return nil }
     var scalars: [Unicode.Scalar] = []
     for k in 0..<vocabularyCount {
@@ -312,7 +313,8 @@ enum TokenCache {
       cacheSize.intValue == headerSize + count * width
     else { return nil }
     // Last, the source's bytes: a cache for other contents of the same size is stale.
-    guard let hash = try? Corpus.forEachChunk(path: source, chunkBytes: options.chunkBytes, { chunk, _, _ in chunk.count }),
+    guard
+      let hash = try? Corpus.forEachChunk(path: source, chunkBytes: options.chunkBytes, { chunk, _, _ in chunk.count }),
       hash == storedHash
     else { return nil }
     guard let tokens = try? TokenBuffer(mapping: path, offset: headerSize, count: count, width: width) else {

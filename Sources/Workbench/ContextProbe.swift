@@ -177,7 +177,10 @@ public enum ContextProbe {
       rows.append(
         [bucket.name, String(bucket.stories)]
           + results.flatMap {
-            [String(format: "%.1f%%", 100 * $0.buckets[i].accuracy), String(format: "%.3f", $0.buckets[i].meanProbability)]
+            [
+              String(format: "%.1f%%", 100 * $0.buckets[i].accuracy),
+              String(format: "%.3f", $0.buckets[i].meanProbability),
+            ]
           })
     }
     return (header, rows)

@@ -8,7 +8,8 @@ enum ProbeCommand {
   static let contextSpec = CommandSpec(
     name: "probe context",
     abstract: "how well models name the language after a gap: accuracy by gap, table and HTML report",
-    usage: "charlm probe context --checkpoint PATH... --probe-set FILE [--state reset|carried] [--report PATH] [--json]",
+    usage:
+      "charlm probe context --checkpoint PATH... --probe-set FILE [--state reset|carried] [--report PATH] [--json]",
     options: [
       OptionSpec("--checkpoint", "PATH", "model files or run directories (their best model)", repeatable: true),
       OptionSpec("--probe-set", "FILE", "the probe set written by 'charlm corpus context'"),
@@ -129,7 +130,8 @@ enum ProbeCommand {
       print("mean ‖∂L_t/∂h_(t−k)‖ over \(options.windows) windows of the \(part.rawValue) split")
       print(([header] + rows).map { $0.joined(separator: "\t") }.joined(separator: "\n"))
     }
-    try write(GradientProbeRun.report(results, corpusName: URL(fileURLWithPath: corpusPath).lastPathComponent), reportPath)
+    try write(
+      GradientProbeRun.report(results, corpusName: URL(fileURLWithPath: corpusPath).lastPathComponent), reportPath)
     if !args.flag("--json") { print("report: \(reportPath)") }
     return 0
   }
@@ -137,7 +139,8 @@ enum ProbeCommand {
   static func checkpoints(_ args: ParsedArguments) throws(UsageError) -> [String] {
     let paths = args.strings("--checkpoint")
     guard !paths.isEmpty else {
-      throw UsageError(description: "'charlm \(args.command)' needs --checkpoint PATH...; see 'charlm \(args.command) --help'")
+      throw UsageError(
+        description: "'charlm \(args.command)' needs --checkpoint PATH...; see 'charlm \(args.command) --help'")
     }
     return paths
   }

@@ -26,7 +26,8 @@ func runCommand(_ arguments: [String]) -> Int32 {
   }
   var arguments = arguments
   // Two-word commands: "corpus context", "probe context", "probe gradient".
-  let groups = Set(commands.compactMap { $0.name.split(separator: " ").count == 2 ? String($0.name.split(separator: " ")[0]) : nil })
+  let groups = Set(
+    commands.compactMap { $0.name.split(separator: " ").count == 2 ? String($0.name.split(separator: " ")[0]) : nil })
   if groups.contains(name) {
     let choices = commands.filter { $0.name.hasPrefix(name + " ") }
     let list = choices.map { "'charlm \($0.name)'" }.joined(separator: ", ")

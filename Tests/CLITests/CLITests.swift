@@ -133,7 +133,9 @@ struct CLITests {
   }
 
   @Test func everyCommandHasHelp() throws {
-    for command in ["train", "sample", "eval", "compare", "inspect", "probe context", "probe gradient", "corpus context"] {
+    for command in [
+      "train", "sample", "eval", "compare", "inspect", "probe context", "probe gradient", "corpus context",
+    ] {
       let result = try Self.run(command.split(separator: " ").map(String.init) + ["--help"])
       #expect(result.status == 0)
       #expect(result.output.contains("usage: charlm \(command)"))
@@ -186,6 +188,56 @@ struct InterruptTests {
     // Already past step 1: resuming does no step but must load the state cleanly.
     #expect(resumed.status == 0, "\(resumed.error)")
     #expect(resumed.output.contains("resuming"))
+  }
+  /// A second Ctrl-C soon after the first exits at once (130), without
+  /// waiting for the step and the save; what is on disk still loads and
+  /// resumes. The model is large enough that a step takes tens of
+  /// milliseconds, so the second signal lands inside it.
+  @Test func aSecondInterruptExitsAtOnceWithoutTearingAnything() throws {
+    let (directory, corpus) = try CLITests.makeCorpus()
+    let run = directory + "/run"
+    var atOnce = 0
+    for attempt in 0..<3 {
+      let process = Process()
+      process.executableURL = URL(fileURLWithPath: CLITests.binary)
+      process.arguments =
+        [
+          "train", "--corpus", corpus, "--hidden", "512", "--layers", "1", "--batch", "16", "--window", "64",
+          "--steps", "100000000", "--eval-every", "2", "--out", run, "--threads", "1",
+        ] + (attempt == 0 ? [] : ["--resume"])
+      let out = Pipe()
+      process.standardOutput = out
+      process.standardError = Pipe()
+      try process.run()
+      nonisolated(unsafe) let watched = process
+      DispatchQueue.global().asyncAfter(deadline: .now() + 60) {
+        if watched.isRunning { kill(watched.processIdentifier, SIGKILL) }
+      }
+      let handle = out.fileHandleForReading
+      // Interrupt once this process has saved a state: it is training, and there is something to resume.
+      let statePath = run + "/latest.state.safetensors"
+      func saved() -> Date? {
+        (try? FileManager.default.attributesOfItem(atPath: statePath))?[.modificationDate] as? Date
+      }
+      let before = saved()
+      let deadline = Date().addingTimeInterval(30)
+      while (saved() == nil || saved() == before) && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+      Thread.sleep(forTimeInterval: 0.05 * Double(attempt + 1))
+      process.interrupt()
+      // Apart, or the kernel merges them into one pending signal.
+      Thread.sleep(forTimeInterval: 0.005)
+      process.interrupt()
+      let rest = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+      process.waitUntilExit()
+      #expect(process.terminationStatus == 130)
+      // The orderly stop prints this after its save; the immediate exit does not.
+      if !rest.contains("interrupted at step") { atOnce += 1 }
+    }
+    #expect(atOnce == 3, "the second Ctrl-C should not wait for the step and the save")
+    let resumed = try CLITests.run(["train", "--corpus", corpus, "--out", run, "--resume", "--steps", "1"])
+    #expect(resumed.status == 0, "\(resumed.error)")
+    let evaluated = try CLITests.run(["eval", "--checkpoint", run + "/latest.safetensors", "--corpus", corpus])
+    #expect(evaluated.status == 0, "\(evaluated.error)")
   }
 }
 

@@ -63,7 +63,8 @@ struct ContextCorpusTests {
     #expect(Set(probe.stories.map(\.place)).count == options.pairs)
     #expect(probe.candidates.count == options.pairs)
     for story in probe.stories {
-      #expect(story.text.hasPrefix("I live in \(story.place). ") && story.text.hasSuffix(" I know \(story.language).\n"))
+      #expect(
+        story.text.hasPrefix("I live in \(story.place). ") && story.text.hasSuffix(" I know \(story.language).\n"))
       #expect(Self.stories(story.text)[0].filler == story.filler)
     }
     // The training window is 50–100 characters; the largest gaps go far past it.

@@ -41,7 +41,9 @@ struct ContextProbeTests {
     let top = expected.max()!
     let normalizer = expected.reduce(0) { $0 + exp($1 - top) }
     for bucket in result.buckets {
-      let members = probe.stories.filter { ContextCorpus.bucketName(ContextCorpus.bucket(ofGap: $0.gap)) == bucket.name }
+      let members = probe.stories.filter {
+        ContextCorpus.bucketName(ContextCorpus.bucket(ofGap: $0.gap)) == bucket.name
+      }
       #expect(bucket.stories == members.count)
       let share = Double(members.filter { $0.language == winner }.count) / Double(members.count)
       #expect(abs(bucket.accuracy - share) < 1e-12)
