@@ -16,7 +16,9 @@ public final class RecurrentModel: @unchecked Sendable {
   public let config: ModelConfig
   public let layout: ParameterLayout
   public let parameters: FloatBuffer
-  public let gradients: FloatBuffer
+  /// Made on first use: a model that only samples or scores never needs it,
+  /// so loading one costs no more memory than its weights.
+  public private(set) lazy var gradients = FloatBuffer(count: layout.count)
   public let gemm: GEMMEngine
 
   public init(config: ModelConfig, gemm: GEMMEngine) {
@@ -24,7 +26,6 @@ public final class RecurrentModel: @unchecked Sendable {
     self.config = config
     layout = ParameterLayout(config)
     parameters = FloatBuffer(count: layout.count)
-    gradients = FloatBuffer(count: layout.count)
     self.gemm = gemm
   }
 

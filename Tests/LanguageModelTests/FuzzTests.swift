@@ -109,3 +109,4 @@ struct FuzzTests {
     #expect(loaded > 0, "some mutations (in weight bytes) leave a loadable file")
   }
 }
+
