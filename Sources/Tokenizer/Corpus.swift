@@ -49,14 +49,7 @@ public struct Corpus: Sendable {
 
   /// Reads a file's bytes with a clear error for a missing file, a directory or no permission.
   public static func readBytes(path: String) throws(TokenizerError) -> [UInt8] {
-    var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-      throw .fileNotFound(path: path)
-    }
-    if isDirectory.boolValue { throw .isDirectory(path: path) }
-    guard FileManager.default.isReadableFile(atPath: path) else {
-      throw .unreadable(path: path, reason: "permission denied")
-    }
+    _ = try checkedSize(path: path)
     do {
       let data = try Data(contentsOf: URL(fileURLWithPath: path))
       return [UInt8](data)
