@@ -93,13 +93,31 @@ public enum Checkpoint {
   public static func read(data: Data, path: String) throws(CheckpointError) -> Contents {
     let file: Safetensors
     do { file = try Safetensors.decode(data) } catch { throw .damaged(path: path, error) }
-    guard let configJSON = file.metadata["charlm.config"],
-      let config = try? JSONDecoder().decode(ModelConfig.self, from: Data(configJSON.utf8))
-    else { throw .notAModel(path: path, reason: "no valid charlm.config in its metadata") }
+    guard let config = decodeMetadataJSON(ModelConfig.self, file.metadata["charlm.config"]) else {
+      throw .notAModel(path: path, reason: "no valid charlm.config in its metadata")
+    }
+    if let problem = config.problem { throw .notAModel(path: path, reason: "its configuration is invalid: \(problem)") }
+    // The layout is only offsets; check the file holds every tensor at its
+    // shape first, so that what follows is paid for by the file's own size.
+    for tensor in ParameterLayout(config).tensors {
+      guard let stored = file.tensors[tensor.name] else { throw .missingTensor(path: path, name: tensor.name) }
+      guard stored.shape == tensor.shape else {
+        throw .shapeMismatch(path: path, name: tensor.name, expected: tensor.shape, found: stored.shape)
+      }
+    }
     guard let vocabularyJSON = file.metadata["charlm.vocabulary"],
-      let codes = try? JSONDecoder().decode([UInt32].self, from: Data(vocabularyJSON.utf8))
+      let codes = vocabularyCodes(vocabularyJSON, atMost: config.vocabularySize + 1)
     else { throw .notAModel(path: path, reason: "no valid charlm.vocabulary in its metadata") }
+    guard config.vocabularySize == codes.count else {
+      throw .notAModel(
+        path: path,
+        reason: "its configuration says \(config.vocabularySize) characters, its vocabulary has \(codes.count)")
+    }
+    guard zip(codes, codes.dropFirst()).allSatisfy({ $0 < $1 }) else {
+      throw .notAModel(path: path, reason: "the vocabulary has duplicates or is not sorted")
+    }
     var scalars: [Unicode.Scalar] = []
+    scalars.reserveCapacity(codes.count)
     for code in codes {
       guard let scalar = Unicode.Scalar(code) else {
         throw .notAModel(path: path, reason: "the vocabulary holds \(code), which is not a Unicode scalar")
@@ -111,23 +129,47 @@ public enum Checkpoint {
     if bytes && vocabulary != .bytes {
       throw .notAModel(path: path, reason: "its byte vocabulary is not the 256 byte values")
     }
-    guard vocabulary.count == codes.count, vocabulary.scalars.map(\.value) == codes else {
-      throw .notAModel(path: path, reason: "the vocabulary has duplicates or is not sorted")
-    }
-    if let problem = config.problem { throw .notAModel(path: path, reason: "its configuration is invalid: \(problem)") }
-    guard config.vocabularySize == vocabulary.count else {
-      throw .notAModel(
-        path: path,
-        reason: "its configuration says \(config.vocabularySize) characters, its vocabulary has \(vocabulary.count)")
-    }
-    // The layout is only offsets; check the file holds every tensor at its shape.
-    for tensor in ParameterLayout(config).tensors {
-      guard let stored = file.tensors[tensor.name] else { throw .missingTensor(path: path, name: tensor.name) }
-      guard stored.shape == tensor.shape else {
-        throw .shapeMismatch(path: path, name: tensor.name, expected: tensor.shape, found: stored.shape)
-      }
-    }
     return Contents(config: config, vocabulary: vocabulary, file: file)
+  }
+
+  /// The configuration and progress JSON a checkpoint holds are small;
+  /// anything longer is damage, refused before a decoder builds objects for it.
+  static let maximumMetadataJSON = 64 << 10
+
+  static func decodeMetadataJSON<T: Decodable>(_ type: T.Type, _ json: String?) -> T? {
+    guard let json, json.utf8.count <= maximumMetadataJSON else { return nil }
+    return try? JSONDecoder().decode(type, from: Data(json.utf8))
+  }
+
+  /// Reads the vocabulary's "[code, code, ...]" directly: it can hold a
+  /// million code points, which a JSON decoder would turn into a million objects.
+  static func vocabularyCodes(_ json: String, atMost limit: Int) -> [UInt32]? {
+    var codes: [UInt32] = []
+    var bytes = json.utf8.makeIterator()
+    func next() -> UInt8? {
+      while let byte = bytes.next() {
+        if byte != 0x20 && byte != 0x0A && byte != 0x09 && byte != 0x0D { return byte }
+      }
+      return nil
+    }
+    guard next() == UInt8(ascii: "[") else { return nil }
+    var byte = next()
+    if byte == UInt8(ascii: "]") { return next() == nil ? codes : nil }
+    while true {
+      var code: UInt32 = 0
+      var digits = 0
+      while let digit = byte, digit >= UInt8(ascii: "0"), digit <= UInt8(ascii: "9"), digits < 8 {
+        code = code * 10 + UInt32(digit - UInt8(ascii: "0"))
+        digits += 1
+        byte = bytes.next()
+      }
+      if byte == 0x20 || byte == 0x0A || byte == 0x09 || byte == 0x0D { byte = next() }
+      guard digits > 0, codes.count < limit else { return nil }
+      codes.append(code)
+      if byte == UInt8(ascii: "]") { return next() == nil ? codes : nil }
+      guard byte == UInt8(ascii: ",") else { return nil }
+      byte = next()
+    }
   }
 
   /// Copies the weights of `file` into `model`, checking names, shapes and values.

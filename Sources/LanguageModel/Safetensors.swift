@@ -51,8 +51,9 @@ public struct Safetensors: Sendable {
     self.tensors = tensors
   }
 
-  /// Largest header the reader accepts.
-  public static let maximumHeaderBytes = 100 << 20
+  /// Largest header the reader accepts: room for the largest vocabulary
+  /// (every Unicode scalar, about 9 MB of JSON) beside the tensor entries.
+  public static let maximumHeaderBytes = 16 << 20
 
   // MARK: Writing
 
@@ -102,57 +103,36 @@ public struct Safetensors: Sendable {
     for i in 0..<8 { length |= UInt64(data[data.startIndex + i]) << (8 * UInt64(i)) }
     guard length <= UInt64(maximumHeaderBytes) else { throw .headerTooLarge(bytes: length) }
     guard length <= UInt64(data.count - 8) else { throw .headerBeyondFile(bytes: length, fileSize: data.count) }
-    let headerData = data.subdata(in: (data.startIndex + 8)..<(data.startIndex + 8 + Int(length)))
-    let parsed: Any
-    do {
-      parsed = try JSONSerialization.jsonObject(with: headerData, options: [])
-    } catch {
-      throw .headerNotJSON
+    let parsed = data.withUnsafeBytes { raw in
+      Result { () throws(SafetensorsError) in
+        try SafetensorsHeader.parse(UnsafeRawBufferPointer(rebasing: raw[8..<(8 + Int(length))]))
+      }
     }
-    guard let header = parsed as? [String: Any] else { throw .headerNotObject }
+    let header = try parsed.get()
     let dataStart = 8 + Int(length)
     let dataSize = data.count - dataStart
 
-    var metadata: [String: String] = [:]
-    if let raw = header["__metadata__"] {
-      guard let object = raw as? [String: Any] else { throw .badMetadata }
-      for (key, value) in object {
-        guard let string = value as? String else { throw .badMetadata }
-        metadata[key] = string
-      }
-    }
-
     var spans: [(begin: Int, end: Int, name: String)] = []
     var described: [String: (shape: [Int], begin: Int, end: Int)] = [:]
-    for (name, raw) in header where name != "__metadata__" {
-      guard let entry = raw as? [String: Any] else { throw .badEntry(name: name, reason: "not an object") }
-      guard let dtype = entry["dtype"] as? String else { throw .badEntry(name: name, reason: "no dtype") }
-      guard dtype == "F32" else { throw .unsupportedDType(name: name, dtype: dtype) }
-      guard let shapeNumbers = entry["shape"] as? [NSNumber], let offsetNumbers = entry["data_offsets"] as? [NSNumber],
-        offsetNumbers.count == 2
-      else { throw .badEntry(name: name, reason: "shape or data_offsets missing or malformed") }
-      var shape: [Int] = []
+    for entry in header.entries {
+      let name = entry.name
+      guard entry.dtype == "F32" else { throw .unsupportedDType(name: name, dtype: entry.dtype) }
       var elements = 1
-      for number in shapeNumbers {
-        let dimension = number.int64Value
-        guard dimension >= 0, Double(dimension) == number.doubleValue, dimension <= Int64(dataSize) else {
-          throw .badEntry(name: name, reason: "bad dimension \(number)")
-        }
-        shape.append(Int(dimension))
-        let (product, overflow) = elements.multipliedReportingOverflow(by: Int(dimension))
+      for dimension in entry.shape {
+        guard dimension <= dataSize else { throw .badEntry(name: name, reason: "bad dimension \(dimension)") }
+        let (product, overflow) = elements.multipliedReportingOverflow(by: dimension)
         guard !overflow, product <= dataSize else { throw .badEntry(name: name, reason: "shape larger than the file") }
         elements = product
       }
-      let begin = offsetNumbers[0].int64Value
-      let end = offsetNumbers[1].int64Value
-      guard begin >= 0, end >= begin, end <= Int64(dataSize) else {
+      let (begin, end) = (entry.begin, entry.end)
+      guard end >= begin, end <= Int64(dataSize) else {
         throw .offsetsOutOfRange(name: name, begin: begin, end: end, dataSize: dataSize)
       }
       guard end - begin == Int64(elements * 4) else {
         throw .badEntry(name: name, reason: "data_offsets span \(end - begin) bytes, shape needs \(elements * 4)")
       }
       spans.append((Int(begin), Int(end), name))
-      described[name] = (shape, Int(begin), Int(end))
+      described[name] = (entry.shape, Int(begin), Int(end))
     }
     // The spans must tile the data exactly: no overlap, no gap, no trailing bytes.
     spans.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
@@ -169,7 +149,7 @@ public struct Safetensors: Sendable {
     for (name, entry) in described {
       tensors[name] = Tensor(shape: entry.shape, data: data, bytes: (base + entry.begin)..<(base + entry.end))
     }
-    return Safetensors(metadata: metadata, tensors: tensors)
+    return Safetensors(metadata: header.metadata, tensors: tensors)
   }
 }
 

@@ -379,8 +379,8 @@ public final class Trainer {
     do {
       let contents = try Checkpoint.read(path: path)
       let meta = contents.file.metadata
-      guard meta["format"] == Checkpoint.stateFormat, let progressJSON = meta["charlm.progress"],
-        let progress = try? JSONDecoder().decode(TrainingProgress.self, from: Data(progressJSON.utf8))
+      guard meta["format"] == Checkpoint.stateFormat,
+        let progress = Checkpoint.decodeMetadataJSON(TrainingProgress.self, meta["charlm.progress"])
       else { throw CheckpointError.notAModel(path: path, reason: "it is not a training-state file") }
       guard contents.vocabulary == corpus.vocabulary else {
         throw CheckpointError.incompatible(

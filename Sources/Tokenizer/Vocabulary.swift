@@ -20,10 +20,14 @@ public struct Vocabulary: Sendable, Equatable {
 
   /// From any list of scalars; duplicates are removed and the rest sorted.
   public init(scalars: [Unicode.Scalar], bytes: Bool = false) {
-    let sorted = Array(Set(scalars)).sorted { $0.value < $1.value }
+    // A checkpoint's list is already sorted and unique; a million-symbol one
+    // then costs no set and no sort.
+    let ascending = zip(scalars, scalars.dropFirst()).allSatisfy { $0.value < $1.value }
+    let sorted = ascending ? scalars : Array(Set(scalars)).sorted { $0.value < $1.value }
     self.scalars = sorted
     isBytes = bytes
     var ids: [UInt32: Int32] = [:]
+    ids.reserveCapacity(sorted.count)
     for (id, scalar) in sorted.enumerated() { ids[scalar.value] = Int32(id) }
     self.ids = ids
   }
