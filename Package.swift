@@ -52,7 +52,7 @@ let package = Package(
     .testTarget(
       name: "WorkbenchTests", dependencies: ["Workbench", "LanguageModel", "Tokenizer", "Kernels"],
       swiftSettings: hostCPU),
-    .testTarget(name: "CLITests", dependencies: ["charlm"]),
+    .testTarget(name: "CLITests", dependencies: ["charlm", "Kernels", "Tokenizer", "LanguageModel"]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -61,8 +61,9 @@ public final class TextGenerator: @unchecked Sendable {
   public let streams: Int
   let workspace: Workspace
   let state: RecurrentState
-  /// Prime text is fed in chunks of this many characters.
-  static let primeChunk = 64
+  /// Prime text is fed in chunks of this many characters: 64, or fewer when
+  /// the chunk's logits (chunk × streams × V) would pass 4 MB.
+  let primeChunk: Int
   var weightsPacked = false
   var noRNG = Xoshiro256(seed: 0)
   var lastStep = 0
@@ -77,7 +78,8 @@ public final class TextGenerator: @unchecked Sendable {
     self.model = model
     self.vocabulary = vocabulary
     self.streams = streams
-    workspace = Workspace(config: model.config, batch: streams, window: Self.primeChunk)
+    primeChunk = max(1, min(64, (1 << 20) / (streams * model.config.vocabularySize)))
+    workspace = Workspace(config: model.config, batch: streams, window: primeChunk)
     state = RecurrentState(config: model.config, streams: streams)
     probabilities = Array(repeating: 0, count: model.config.vocabularySize)
     order = Array(repeating: 0, count: model.config.vocabularySize)
@@ -88,7 +90,7 @@ public final class TextGenerator: @unchecked Sendable {
   func feedPrime(_ ids: [Int32]) {
     var start = 0
     while start < ids.count {
-      let steps = min(Self.primeChunk, ids.count - start)
+      let steps = min(primeChunk, ids.count - start)
       for t in 0..<steps {
         for s in 0..<streams { workspace.inputTokens[t * streams + s] = ids[start + t] }
       }

@@ -74,8 +74,17 @@ public struct BenchmarkResult: Sendable, Codable {
 }
 
 public enum TrainingBenchmark {
-  /// Peak resident set of this process so far, in bytes.
+  /// Peak resident set of this process so far, in bytes. On Linux it is
+  /// VmHWM: getrusage's ru_maxrss also keeps the parent's peak across the
+  /// vfork and exec that start a child, so a small child of a large parent
+  /// would read large.
   public static func peakResidentBytes() -> Int {
+    if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+      let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+      let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "")
+    {
+      return kilobytes * 1024
+    }
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
     return Int(usage.ru_maxrss) * 1024

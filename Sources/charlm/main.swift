@@ -1,12 +1,13 @@
 import Foundation
 import LanguageModel
 import Tokenizer
+import Workbench
 
 // charlm: a thin layer over Tokenizer → LanguageModel → Sampler.
 
 let commands = [
   TrainCommand.spec, SampleCommand.spec, EvalCommand.spec, CompareCommand.spec, InspectCommand.spec, BenchCommand.spec,
-  ParityCommand.spec, CorpusCommand.contextSpec, ProbeCommand.contextSpec, ProbeCommand.gradientSpec,
+  InfoCommand.spec, ParityCommand.spec, CorpusCommand.contextSpec, ProbeCommand.contextSpec, ProbeCommand.gradientSpec,
 ]
 let overview = """
   charlm: character-level language models (RNN, GRU, LSTM), trained on your own text
@@ -60,6 +61,7 @@ func runCommand(_ arguments: [String]) -> Int32 {
     case "compare": return try CompareCommand.run(parsed)
     case "parity": return try ParityCommand.run(parsed)
     case "inspect": return try InspectCommand.run(parsed)
+    case "info": return try InfoCommand.run(parsed)
     case "corpus context": return try CorpusCommand.runContext(parsed)
     case "probe context": return try ProbeCommand.runContext(parsed)
     case "probe gradient": return try ProbeCommand.runGradient(parsed)
@@ -74,4 +76,10 @@ func runCommand(_ arguments: [String]) -> Int32 {
   }
 }
 
-exit(runCommand(Array(CommandLine.arguments.dropFirst())))
+let status = runCommand(Array(CommandLine.arguments.dropFirst()))
+// For measuring any command's memory from outside (the loader's memory test).
+if ProcessInfo.processInfo.environment["CHARLM_REPORT_PEAK_MEMORY"] != nil {
+  FileHandle.standardError.write(
+    Data("charlm: peak resident memory \(TrainingBenchmark.peakResidentBytes()) bytes\n".utf8))
+}
+exit(status)

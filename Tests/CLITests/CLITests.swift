@@ -80,6 +80,20 @@ struct CLITests {
     let bpc = object?["bpc"] as? Double ?? 0
     #expect(abs(bpc - loss / log(2)) < 1e-9)
 
+    // info: what the best model is, from its file alone.
+    let info = try Self.run(["info", "--checkpoint", run, "--json"])
+    #expect(info.status == 0, "\(info.error)")
+    let described = try JSONSerialization.jsonObject(with: Data(info.output.utf8)) as? [String: Any]
+    #expect(described?["cell"] as? String == "lstm")
+    #expect(described?["hidden_size"] as? Int == 16)
+    #expect(
+      described?["vocabulary_size"] as? Int
+        == Set("to be or not to be.\nthat is the question.\nwhether tis nobler.\n").count)
+    #expect((described?["step"] as? Int ?? 0) > 0)
+    #expect(described?["pytorch_module"] as? String == "LSTM")
+    let infoText = try Self.run(["info", "--checkpoint", run])
+    #expect(infoText.output.contains("LSTM 2×16") && infoText.output.contains("every weight present and finite"))
+
     // Resume continues from step 30 to 40.
     let resumed = try Self.run([
       "train", "--corpus", corpus, "--steps", "40", "--out", run, "--resume", "--threads", "1",

@@ -109,4 +109,3 @@ struct FuzzTests {
     #expect(loaded > 0, "some mutations (in weight bytes) leave a loadable file")
   }
 }
-
