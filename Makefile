@@ -16,7 +16,7 @@ help:
 	@echo "make demo    get tinyshakespeare, build, train an LSTM for $(DEMO_TIME), print perplexity and a sample"
 	@echo "make context-demo  the 'I live in Gujarat … I know ___' probe: RNN, GRU and LSTM, ~15 minutes"
 	@echo "make test    build and run every test (release mode)"
-	@echo "make fuzz    200,000 damaged checkpoints and states through the loader (FUZZ_CASES=...)"
+	@echo "make fuzz    1,000,000 damaged checkpoints and 50,000 states through the loader (FUZZ_CASES=, FUZZ_SEED=)"
 	@echo "make stress  kill -9 training 20+ times, resume each time, compare bit for bit"
 	@echo "make build   build the charlm command into $(BIN)"
 	@echo "make corpora fetch the corpora (from \$$CORPUS_MIRROR if set)"
@@ -84,9 +84,10 @@ test:
 
 # The long fuzz run: damaged checkpoints and training states, loaded or
 # refused, never a crash. A hang fails it after an hour.
-FUZZ_CASES ?= 200000
+FUZZ_CASES ?= 1000000
+FUZZ_SEED ?= 0
 fuzz:
-	CHARLM_FUZZ_CASES=$(FUZZ_CASES) timeout 3600 $(SWIFT) test -c release --filter FuzzTests
+	CHARLM_FUZZ_CASES=$(FUZZ_CASES) CHARLM_FUZZ_SEED=$(FUZZ_SEED) timeout 3600 $(SWIFT) test -c release --filter FuzzTests
 
 # kill -9 at random moments, 20 times or more, then a bit-for-bit check
 # against an uninterrupted run (KILLS=..., STEPS=...).

@@ -407,8 +407,12 @@ public final class Trainer {
       for (name, buffer) in trainer.optimizer.stateBuffers {
         try restore(contents.file, name: name, shape: [buffer.count], into: buffer, path: path)
       }
-      guard let step = contents.file.tensors["optimizer.step"]?.values.first, step >= 0 else {
+      guard let step = contents.file.tensors["optimizer.step"]?.values.first else {
         throw CheckpointError.missingTensor(path: path, name: "optimizer.step")
+      }
+      // A Float counts steps exactly up to 2^24.
+      guard step >= 0, step <= 16_777_216, step == step.rounded() else {
+        throw CheckpointError.notAModel(path: path, reason: "its optimizer step \(step) is not a step count")
       }
       trainer.optimizer.stepCount = Int(step)
       let shape = [contents.config.layers, progress.config.batch, contents.config.hiddenSize]

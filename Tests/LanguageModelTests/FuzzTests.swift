@@ -13,6 +13,8 @@ import Tokenizer
 struct FuzzTests {
   /// Loader cases; resume cases are a twentieth of it (each one trains a little).
   static let cases = Int(ProcessInfo.processInfo.environment["CHARLM_FUZZ_CASES"] ?? "") ?? 4000
+  /// Added to both loops' seeds: CHARLM_FUZZ_SEED explores other mutations.
+  static let seed = UInt64(ProcessInfo.processInfo.environment["CHARLM_FUZZ_SEED"] ?? "") ?? 0
 
   static func validFiles() throws -> [Data] {
     let corpus = try patternCorpus(sentences: 40)
@@ -67,7 +69,7 @@ struct FuzzTests {
     try trainer.train(budget: .steps(2))
     let statePath = directory + "/" + Checkpoint.stateFile
     let good = try Data(contentsOf: URL(fileURLWithPath: statePath))
-    var rng = Xoshiro256(seed: 77)
+    var rng = Xoshiro256(seed: 77 &+ Self.seed)
     var outcomes = (resumed: 0, refused: 0)
     let cases = max(300, Self.cases / 20)
     for _ in 0..<cases {
@@ -86,7 +88,7 @@ struct FuzzTests {
 
   @Test func mutatedFilesNeverCrashTheLoader() throws {
     let files = try Self.validFiles()
-    var rng = Xoshiro256(seed: 2026)
+    var rng = Xoshiro256(seed: 2026 &+ Self.seed)
     var loaded = 0
     var rejected = 0
     let gemm = engine(threads: 1)
