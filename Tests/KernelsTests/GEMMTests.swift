@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import Kernels
@@ -106,5 +107,27 @@ struct PackedMatrixTests {
         }
       }
     }
+  }
+}
+
+/// The machine-ceiling probes compute what they claim, so their speed means something.
+struct MachineCeilingTests {
+  @Test func fmaChainsComputeTheRecurrence() {
+    // x ← x·a + b from 0, n times: b·(1 − aⁿ)/(1 − a), on 12 chains.
+    let n = 1000
+    let a = 0.999_999
+    let expected = 12 * 1e-6 * (1 - pow(a, Double(n))) / (1 - a)
+    #expect(abs(Double(MachineCeiling.fmaChains(iterations: n)) - expected) < 1e-6)
+    #expect(MachineCeiling.fmaPeak(threads: 2, seconds: 0.01).gflops > 0)
+  }
+
+  @Test func readSumMatchesAPlainSum() {
+    let values = (0..<(64 * 100)).map { Float($0 % 7) * 0.25 }
+    let plain = values.reduce(Float(0), +)
+    let fast = values.withUnsafeBufferPointer { MachineCeiling.sum($0.baseAddress!, count: $0.count) }
+    #expect(abs(fast - plain) < 1e-3)
+    let measured = MachineCeiling.readBandwidth(bytes: values.count * 4, threads: 2, seconds: 0.01)
+    #expect(abs(measured.sum - plain) < 1e-2)
+    #expect(measured.gigabytesPerSecond > 0)
   }
 }
