@@ -3,7 +3,8 @@
 /// 8 hold B and the broadcast A). Generated once by hand-unrolling, since
 /// Swift keeps SIMD values in registers only when the code is straight-line.
 ///
-///   a: packed A micro-panel, (kc, 6): a[k*6 + r] = A[r, k]
+///   a: A's 6 rows: element (r, k) at a[r·rowStride + k·kStride]; packed
+///      (rowStride 1, kStride 6) or read in place (lda, 1)
 ///   b: packed B micro-panel, (kc, 64): b[k*64 + j] = B[k, j]
 ///   c: C tile, 6 rows of 64 with row stride ldc
 extension PackedGEMM.Problem {
@@ -12,7 +13,7 @@ extension PackedGEMM.Problem {
 
   @inline(__always)
   func microkernel(
-    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+    kc: Int, a: UnsafePointer<Float>, rowStride: Int, kStride: Int, b: UnsafePointer<Float>,
     c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
   ) {
     var c00 = Vector16()
@@ -51,32 +52,32 @@ extension PackedGEMM.Problem {
       c01 = c01.addingProduct(a0, b1)
       c02 = c02.addingProduct(a0, b2)
       c03 = c03.addingProduct(a0, b3)
-      let a1 = Vector16(repeating: pa[1])
+      let a1 = Vector16(repeating: pa[1 &* rowStride])
       c10 = c10.addingProduct(a1, b0)
       c11 = c11.addingProduct(a1, b1)
       c12 = c12.addingProduct(a1, b2)
       c13 = c13.addingProduct(a1, b3)
-      let a2 = Vector16(repeating: pa[2])
+      let a2 = Vector16(repeating: pa[2 &* rowStride])
       c20 = c20.addingProduct(a2, b0)
       c21 = c21.addingProduct(a2, b1)
       c22 = c22.addingProduct(a2, b2)
       c23 = c23.addingProduct(a2, b3)
-      let a3 = Vector16(repeating: pa[3])
+      let a3 = Vector16(repeating: pa[3 &* rowStride])
       c30 = c30.addingProduct(a3, b0)
       c31 = c31.addingProduct(a3, b1)
       c32 = c32.addingProduct(a3, b2)
       c33 = c33.addingProduct(a3, b3)
-      let a4 = Vector16(repeating: pa[4])
+      let a4 = Vector16(repeating: pa[4 &* rowStride])
       c40 = c40.addingProduct(a4, b0)
       c41 = c41.addingProduct(a4, b1)
       c42 = c42.addingProduct(a4, b2)
       c43 = c43.addingProduct(a4, b3)
-      let a5 = Vector16(repeating: pa[5])
+      let a5 = Vector16(repeating: pa[5 &* rowStride])
       c50 = c50.addingProduct(a5, b0)
       c51 = c51.addingProduct(a5, b1)
       c52 = c52.addingProduct(a5, b2)
       c53 = c53.addingProduct(a5, b3)
-      pa += 6
+      pa += kStride
       pb += 64
     }
     storeRow(c00, c01, c02, c03, c + 0 * ldc, accumulate: accumulate)
@@ -95,7 +96,7 @@ extension PackedGEMM.Problem {
 extension PackedGEMM.Problem {
   @inline(__always)
   func microkernel1Rows(
-    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+    kc: Int, a: UnsafePointer<Float>, rowStride: Int, kStride: Int, b: UnsafePointer<Float>,
     c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
   ) {
     var c00 = Vector16()
@@ -114,7 +115,7 @@ extension PackedGEMM.Problem {
       c01 = c01.addingProduct(a0, b1)
       c02 = c02.addingProduct(a0, b2)
       c03 = c03.addingProduct(a0, b3)
-      pa += 6
+      pa += kStride
       pb += 64
     }
     storeRow(c00, c01, c02, c03, c + 0 * ldc, accumulate: accumulate)
@@ -122,7 +123,7 @@ extension PackedGEMM.Problem {
 
   @inline(__always)
   func microkernel2Rows(
-    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+    kc: Int, a: UnsafePointer<Float>, rowStride: Int, kStride: Int, b: UnsafePointer<Float>,
     c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
   ) {
     var c00 = Vector16()
@@ -145,12 +146,12 @@ extension PackedGEMM.Problem {
       c01 = c01.addingProduct(a0, b1)
       c02 = c02.addingProduct(a0, b2)
       c03 = c03.addingProduct(a0, b3)
-      let a1 = Vector16(repeating: pa[1])
+      let a1 = Vector16(repeating: pa[1 &* rowStride])
       c10 = c10.addingProduct(a1, b0)
       c11 = c11.addingProduct(a1, b1)
       c12 = c12.addingProduct(a1, b2)
       c13 = c13.addingProduct(a1, b3)
-      pa += 6
+      pa += kStride
       pb += 64
     }
     storeRow(c00, c01, c02, c03, c + 0 * ldc, accumulate: accumulate)
@@ -159,7 +160,7 @@ extension PackedGEMM.Problem {
 
   @inline(__always)
   func microkernel3Rows(
-    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+    kc: Int, a: UnsafePointer<Float>, rowStride: Int, kStride: Int, b: UnsafePointer<Float>,
     c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
   ) {
     var c00 = Vector16()
@@ -186,17 +187,17 @@ extension PackedGEMM.Problem {
       c01 = c01.addingProduct(a0, b1)
       c02 = c02.addingProduct(a0, b2)
       c03 = c03.addingProduct(a0, b3)
-      let a1 = Vector16(repeating: pa[1])
+      let a1 = Vector16(repeating: pa[1 &* rowStride])
       c10 = c10.addingProduct(a1, b0)
       c11 = c11.addingProduct(a1, b1)
       c12 = c12.addingProduct(a1, b2)
       c13 = c13.addingProduct(a1, b3)
-      let a2 = Vector16(repeating: pa[2])
+      let a2 = Vector16(repeating: pa[2 &* rowStride])
       c20 = c20.addingProduct(a2, b0)
       c21 = c21.addingProduct(a2, b1)
       c22 = c22.addingProduct(a2, b2)
       c23 = c23.addingProduct(a2, b3)
-      pa += 6
+      pa += kStride
       pb += 64
     }
     storeRow(c00, c01, c02, c03, c + 0 * ldc, accumulate: accumulate)
@@ -206,7 +207,7 @@ extension PackedGEMM.Problem {
 
   @inline(__always)
   func microkernel4Rows(
-    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+    kc: Int, a: UnsafePointer<Float>, rowStride: Int, kStride: Int, b: UnsafePointer<Float>,
     c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
   ) {
     var c00 = Vector16()
@@ -237,22 +238,22 @@ extension PackedGEMM.Problem {
       c01 = c01.addingProduct(a0, b1)
       c02 = c02.addingProduct(a0, b2)
       c03 = c03.addingProduct(a0, b3)
-      let a1 = Vector16(repeating: pa[1])
+      let a1 = Vector16(repeating: pa[1 &* rowStride])
       c10 = c10.addingProduct(a1, b0)
       c11 = c11.addingProduct(a1, b1)
       c12 = c12.addingProduct(a1, b2)
       c13 = c13.addingProduct(a1, b3)
-      let a2 = Vector16(repeating: pa[2])
+      let a2 = Vector16(repeating: pa[2 &* rowStride])
       c20 = c20.addingProduct(a2, b0)
       c21 = c21.addingProduct(a2, b1)
       c22 = c22.addingProduct(a2, b2)
       c23 = c23.addingProduct(a2, b3)
-      let a3 = Vector16(repeating: pa[3])
+      let a3 = Vector16(repeating: pa[3 &* rowStride])
       c30 = c30.addingProduct(a3, b0)
       c31 = c31.addingProduct(a3, b1)
       c32 = c32.addingProduct(a3, b2)
       c33 = c33.addingProduct(a3, b3)
-      pa += 6
+      pa += kStride
       pb += 64
     }
     storeRow(c00, c01, c02, c03, c + 0 * ldc, accumulate: accumulate)
@@ -263,7 +264,7 @@ extension PackedGEMM.Problem {
 
   @inline(__always)
   func microkernel5Rows(
-    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+    kc: Int, a: UnsafePointer<Float>, rowStride: Int, kStride: Int, b: UnsafePointer<Float>,
     c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
   ) {
     var c00 = Vector16()
@@ -298,27 +299,27 @@ extension PackedGEMM.Problem {
       c01 = c01.addingProduct(a0, b1)
       c02 = c02.addingProduct(a0, b2)
       c03 = c03.addingProduct(a0, b3)
-      let a1 = Vector16(repeating: pa[1])
+      let a1 = Vector16(repeating: pa[1 &* rowStride])
       c10 = c10.addingProduct(a1, b0)
       c11 = c11.addingProduct(a1, b1)
       c12 = c12.addingProduct(a1, b2)
       c13 = c13.addingProduct(a1, b3)
-      let a2 = Vector16(repeating: pa[2])
+      let a2 = Vector16(repeating: pa[2 &* rowStride])
       c20 = c20.addingProduct(a2, b0)
       c21 = c21.addingProduct(a2, b1)
       c22 = c22.addingProduct(a2, b2)
       c23 = c23.addingProduct(a2, b3)
-      let a3 = Vector16(repeating: pa[3])
+      let a3 = Vector16(repeating: pa[3 &* rowStride])
       c30 = c30.addingProduct(a3, b0)
       c31 = c31.addingProduct(a3, b1)
       c32 = c32.addingProduct(a3, b2)
       c33 = c33.addingProduct(a3, b3)
-      let a4 = Vector16(repeating: pa[4])
+      let a4 = Vector16(repeating: pa[4 &* rowStride])
       c40 = c40.addingProduct(a4, b0)
       c41 = c41.addingProduct(a4, b1)
       c42 = c42.addingProduct(a4, b2)
       c43 = c43.addingProduct(a4, b3)
-      pa += 6
+      pa += kStride
       pb += 64
     }
     storeRow(c00, c01, c02, c03, c + 0 * ldc, accumulate: accumulate)
