@@ -93,6 +93,7 @@ struct LoaderMemoryTests {
 
   @Test func loadingCostsAtMostTheFileTwiceOverPlusAConstant() throws {
     let (directory, _) = try CLITests.makeCorpus()
+    defer { try? FileManager.default.removeItem(atPath: directory) }  // about 190 MB of files
     let tiny = directory + "/tiny.safetensors"
     try Self.saveModel(
       ModelConfig(vocabularySize: 3, hiddenSize: 4, layers: 1), vocabulary: Vocabulary(of: "abc".unicodeScalars),
