@@ -10,20 +10,29 @@ public enum MachineCeiling {
   public static func fmaPeak(threads: Int, seconds: Double = 0.3) -> (gflops: Double, checksum: Float) {
     let pool = ThreadPool(threadCount: threads)
     let iterations = 1 << 20
-    var rounds = 0
     var checksum: Float = 0
     let sums = UnsafeMutablePointer<Float>.allocate(capacity: threads)
     defer { sums.deallocate() }
-    let start = DispatchTime.now().uptimeNanoseconds
-    var elapsed = 0.0
-    repeat {
+    let (rounds, elapsed) = repeated(for: seconds) {
       pool.parallelFor(threads) { part in sums[part] = fmaChains(iterations: iterations) }
       checksum = sums[0]
+    }
+    let flops = Double(rounds * threads * iterations) * Double(fmaChainCount * 16 * 2)
+    return (flops / elapsed / 1e9, checksum)
+  }
+
+  /// Runs `body` again and again until `seconds` have passed (at least
+  /// once); how many times, and the seconds it took.
+  public static func repeated(for seconds: Double, _ body: () -> Void) -> (rounds: Int, seconds: Double) {
+    let start = DispatchTime.now().uptimeNanoseconds
+    var rounds = 0
+    var elapsed = 0.0
+    repeat {
+      body()
       rounds += 1
       elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     } while elapsed < seconds
-    let flops = Double(rounds * threads * iterations) * Double(fmaChainCount * 16 * 2)
-    return (flops / elapsed / 1e9, checksum)
+    return (rounds, elapsed)
   }
 
   /// Independent accumulators, enough to cover FMA latency × ports.
@@ -86,14 +95,7 @@ public enum MachineCeiling {
       return (0..<threads).reduce(0) { $0 + sums[$1] }
     }
     var total = pass()
-    var rounds = 0
-    let start = DispatchTime.now().uptimeNanoseconds
-    var elapsed = 0.0
-    repeat {
-      total = pass()
-      rounds += 1
-      elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-    } while elapsed < seconds
+    let (rounds, elapsed) = repeated(for: seconds) { total = pass() }
     return (Double(rounds * count * 4) / elapsed / 1e9, total)
   }
 

@@ -119,7 +119,7 @@ public enum Checkpoint {
     var scalars: [Unicode.Scalar] = []
     scalars.reserveCapacity(codes.count)
     for code in codes {
-      guard let scalar = Unicode.Scalar(code) else {
+      guard let scalar = UInt32(exactly: code).flatMap(Unicode.Scalar.init) else {
         throw .notAModel(path: path, reason: "the vocabulary holds \(code), which is not a Unicode scalar")
       }
       scalars.append(scalar)
@@ -141,34 +141,17 @@ public enum Checkpoint {
     return try? JSONDecoder().decode(type, from: Data(json.utf8))
   }
 
-  /// Reads the vocabulary's "[code, code, ...]" directly: it can hold a
-  /// million code points, which a JSON decoder would turn into a million objects.
-  static func vocabularyCodes(_ json: String, atMost limit: Int) -> [UInt32]? {
-    var codes: [UInt32] = []
-    var bytes = json.utf8.makeIterator()
-    func next() -> UInt8? {
-      while let byte = bytes.next() {
-        if byte != 0x20 && byte != 0x0A && byte != 0x09 && byte != 0x0D { return byte }
-      }
-      return nil
-    }
-    guard next() == UInt8(ascii: "[") else { return nil }
-    var byte = next()
-    if byte == UInt8(ascii: "]") { return next() == nil ? codes : nil }
-    while true {
-      var code: UInt32 = 0
-      var digits = 0
-      while let digit = byte, digit >= UInt8(ascii: "0"), digit <= UInt8(ascii: "9"), digits < 8 {
-        code = code * 10 + UInt32(digit - UInt8(ascii: "0"))
-        digits += 1
-        byte = bytes.next()
-      }
-      if byte == 0x20 || byte == 0x0A || byte == 0x09 || byte == 0x0D { byte = next() }
-      guard digits > 0, codes.count < limit else { return nil }
-      codes.append(code)
-      if byte == UInt8(ascii: "]") { return next() == nil ? codes : nil }
-      guard byte == UInt8(ascii: ",") else { return nil }
-      byte = next()
+  /// Reads the vocabulary's "[code, code, ...]" with the header's integer
+  /// reader: it can hold a million code points, which a JSON decoder would
+  /// turn into a million objects. Nil if it is not such a list of at most `limit`.
+  static func vocabularyCodes(_ json: String, atMost limit: Int) -> [Int]? {
+    var json = json
+    return json.withUTF8 { utf8 in
+      var reader = SafetensorsHeader.Reader(bytes: UnsafeRawBufferPointer(utf8))
+      reader.skipWhitespace()
+      guard let codes = try? reader.integers(for: "charlm.vocabulary", atMost: limit) else { return nil }
+      reader.skipWhitespace()
+      return reader.atEnd ? codes : nil
     }
   }
 

@@ -113,7 +113,8 @@ public struct Safetensors: Sendable {
     let dataSize = data.count - dataStart
 
     var spans: [(begin: Int, end: Int, name: String)] = []
-    var described: [String: (shape: [Int], begin: Int, end: Int)] = [:]
+    var tensors: [String: Tensor] = [:]
+    let base = data.startIndex + dataStart
     for entry in header.entries {
       let name = entry.name
       guard entry.dtype == "F32" else { throw .unsupportedDType(name: name, dtype: entry.dtype) }
@@ -132,7 +133,7 @@ public struct Safetensors: Sendable {
         throw .badEntry(name: name, reason: "data_offsets span \(end - begin) bytes, shape needs \(elements * 4)")
       }
       spans.append((Int(begin), Int(end), name))
-      described[name] = (entry.shape, Int(begin), Int(end))
+      tensors[name] = Tensor(shape: entry.shape, data: data, bytes: (base + Int(begin))..<(base + Int(end)))
     }
     // The spans must tile the data exactly: no overlap, no gap, no trailing bytes.
     spans.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
@@ -144,11 +145,6 @@ public struct Safetensors: Sendable {
     }
     if cursor != dataSize { throw .dataNotCovered(gapAt: cursor) }
 
-    var tensors: [String: Tensor] = [:]
-    let base = data.startIndex + dataStart
-    for (name, entry) in described {
-      tensors[name] = Tensor(shape: entry.shape, data: data, bytes: (base + entry.begin)..<(base + entry.end))
-    }
     return Safetensors(metadata: header.metadata, tensors: tensors)
   }
 }

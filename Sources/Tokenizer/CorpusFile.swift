@@ -27,6 +27,12 @@ extension Corpus {
     /// Bytes read at a time (tests make it tiny, to cross every boundary).
     var chunkBytes = 1 << 24
     public init() {}
+
+    /// Encoding a text for a trained model: its vocabulary, bytes if it reads bytes.
+    public init(encodingWith vocabulary: Vocabulary) {
+      self.vocabulary = vocabulary
+      bytes = vocabulary.isBytes
+    }
   }
 
   public static func load(path: String, options: LoadOptions = LoadOptions()) throws(TokenizerError) -> Corpus {

@@ -99,14 +99,9 @@ public enum KernelBenchmark {
       packed!.pack(shape.transB, b: b, ldb: ldb)
     }
     for _ in 0..<3 { run(shape, m: shape.m, a: a, lda: lda, b: b, ldb: ldb, c: &c, engine: engine, packed: packed) }
-    var products = 0
-    let start = DispatchTime.now().uptimeNanoseconds
-    var elapsed = 0.0
-    repeat {
+    let (rounds, elapsed) = MachineCeiling.repeated(for: seconds) {
       for _ in 0..<5 { run(shape, m: shape.m, a: a, lda: lda, b: b, ldb: ldb, c: &c, engine: engine, packed: packed) }
-      products += 5
-      elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-    } while elapsed < seconds
-    return 2.0 * Double(shape.m * shape.n * shape.k) * Double(products) / elapsed / 1e9
+    }
+    return 2.0 * Double(shape.m * shape.n * shape.k) * Double(5 * rounds) / elapsed / 1e9
   }
 }

@@ -24,10 +24,7 @@ enum EvalCommand {
     let threads = try args.int("--threads", default: ProcessInfo.processInfo.activeProcessorCount, min: 1)
     let gemm = GEMMEngine(pool: ThreadPool(threadCount: threads))
     let (model, vocabulary, _) = try Checkpoint.loadModel(path: path, gemm: gemm)
-    var options = Corpus.LoadOptions()
-    options.vocabulary = vocabulary
-    options.bytes = vocabulary.isBytes
-    let corpus = try Corpus.load(path: corpusPath, options: options)
+    let corpus = try Corpus.load(path: corpusPath, options: .init(encodingWith: vocabulary))
     let tokens = corpus.tokens(in: part)
     guard tokens.count >= 2 else {
       throw RuntimeError(

@@ -27,8 +27,10 @@ enum InfoCommand {
       "vocabulary_size": vocabulary.count, "byte_vocabulary": vocabulary.isBytes,
       "parameters": model.layout.parameterCount, "pytorch_module": metadata["pytorch.module"] ?? "",
     ]
-    if let step = metadata["charlm.step"].flatMap(Int.init) { object["step"] = step }
-    if let loss = metadata["charlm.validation_loss"].flatMap(Double.init) { object["validation_loss"] = loss }
+    let step = metadata["charlm.step"].flatMap(Int.init)
+    let loss = metadata["charlm.validation_loss"].flatMap(Double.init)
+    if let step { object["step"] = step }
+    if let loss { object["validation_loss"] = loss }
     if args.flag("--json") {
       print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
       return 0
@@ -54,9 +56,9 @@ enum InfoCommand {
     print(
       "  vocabulary: \(vocabulary.count) \(vocabulary.isBytes ? "bytes" : "characters"): "
         + shown.joined(separator: " ") + (vocabulary.count > 40 ? " …" : ""))
-    if let step = object["step"] as? Int {
+    if let step {
       var line = "  trained \(step) steps"
-      if let loss = object["validation_loss"] as? Double {
+      if let loss {
         line += String(
           format: ", validation loss %.4f nats (%.4f bpc, perplexity %.3f)", loss, loss / log(2), exp(loss))
       }

@@ -110,10 +110,7 @@ enum ProbeCommand {
     var results: [GradientProbeRun.Result] = []
     for (path, name) in zip(paths, names(paths)) {
       let (model, vocabulary, _) = try Checkpoint.loadModel(path: path, gemm: gemm)
-      var loadOptions = Corpus.LoadOptions()
-      loadOptions.vocabulary = vocabulary
-      loadOptions.bytes = vocabulary.isBytes
-      let corpus = try Corpus.load(path: corpusPath, options: loadOptions)
+      let corpus = try Corpus.load(path: corpusPath, options: .init(encodingWith: vocabulary))
       results.append(
         try GradientProbeRun.run(model: model, tokens: Array(corpus.tokens(in: part)), options: options, name: name))
     }
