@@ -21,10 +21,14 @@ struct CLITests {
     let error: String
   }
 
-  static func run(_ arguments: [String]) throws -> Result {
+  /// Runs the binary to the end; `environment` is added to this process's.
+  static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: binary)
     process.arguments = arguments
+    if !environment.isEmpty {
+      process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    }
     let out = Pipe()
     let err = Pipe()
     process.standardOutput = out
@@ -158,28 +162,34 @@ struct CLITests {
 }
 
 struct InterruptTests {
+  /// Starts the binary in the background; its standard output to read. A
+  /// watchdog kills it after a minute, so that a child that ignores the
+  /// signal fails the test instead of hanging it.
+  static func startTraining(_ arguments: [String]) throws -> (Process, FileHandle) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: CLITests.binary)
+    process.arguments = arguments
+    let out = Pipe()
+    process.standardOutput = out
+    process.standardError = Pipe()
+    try process.run()
+    nonisolated(unsafe) let watched = process
+    DispatchQueue.global().asyncAfter(deadline: .now() + 60) {
+      if watched.isRunning { kill(watched.processIdentifier, SIGKILL) }
+    }
+    return (process, out.fileHandleForReading)
+  }
+
   /// Ctrl-C mid-training saves the latest state atomically and exits 130;
   /// --resume then continues from it.
   @Test func interruptSavesAndResumes() throws {
     let (directory, corpus) = try CLITests.makeCorpus()
     let run = directory + "/run"
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: CLITests.binary)
-    process.arguments = [
+    let (process, handle) = try Self.startTraining([
       "train", "--corpus", corpus, "--hidden", "16", "--batch", "4", "--window", "16", "--steps", "100000000",
       "--eval-every", "1000000", "--out", run, "--threads", "1",
-    ]
-    let out = Pipe()
-    process.standardOutput = out
-    process.standardError = Pipe()
-    try process.run()
-    // A watchdog, so that a child that ignores the signal fails the test instead of hanging it.
-    nonisolated(unsafe) let watched = process
-    DispatchQueue.global().asyncAfter(deadline: .now() + 60) {
-      if watched.isRunning { kill(watched.processIdentifier, SIGKILL) }
-    }
+    ])
     // Wait for the first progress line, then interrupt.
-    let handle = out.fileHandleForReading
     var seen = ""
     while !seen.contains("step 1 ") {
       let chunk = handle.availableData
@@ -212,22 +222,11 @@ struct InterruptTests {
     let run = directory + "/run"
     var atOnce = 0
     for attempt in 0..<3 {
-      let process = Process()
-      process.executableURL = URL(fileURLWithPath: CLITests.binary)
-      process.arguments =
+      let (process, handle) = try Self.startTraining(
         [
           "train", "--corpus", corpus, "--hidden", "512", "--layers", "1", "--batch", "16", "--window", "64",
           "--steps", "100000000", "--eval-every", "2", "--out", run, "--threads", "1",
-        ] + (attempt == 0 ? [] : ["--resume"])
-      let out = Pipe()
-      process.standardOutput = out
-      process.standardError = Pipe()
-      try process.run()
-      nonisolated(unsafe) let watched = process
-      DispatchQueue.global().asyncAfter(deadline: .now() + 60) {
-        if watched.isRunning { kill(watched.processIdentifier, SIGKILL) }
-      }
-      let handle = out.fileHandleForReading
+        ] + (attempt == 0 ? [] : ["--resume"]))
       // Interrupt once this process has saved a state: it is training, and there is something to resume.
       let statePath = run + "/latest.state.safetensors"
       func saved() -> Date? {

@@ -19,19 +19,10 @@ struct LoaderMemoryTests {
   /// bytes, which it reports when asked (wait4's ru_maxrss would include
   /// this test process's peak, which a spawned child inherits).
   static func peakResidentMemory(_ arguments: [String]) throws -> (status: Int32, bytes: Int) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: CLITests.binary)
-    process.arguments = arguments
-    process.environment = ProcessInfo.processInfo.environment.merging(["CHARLM_REPORT_PEAK_MEMORY": "1"]) { $1 }
-    let err = Pipe()
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = err
-    try process.run()
-    let report = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    let line = report.split(separator: "\n").first { $0.hasPrefix("charlm: peak resident memory ") }
+    let result = try CLITests.run(arguments, environment: ["CHARLM_REPORT_PEAK_MEMORY": "1"])
+    let line = result.error.split(separator: "\n").first { $0.hasPrefix("charlm: peak resident memory ") }
     let bytes = line.flatMap { Int($0.split(separator: " ")[4]) } ?? -1
-    return (process.terminationStatus, bytes)
+    return (result.status, bytes)
   }
 
   static func fileSize(_ path: String) -> Int {
