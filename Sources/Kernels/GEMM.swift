@@ -273,18 +273,33 @@ public enum PackedGEMM {
           }
         }
       } else {
-        // Aᵀ: each kk is one row of the stored matrix; read its mc floats once.
-        var kk = 0
-        while kk < kc {
-          let src = a + ((p0 &+ kk) &* lda &+ i0)
-          var i = 0
-          while i < mc {
-            let panel = i / mr
-            let r = i &- panel &* mr
-            out[panel &* kc &* mr &+ kk &* mr &+ r] = src[i]
-            i &+= 1
+        // Aᵀ: panel by panel, so the writes are sequential; each panel reads
+        // six floats from each of kc rows of the stored matrix, and those kc
+        // cache lines (16 KB) stay in L1 for the next two panels. (Walking kk
+        // outside scattered the writes over every panel: the weight
+        // gradients' packing was 5% of a training step, all store misses.)
+        for panel in 0..<panels {
+          let dst = out + panel &* kc &* mr
+          let column = i0 &+ panel &* mr
+          let height = min(mr, mc &- panel &* mr)
+          var src = a + (p0 &* lda &+ column)
+          if mr == 6 && height == 6 {
+            for kk in 0..<kc {
+              let d = dst + kk &* 6
+              d[0] = src[0]
+              d[1] = src[1]
+              d[2] = src[2]
+              d[3] = src[3]
+              d[4] = src[4]
+              d[5] = src[5]
+              src += lda
+            }
+          } else {
+            for kk in 0..<kc {
+              for r in 0..<height { dst[kk &* mr &+ r] = src[r] }
+              src += lda
+            }
           }
-          kk &+= 1
         }
       }
     }

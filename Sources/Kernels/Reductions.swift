@@ -1,27 +1,42 @@
 /// Flat loops over whole buffers: column sums, norms, scaling.
 public enum Reductions {
-  /// out[j] += Σ_r m[r·cols + j] for j in 0..<cols, rows summed in order.
-  /// Parallel over column blocks, so the result does not depend on threads.
+  /// out[j] += Σ_r m[r·cols + j] for j in 0..<cols (and the same sums into
+  /// `second`, when given: the two bias gradients of an LSTM or RNN layer
+  /// are one sum, and reading the (T·B, G) matrix twice cost a pass over it).
+  /// Rows are summed in order from zero, then added; parallel over column
+  /// blocks, so the result does not depend on threads.
   public static func addColumnSums(
-    _ m: UnsafePointer<Float>, rows: Int, columns: Int, into out: UnsafeMutablePointer<Float>, pool: ThreadPool
+    _ m: UnsafePointer<Float>, rows: Int, columns: Int, into out: UnsafeMutablePointer<Float>,
+    alsoInto second: UnsafeMutablePointer<Float>? = nil, pool: ThreadPool
   ) {
     let block = 256
     let blocks = (columns + block - 1) / block
     pool.parallelFor(blocks) { index in
       let j0 = index * block
-      let j1 = min(columns, j0 + block)
-      for r in 0..<rows {
-        let row = m + r * columns
-        var j = j0
-        while j + 16 <= j1 {
-          VectorMath.store(VectorMath.load(out + j) + VectorMath.load(row + j), out + j)
-          j += 16
+      let width = min(columns, j0 + block) - j0
+      withUnsafeTemporaryAllocation(of: Float.self, capacity: block) { buffer in
+        let sums = buffer.baseAddress!
+        sums.update(repeating: 0, count: width)
+        for r in 0..<rows {
+          add(m + (r * columns + j0), into: sums, count: width)
         }
-        while j < j1 {
-          out[j] += row[j]
-          j += 1
-        }
+        add(sums, into: out + j0, count: width)
+        if let second { add(sums, into: second + j0, count: width) }
       }
+    }
+  }
+
+  /// y[i] += x[i] for i in 0..<count.
+  @inline(__always)
+  static func add(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
+    var i = 0
+    while i + 16 <= count {
+      VectorMath.store(VectorMath.load(y + i) + VectorMath.load(x + i), y + i)
+      i += 16
+    }
+    while i < count {
+      y[i] += x[i]
+      i += 1
     }
   }
 

@@ -104,8 +104,8 @@ enum LSTMCell {
     gemm.gemm(
       .transposed, .none, m: g, n: h, k: p.steps * b, a: p.gates, lda: g, b: p.hidden, ldb: h, beta: 1,
       c: p.dWeightHH, ldc: h)
-    Reductions.addColumnSums(p.gates, rows: p.steps * b, columns: g, into: p.dBiasIH, pool: gemm.pool)
-    Reductions.addColumnSums(p.gates, rows: p.steps * b, columns: g, into: p.dBiasHH, pool: gemm.pool)
+    Reductions.addColumnSums(
+      p.gates, rows: p.steps * b, columns: g, into: p.dBiasIH, alsoInto: p.dBiasHH, pool: gemm.pool)
   }
 
   /// One stream at one step, reading c_t, dh_t (from above) + dhNext (from t+1)

@@ -61,8 +61,8 @@ enum RNNCell {
     gemm.gemm(
       .transposed, .none, m: h, n: h, k: p.steps * b, a: p.gates, lda: h, b: p.hidden, ldb: h, beta: 1,
       c: p.dWeightHH, ldc: h)
-    Reductions.addColumnSums(p.gates, rows: p.steps * b, columns: h, into: p.dBiasIH, pool: gemm.pool)
-    Reductions.addColumnSums(p.gates, rows: p.steps * b, columns: h, into: p.dBiasHH, pool: gemm.pool)
+    Reductions.addColumnSums(
+      p.gates, rows: p.steps * b, columns: h, into: p.dBiasIH, alsoInto: p.dBiasHH, pool: gemm.pool)
   }
 
   /// dpre = (dh_t + dhNext) ∘ φ′, with φ′ from the output: 1 − h² for tanh, [h > 0] for relu.

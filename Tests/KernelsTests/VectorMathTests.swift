@@ -58,4 +58,34 @@ struct VectorMathTests {
       for j in 0..<vocab { #expect(abs(Double(work[j]) - reference.gradient[j]) < 1e-6) }
     }
   }
+
+  /// The bias gradients' column sums against a Double loop, on widths that
+  /// are and are not multiples of the 16-lane vector and the 256-column
+  /// block, into one destination and into two.
+  @Test func columnSumsMatchReference() {
+    var rng = Xoshiro256(seed: 4)
+    let pool = ThreadPool(threadCount: 2)
+    for (rows, columns) in [(1, 1), (7, 15), (33, 256), (100, 300), (640, 2048)] {
+      let m = (0..<(rows * columns)).map { _ in rng.nextNormal() }
+      let start = (0..<columns).map { _ in rng.nextNormal() }
+      var single = start
+      var first = start
+      var second = start.map { -$0 }
+      m.withUnsafeBufferPointer { matrix in
+        Reductions.addColumnSums(matrix.baseAddress!, rows: rows, columns: columns, into: &single, pool: pool)
+        first.withUnsafeMutableBufferPointer { out in
+          Reductions.addColumnSums(
+            matrix.baseAddress!, rows: rows, columns: columns, into: out.baseAddress!, alsoInto: &second, pool: pool)
+        }
+      }
+      #expect(single == first)
+      for j in 0..<columns {
+        var sum = 0.0
+        for r in 0..<rows { sum += Double(m[r * columns + j]) }
+        let tolerance = 1e-5 * Double(rows).squareRoot() * 4
+        #expect(abs(Double(first[j]) - (Double(start[j]) + sum)) < tolerance, "column \(j) of \(rows)×\(columns)")
+        #expect(abs(Double(second[j]) - (-Double(start[j]) + sum)) < tolerance, "second, column \(j)")
+      }
+    }
+  }
 }

@@ -24,10 +24,10 @@ struct GradientCheckTests {
   }
 
   static func makeSetup(
-    cell: CellKind = .lstm, layers: Int = 2, hidden: Int = 6, streams: Int = 3, steps: Int = 6
+    cell: CellKind = .lstm, layers: Int = 2, hidden: Int = 6, streams: Int = 3, steps: Int = 6, threads: Int = 2
   ) -> Setup {
     let config = ModelConfig(cell: cell, vocabularySize: 7, embeddingSize: 5, hiddenSize: hidden, layers: layers)
-    let model = RecurrentModel(config: config, gemm: GEMMEngine(pool: ThreadPool(threadCount: 2)))
+    let model = RecurrentModel(config: config, gemm: GEMMEngine(pool: ThreadPool(threadCount: threads)))
     var rng = Xoshiro256(seed: 11)
     model.initializeParameters(using: &rng)
     // Larger weights than the default, so the gates are away from their linear range.
@@ -94,6 +94,27 @@ struct GradientCheckTests {
       }
       Self.compare(
         analytic: Array(analytic[tensor.range]), numeric: numeric, what: "\(cell) B=\(streams) \(tensor.name)")
+    }
+  }
+
+  /// One thread and two give bit-identical loss and gradients (13 streams
+  /// split each step's rows over the two): every product sums K in the same
+  /// order whatever the split, and every row's math is the same code.
+  @Test(arguments: CellKind.allCases)
+  func threadCountDoesNotChangeTheResult(cell: CellKind) {
+    for (hidden, streams) in [(24, 13), (128, 13)] {
+      let one = Self.makeSetup(cell: cell, hidden: hidden, streams: streams, threads: 1)
+      let two = Self.makeSetup(cell: cell, hidden: hidden, streams: streams, threads: 2)
+      let lossOne = Self.loss(one, training: true)
+      let lossTwo = Self.loss(two, training: true)
+      #expect(lossOne == lossTwo, "\(cell) H=\(hidden): loss \(lossOne) on one thread, \(lossTwo) on two")
+      for s in [one, two] {
+        s.model.zeroGradients()
+        s.model.backward(s.workspace)
+      }
+      let (a, b) = (one.model.gradients.array, two.model.gradients.array)
+      let differing = zip(a, b).filter { $0 != $1 }.count
+      #expect(differing == 0, "\(cell) H=\(hidden): \(differing) of \(a.count) gradient entries differ")
     }
   }
 
