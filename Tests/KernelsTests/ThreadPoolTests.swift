@@ -1,3 +1,5 @@
+import Foundation
+import Synchronization
 import Testing
 
 @testable import Kernels
@@ -13,6 +15,26 @@ struct ThreadPoolTests {
       for _ in 0..<50 { pool.parallelFor(count) { hits[$0] += 1 } }
       for i in 0..<count { #expect(hits[i] == 50) }
     }
+  }
+
+  /// An idle pool's workers stop spinning and sleep (so a finished command
+  /// or a parent process gives its cores back), and the next region wakes
+  /// them and still runs every index once.
+  @Test func idleWorkersSleepAndWakeForTheNextRegion() {
+    let pool = ThreadPool(threadCount: 3)
+    let hits = UnsafeMutablePointer<Int>.allocate(capacity: 64)
+    defer { hits.deallocate() }
+    hits.initialize(repeating: 0, count: 64)
+    pool.parallelFor(64) { hits[$0] += 1 }
+    // The workers spin for 5 ms, then sleep; allow a slow machine 100 times that.
+    var polls = 0
+    while pool.shared.sleepers.load(ordering: .sequentiallyConsistent) < 2 && polls < 500 {
+      usleep(1_000)
+      polls += 1
+    }
+    #expect(pool.shared.sleepers.load(ordering: .sequentiallyConsistent) == 2, "both workers asleep")
+    pool.parallelFor(64) { hits[$0] += 1 }
+    for i in 0..<64 { #expect(hits[i] == 2) }
   }
 
   @Test func randomStreamsAreSeededAndRestorable() {
