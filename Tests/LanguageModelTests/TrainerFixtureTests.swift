@@ -1,0 +1,89 @@
+import Foundation
+import Kernels
+import Testing
+import Tokenizer
+
+@testable import LanguageModel
+
+/// The language model trains bit for bit as it did before the trainer was
+/// generalised. Fixtures/language-model-run.json was recorded once from the
+/// pre-refactor code (commit e049e38) by
+///
+///   CHARLM_RECORD_FIXTURE=1 swift test -c release --filter TrainerFixtureTests
+///
+/// and is only compared against from then on. Each case trains a small model
+/// with dropout and a cosine schedule across an epoch boundary, validating
+/// and saving every 9 steps, and records every step's loss and gradient norm
+/// (as bit patterns), the final weights and the bytes of the three files.
+struct TrainerFixtureTests {
+  struct Record: Codable, Equatable {
+    var losses: [String] = []
+    var gradientNorms: [String] = []
+    var parameters = ""
+    var files: [String: String] = [:]
+  }
+
+  static let fixturePath = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .appendingPathComponent("Fixtures/language-model-run.json").path
+
+  static let cases: [(name: String, cell: CellKind)] = [("lstm", .lstm), ("gru", .gru), ("rnn", .rnn)]
+
+  /// FNV-1a over bytes: enough to tell two byte strings apart in a fixture.
+  static func fingerprint(_ bytes: some Sequence<UInt8>) -> String {
+    var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+    for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
+    return String(hash, radix: 16)
+  }
+
+  static func run(cell: CellKind) throws -> Record {
+    let corpus = try patternCorpus(sentences: 90, seed: 11)
+    let modelConfig = ModelConfig(
+      cell: cell, vocabularySize: corpus.vocabulary.count, embeddingSize: 10, hiddenSize: 16, layers: 2, dropout: 0.15)
+    var config = TrainingConfig()
+    config.batch = 5
+    config.window = 11
+    config.evalEvery = 9
+    config.seed = 42
+    config.schedule.kind = .cosine
+    config.schedule.totalSteps = 40
+    config.schedule.warmupSteps = 4
+    config.schedule.baseRate = 5e-3
+    let directory = temporaryDirectory("fixture-\(cell.rawValue)")
+    let trainer = try Trainer(
+      modelConfig: modelConfig, config: config, corpus: corpus, outputDirectory: directory, gemm: engine(threads: 2))
+    var record = Record()
+    try trainer.train(budget: .steps(40), onEvent: { event in
+      if case .step(_, _, let loss, let norm, _, _, _, _) = event {
+        // The smoothed loss: a fixed function of every raw loss so far.
+        record.losses.append(String(loss.bitPattern, radix: 16))
+        record.gradientNorms.append(String(norm.bitPattern, radix: 16))
+      }
+    })
+    record.parameters = fingerprint(trainer.model.parameters.array.flatMap { withUnsafeBytes(of: $0.bitPattern) { Array($0) } })
+    for file in [Checkpoint.bestFile, Checkpoint.latestFile, Checkpoint.stateFile] {
+      let data = try Data(contentsOf: URL(fileURLWithPath: directory + "/" + file))
+      record.files[file] = fingerprint(data)
+    }
+    return record
+  }
+
+  @Test func theLanguageModelTrainsAsItDidBeforeTheTrainerWasGeneralised() throws {
+    var records: [String: Record] = [:]
+    for c in Self.cases { records[c.name] = try Self.run(cell: c.cell) }
+    if ProcessInfo.processInfo.environment["CHARLM_RECORD_FIXTURE"] == "1" {
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+      try encoder.encode(records).write(to: URL(fileURLWithPath: Self.fixturePath))
+      return
+    }
+    let recorded = try JSONDecoder().decode(
+      [String: Record].self, from: Data(contentsOf: URL(fileURLWithPath: Self.fixturePath)))
+    for c in Self.cases {
+      let now = records[c.name]!, then = recorded[c.name]!
+      #expect(now.gradientNorms == then.gradientNorms, "\(c.name): gradient norms")
+      #expect(now.losses == then.losses, "\(c.name): losses")
+      #expect(now.parameters == then.parameters, "\(c.name): weights")
+      #expect(now.files == then.files, "\(c.name): files")
+    }
+  }
+}
