@@ -67,7 +67,7 @@ def run(config, corpus_path, threads):
     name, kind, cell, layers, hidden, batch, window, warmup, steps = config
     torch.set_num_threads(threads)
     torch.manual_seed(1)
-    text = open(corpus_path, encoding="utf-8").read()
+    text = open(corpus_path, encoding="utf-8", newline="").read()
     vocab = sorted(set(text))
     index = {c: i for i, c in enumerate(vocab)}
     data = torch.tensor([index[c] for c in text], dtype=torch.long)

@@ -18,11 +18,82 @@ import torch.nn as nn
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-MODULES = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN, "rnn-relu": nn.RNN}
+
+
+class VariantLSTM(nn.Module):
+    """The LSTM variants PyTorch lacks, named and laid out as nn.LSTM.
+
+    kind "lstm-peephole": gates i, f, g, o; i and f also see c_{t-1} and o
+    sees c_t through `weight_peephole_l{k}` (3, H), rows i, f, o.
+    kind "lstm-cifg": gates f, g, o; the input gate is 1 - f.
+    Input and output are (T, B, *), the state a tuple (h, c) of (L, B, H).
+    Dropout between layers, as nn.LSTM. A plain time loop: for parity and
+    for loading, not for speed.
+    """
+
+    def __init__(self, input_size, hidden_size, num_layers=1, dropout=0.0, kind="lstm-peephole"):
+        super().__init__()
+        self.kind, self.hidden_size, self.num_layers, self.dropout = kind, hidden_size, num_layers, dropout
+        gates = 4 if kind == "lstm-peephole" else 3
+        bound = hidden_size ** -0.5
+        for k in range(num_layers):
+            inputs = input_size if k == 0 else hidden_size
+            shapes = {"weight_ih": (gates * hidden_size, inputs), "weight_hh": (gates * hidden_size, hidden_size),
+                      "bias_ih": (gates * hidden_size,), "bias_hh": (gates * hidden_size,)}
+            if kind == "lstm-peephole":
+                shapes["weight_peephole"] = (3, hidden_size)
+            for name, shape in shapes.items():
+                setattr(self, f"{name}_l{k}", nn.Parameter(torch.empty(shape).uniform_(-bound, bound)))
+
+    def forward(self, x, state=None):
+        T, B, _ = x.shape
+        H = self.hidden_size
+        if state is None:
+            zeros = x.new_zeros(self.num_layers, B, H)
+            state = (zeros, zeros)
+        h_all, c_all = state
+        finals_h, finals_c = [], []
+        for k in range(self.num_layers):
+            w_ih, w_hh = getattr(self, f"weight_ih_l{k}"), getattr(self, f"weight_hh_l{k}")
+            bias = getattr(self, f"bias_ih_l{k}") + getattr(self, f"bias_hh_l{k}")
+            h, c = h_all[k], c_all[k]
+            outputs = []
+            for t in range(T):
+                pre = x[t] @ w_ih.t() + h @ w_hh.t() + bias
+                if self.kind == "lstm-peephole":
+                    p = getattr(self, f"weight_peephole_l{k}")
+                    pi, pf, pg, po = pre.split(H, dim=1)
+                    i = torch.sigmoid(pi + p[0] * c)
+                    f = torch.sigmoid(pf + p[1] * c)
+                    c = f * c + i * torch.tanh(pg)
+                    o = torch.sigmoid(po + p[2] * c)
+                else:
+                    pf, pg, po = pre.split(H, dim=1)
+                    f = torch.sigmoid(pf)
+                    c = f * c + (1 - f) * torch.tanh(pg)
+                    o = torch.sigmoid(po)
+                h = o * torch.tanh(c)
+                outputs.append(h)
+            x = torch.stack(outputs)
+            finals_h.append(h)
+            finals_c.append(c)
+            if k < self.num_layers - 1 and self.dropout > 0:
+                x = nn.functional.dropout(x, self.dropout, self.training)
+        return x, (torch.stack(finals_h), torch.stack(finals_c))
+
+
+def _variant(kind):
+    return lambda *args, **kwargs: VariantLSTM(*args, kind=kind, **kwargs)
+
+
+MODULES = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN, "rnn-relu": nn.RNN,
+           "lstm-peephole": _variant("lstm-peephole"), "lstm-cifg": _variant("lstm-cifg")}
+PYTORCH_MODULE = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN", "rnn-relu": "RNN",
+                  "lstm-peephole": "LSTMPeephole", "lstm-cifg": "LSTMCIFG"}
 
 
 class CharModel(nn.Module):
-    """Embedding -> nn.LSTM / nn.GRU / nn.RNN -> dropout -> Linear, as CharLM defines it.
+    """Embedding -> nn.LSTM / nn.GRU / nn.RNN / VariantLSTM -> dropout -> Linear, as CharLM defines it.
 
     CharLM applies dropout between layers (as nn.LSTM's `dropout` does) and
     once more before the head.
@@ -64,6 +135,8 @@ def load(path, map_location="cpu"):
         model = CharModel(config)
         state = {name: f.get_tensor(name) for name in model.state_dict()}
     model.load_state_dict(state)
+    # A byte-level model (charlm train --bytes) must stay one when saved back.
+    model.charlm_encoding = meta.get("charlm.encoding")
     return model, vocabulary, config
 
 
@@ -78,8 +151,10 @@ def save(model, vocabulary, config, path):
         "format": "charlm-model/1",
         "charlm.config": json.dumps(config, sort_keys=True, separators=(",", ":")),
         "charlm.vocabulary": json.dumps(codes, separators=(",", ":")),
-        "pytorch.module": {"lstm": "LSTM", "gru": "GRU"}.get(config["cell"], "RNN"),
+        "pytorch.module": PYTORCH_MODULE[config["cell"]],
     }
+    if getattr(model, "charlm_encoding", None):
+        meta["charlm.encoding"] = model.charlm_encoding
     if config["cell"].startswith("rnn"):
         meta["pytorch.nonlinearity"] = "relu" if config["cell"] == "rnn-relu" else "tanh"
     tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}

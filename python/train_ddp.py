@@ -53,7 +53,7 @@ def main():
 
     model, vocabulary, config = load(args.checkpoint)
     index = {c: i for i, c in enumerate(vocabulary)}
-    text = open(args.corpus, encoding="utf-8").read().lstrip("\ufeff")
+    text = open(args.corpus, encoding="utf-8", newline="").read().lstrip("\ufeff")
     unknown = sorted(set(text) - set(index))
     if unknown:
         sys.exit(f"the corpus has characters outside the model's vocabulary: {unknown[:10]}")

@@ -1,15 +1,9 @@
 import Kernels
 
 /// Pointers for one recurrent layer over one window: what a cell's forward
-/// and backward sweeps read and write (shapes in `Workspace`).
-///
-/// The contract every cell keeps:
-/// - forward: on entry `gates` holds x_t·W_ihᵀ for every step (no bias);
-///   on return `hidden` (and `cell`) hold the states, `gates` whatever the
-///   cell caches for backward.
-/// - backward: on entry `dHidden` holds dL/dh_t from above; on return
-///   `gates` holds dL/d(x_t·W_ihᵀ) for every step, and the recurrent weight
-///   gradient and both bias gradients have been added.
+/// and backward sweeps read and write (shapes in `Workspace`; the contract
+/// in `RecurrentCell`). Gradients of parameters are not here: only backward
+/// gets them, as `CellGradients`.
 struct CellPass {
   let streams: Int  // B
   let steps: Int  // T
@@ -23,10 +17,9 @@ struct CellPass {
   let biasHH: UnsafePointer<Float>  // (G)
   let biasSum: UnsafePointer<Float>  // (G), b_ih + b_hh
   let weightHH: UnsafePointer<Float>  // (G, H)
+  /// The cell's extra parameter (`RecurrentCell.extraParameter`), or nil.
+  let extra: UnsafePointer<Float>?
   let packedRecurrent: PackedMatrix  // W_hhᵀ (H, G) packed by the model; backward packs W_hh (G, H) over it
-  let dWeightHH: UnsafeMutablePointer<Float>  // (G, H)
-  let dBiasIH: UnsafeMutablePointer<Float>  // (G)
-  let dBiasHH: UnsafeMutablePointer<Float>  // (G)
   let dhNext: UnsafeMutablePointer<Float>  // (B, H)
   let dcNext: UnsafeMutablePointer<Float>  // (B, H)
   let dInitialHidden: UnsafeMutablePointer<Float>  // (B, H)
@@ -63,4 +56,13 @@ struct CellPass {
       if productFirst { body(rows) }
     }
   }
+}
+
+/// Where backward adds a layer's parameter gradients.
+struct CellGradients {
+  let weightHH: UnsafeMutablePointer<Float>  // (G, H)
+  let biasIH: UnsafeMutablePointer<Float>  // (G)
+  let biasHH: UnsafeMutablePointer<Float>  // (G)
+  /// The extra parameter's gradient, or nil.
+  let extra: UnsafeMutablePointer<Float>?
 }

@@ -41,9 +41,9 @@ public enum Checkpoint {
     let vocabularyJSON = String(decoding: try! encoder.encode(vocabulary.scalars.map(\.value)), as: UTF8.self)
     var meta = [
       "format": format, "charlm.config": configJSON, "charlm.vocabulary": vocabularyJSON,
-      "pytorch.module": config.cell.pytorchModule,
+      "pytorch.module": config.cell.pytorch.name,
     ]
-    if let nonlinearity = config.cell.pytorchNonlinearity { meta["pytorch.nonlinearity"] = nonlinearity }
+    if let nonlinearity = config.cell.pytorch.nonlinearity { meta["pytorch.nonlinearity"] = nonlinearity }
     if vocabulary.isBytes { meta["charlm.encoding"] = "bytes" }
     return meta
   }

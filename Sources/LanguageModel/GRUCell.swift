@@ -17,8 +17,23 @@ import Kernels
 /// added into the input projection as for the LSTM: `auxiliary` (T, B, 3H)
 /// keeps h·W_hhᵀ per step (its n block replaced by W_hn h + b_hn, which
 /// backward needs), and backward turns it into dL/d(h·W_hhᵀ).
-enum GRUCell {
-  static func forward(_ p: CellPass, gemm: GEMMEngine) {
+struct GRUCell: RecurrentCell {
+  var gateBlocks: Int { 3 }
+  var carriesCellState: Bool { false }
+  func extraParameter(hiddenSize: Int) -> ExtraParameter? { nil }
+  func auxiliaryWidth(hiddenSize: Int) -> Int { 3 * hiddenSize }
+  var forgetGateBlock: Int? { nil }
+  var pytorch: PyTorchModule { PyTorchModule(name: "GRU", nonlinearity: nil) }
+  var strips: [CellStrip] {
+    [
+      CellStrip(name: "reset gate r", source: .gate(block: 0), range: 0...1),
+      CellStrip(name: "update gate z (PyTorch's; the lectures' 1 − z)", source: .gate(block: 1), range: 0...1),
+      CellStrip(name: "hidden h", source: .hidden, range: -1...1),
+    ]
+  }
+  var memoryStrip: CellStrip { strips[1] }
+
+  func forward(_ p: CellPass, gemm: GEMMEngine) {
     let (b, h) = (p.streams, p.hiddenSize)
     let g = 3 * h
     for t in 0..<p.steps {
@@ -28,7 +43,7 @@ enum GRUCell {
       let hNext = p.hidden + (t + 1) * b * h
       p.step(gemm, a: hPrev, lda: h, c: recurrent, ldc: g, accumulate: false, productFirst: true) { rows in
         for row in rows {
-          forwardRow(
+          Self.forwardRow(
             gates: gates + row * g, recurrent: recurrent + row * g, biasIH: p.biasIH, biasHH: p.biasHH,
             hPrev: hPrev + row * h, h: hNext + row * h, hiddenSize: h)
         }
@@ -65,7 +80,7 @@ enum GRUCell {
     }
   }
 
-  static func backward(_ p: CellPass, gemm: GEMMEngine) {
+  func backward(_ p: CellPass, gradients: CellGradients, gemm: GEMMEngine) {
     let (b, h) = (p.streams, p.hiddenSize)
     let g = 3 * h
     p.packedRecurrent.pack(.none, b: p.weightHH, ldb: h, rows: g, columns: h)
@@ -79,7 +94,7 @@ enum GRUCell {
       // dh_{t−1} = z ∘ dh_t (written into dhNext by the row math) + d(h·W_hhᵀ) · W_hh
       p.step(gemm, a: recurrent, lda: g, c: p.dhNext, ldc: h, accumulate: true, productFirst: false) { rows in
         for row in rows {
-          backwardRow(
+          Self.backwardRow(
             gates: gates + row * g, recurrent: recurrent + row * g, hPrev: hPrev + row * h, dh: dh + row * h,
             dhNext: p.dhNext + row * h, hiddenSize: h)
         }
@@ -90,9 +105,9 @@ enum GRUCell {
     // dW_hh += Σ_t d(h·W_hhᵀ)_tᵀ · h_{t−1}: (3H, T·B)·(T·B, H)
     gemm.gemm(
       .transposed, .none, m: g, n: h, k: p.steps * b, a: p.auxiliary, lda: g, b: p.hidden, ldb: h, beta: 1,
-      c: p.dWeightHH, ldc: h)
-    Reductions.addColumnSums(p.gates, rows: p.steps * b, columns: g, into: p.dBiasIH, pool: gemm.pool)
-    Reductions.addColumnSums(p.auxiliary, rows: p.steps * b, columns: g, into: p.dBiasHH, pool: gemm.pool)
+      c: gradients.weightHH, ldc: h)
+    Reductions.addColumnSums(p.gates, rows: p.steps * b, columns: g, into: gradients.biasIH, pool: gemm.pool)
+    Reductions.addColumnSums(p.auxiliary, rows: p.steps * b, columns: g, into: gradients.biasHH, pool: gemm.pool)
   }
 
   /// Reads (r, z, n), W_hn h + b_hn, h_{t−1}, dh_t and dhNext; writes
@@ -124,5 +139,47 @@ enum GRUCell {
       VectorMath.store(total * z, dhNext + j, count: n)
       j += n
     }
+  }
+
+  // MARK: - Reference twins (tests)
+
+  /// `forwardRow` in plain scalar code: (r, z, n), W_hn h + b_hn and h_t.
+  static func referenceForwardRow(
+    input: [Float], recurrent: [Float], biasIH: [Float], biasHH: [Float], hPrev: [Float]
+  ) -> (gates: [Float], hn: [Float], h: [Float]) {
+    let hs = hPrev.count
+    var gates = [Float](repeating: 0, count: 3 * hs)
+    var hn = [Float](repeating: 0, count: hs)
+    var h = hn
+    for j in 0..<hs {
+      let r = ScalarMath.sigmoid(input[j] + biasIH[j] + recurrent[j] + biasHH[j])
+      let z = ScalarMath.sigmoid(input[hs + j] + biasIH[hs + j] + recurrent[hs + j] + biasHH[hs + j])
+      hn[j] = recurrent[2 * hs + j] + biasHH[2 * hs + j]
+      let n = ScalarMath.tanh(input[2 * hs + j] + biasIH[2 * hs + j] + r * hn[j])
+      (gates[j], gates[hs + j], gates[2 * hs + j]) = (r, z, n)
+      h[j] = (1 - z) * n + z * hPrev[j]
+    }
+    return (gates, hn, h)
+  }
+
+  /// `backwardRow` in plain scalar code: dL/d(x·W_ihᵀ), dL/d(h·W_hhᵀ) and the direct z ∘ dh.
+  static func referenceBackwardRow(
+    gates: [Float], hn: [Float], hPrev: [Float], dh: [Float], dhNext: [Float]
+  ) -> (dInput: [Float], dRecurrent: [Float], dhDirect: [Float]) {
+    let hs = hPrev.count
+    var dInput = [Float](repeating: 0, count: 3 * hs)
+    var dRecurrent = dInput
+    var dhDirect = [Float](repeating: 0, count: hs)
+    for j in 0..<hs {
+      let (r, z, n) = (gates[j], gates[hs + j], gates[2 * hs + j])
+      let total = dh[j] + dhNext[j]
+      let dn = total * (1 - z) * (1 - n * n)
+      let dz = total * (hPrev[j] - n) * z * (1 - z)
+      let dr = dn * hn[j] * r * (1 - r)
+      (dInput[j], dInput[hs + j], dInput[2 * hs + j]) = (dr, dz, dn)
+      (dRecurrent[j], dRecurrent[hs + j], dRecurrent[2 * hs + j]) = (dr, dz, dn * r)
+      dhDirect[j] = total * z
+    }
+    return (dInput, dRecurrent, dhDirect)
   }
 }

@@ -60,8 +60,7 @@ public enum GradientProbe {
     model: RecurrentModel, workspace ws: Workspace, streams b: Int, steps t: Int, state: RecurrentState,
     _ body: (_ layer: Int, _ lag: Int, _ dh: UnsafePointer<Float>, _ dhNext: UnsafePointer<Float>) -> Void
   ) {
-    var rng = Xoshiro256(seed: 0)
-    model.forward(ws, streams: b, steps: t, state: state, training: true, rng: &rng, dropout: false)
+    model.trainingForward(ws, streams: b, steps: t, state: state)
     // forward left dL/dlogits of the mean over T·B rows: keep the last
     // step's rows, as the gradient of a sum over the streams.
     let v = model.config.vocabularySize

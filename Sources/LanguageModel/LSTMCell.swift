@@ -19,12 +19,30 @@ import Kernels
 /// Memory per layer and window: 7·T·B·H floats (gates, h, c, dh). tanh(c_t)
 /// is recomputed in backward rather than stored: one vector tanh per
 /// element is cheaper than 4·T·B·H more bytes to write and read back.
-enum LSTMCell {
+struct LSTMCell: RecurrentCell {
+  var gateBlocks: Int { 4 }
+  var carriesCellState: Bool { true }
+  func extraParameter(hiddenSize: Int) -> ExtraParameter? { nil }
+  func auxiliaryWidth(hiddenSize: Int) -> Int { 0 }
+  var forgetGateBlock: Int? { 1 }
+  var pytorch: PyTorchModule { PyTorchModule(name: "LSTM", nonlinearity: nil) }
+  var strips: [CellStrip] { Self.strips(input: .gate(block: 0), forget: 1, output: 3) }
+  var memoryStrip: CellStrip { strips[1] }
+
+  /// The strips of every LSTM: its three gates and the cell state.
+  static func strips(input: CellStrip.Source, forget: Int, output: Int) -> [CellStrip] {
+    [
+      CellStrip(name: "input gate i", source: input, range: 0...1),
+      CellStrip(name: "forget gate f", source: .gate(block: forget), range: 0...1),
+      CellStrip(name: "output gate o", source: .gate(block: output), range: 0...1),
+      CellStrip(name: "cell state tanh(c)", source: .cellState, range: -1...1),
+    ]
+  }
 
   // MARK: - Forward
 
-  /// `gates` holds x_t·W_ihᵀ for every step on entry; `packedForward` holds W_hhᵀ.
-  static func forward(_ p: CellPass, gemm: GEMMEngine) {
+  /// `p.packedRecurrent` holds W_hhᵀ.
+  func forward(_ p: CellPass, gemm: GEMMEngine) {
     let (b, h) = (p.streams, p.hiddenSize)
     let g = 4 * h
     for t in 0..<p.steps {
@@ -36,7 +54,7 @@ enum LSTMCell {
       // gates_t += h_{t−1}·W_hhᵀ, then the gate math on the same rows.
       p.step(gemm, a: hPrev, lda: h, c: gatesT, ldc: g, accumulate: true, productFirst: true) { rows in
         for row in rows {
-          forwardRow(
+          Self.forwardRow(
             gates: gatesT + row * g, bias: p.biasSum, cPrev: cPrev + row * h, c: cNext + row * h,
             h: hNext + row * h, hiddenSize: h)
         }
@@ -77,7 +95,7 @@ enum LSTMCell {
 
   /// On return `gates` holds dL/d(pre-activations) for every step, and the
   /// recurrent weight and bias gradients have been added.
-  static func backward(_ p: CellPass, gemm: GEMMEngine) {
+  func backward(_ p: CellPass, gradients: CellGradients, gemm: GEMMEngine) {
     let (b, h) = (p.streams, p.hiddenSize)
     let g = 4 * h
     p.packedRecurrent.pack(.none, b: p.weightHH, ldb: h, rows: g, columns: h)
@@ -92,7 +110,7 @@ enum LSTMCell {
       // The gate gradients, then dh_{t−1} = dpre_t · W_hh: (B, 4H)·(4H, H).
       p.step(gemm, a: gatesT, lda: g, c: p.dhNext, ldc: h, accumulate: false, productFirst: false) { rows in
         for row in rows {
-          backwardRow(
+          Self.backwardRow(
             gates: gatesT + row * g, cPrev: cPrev + row * h, c: c + row * h, dh: dh + row * h,
             dhNext: p.dhNext + row * h, dcNext: p.dcNext + row * h, hiddenSize: h)
         }
@@ -103,9 +121,9 @@ enum LSTMCell {
     // dW_hh += Σ_t dpre_tᵀ · h_{t−1}: (4H, T·B)·(T·B, H)
     gemm.gemm(
       .transposed, .none, m: g, n: h, k: p.steps * b, a: p.gates, lda: g, b: p.hidden, ldb: h, beta: 1,
-      c: p.dWeightHH, ldc: h)
+      c: gradients.weightHH, ldc: h)
     Reductions.addColumnSums(
-      p.gates, rows: p.steps * b, columns: g, into: p.dBiasIH, alsoInto: p.dBiasHH, pool: gemm.pool)
+      p.gates, rows: p.steps * b, columns: g, into: gradients.biasIH, alsoInto: gradients.biasHH, pool: gemm.pool)
   }
 
   /// One stream at one step, reading c_t, dh_t (from above) + dhNext (from t+1)

@@ -71,10 +71,8 @@ public final class Evaluator: @unchecked Sendable {
     let length = (n - 1) / s
     let runState = s == streams ? state : RecurrentState(config: model.config, streams: s)
     runState.reset()
-    var rng = Xoshiro256(seed: 0)  // unused: no dropout outside training
     var total: Double = 0
     var start = 0
-    var weightsUnchanged = false
     while start < length {
       let steps = min(window, length - start)
       for t in 0..<steps {
@@ -84,10 +82,7 @@ public final class Evaluator: @unchecked Sendable {
           workspace.targets[t * s + b] = tokens[position + 1]
         }
       }
-      total += model.forward(
-        workspace, streams: s, steps: steps, state: runState, training: false, rng: &rng,
-        weightsUnchanged: weightsUnchanged)
-      weightsUnchanged = true
+      total += model.forward(workspace, streams: s, steps: steps, state: runState)
       start += steps
     }
     return Metrics(loss: total / Double(s * length), characters: s * length)

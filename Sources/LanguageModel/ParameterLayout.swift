@@ -18,6 +18,7 @@ public struct TensorSlice: Sendable, Equatable {
 ///   rnn.weight_hh_l{k}    (G·H, H)
 ///   rnn.bias_ih_l{k}      (G·H)
 ///   rnn.bias_hh_l{k}      (G·H)
+///   rnn.<extra>_l{k}      a cell's own tensor, if it declares one (peephole weights)
 ///   decoder.weight        (V, H)
 ///   decoder.bias          (V)
 public struct ParameterLayout: Sendable {
@@ -26,6 +27,8 @@ public struct ParameterLayout: Sendable {
     public let weightHH: TensorSlice
     public let biasIH: TensorSlice
     public let biasHH: TensorSlice
+    /// The cell's extra tensor (`RecurrentCell.extraParameter`), if it has one.
+    public let extra: TensorSlice?
   }
 
   public let embedding: TensorSlice
@@ -49,14 +52,15 @@ public struct ParameterLayout: Sendable {
     let (v, e, h, g) = (config.vocabularySize, config.embeddingSize, config.hiddenSize, config.gateWidth)
     embedding = add("embedding.weight", [v, e])
     var layers: [Layer] = []
+    let cell = config.cell.cell
     for k in 0..<config.layers {
       let input = config.inputSize(layer: k)
-      layers.append(
-        Layer(
-          weightIH: add("rnn.weight_ih_l\(k)", [g, input]),
-          weightHH: add("rnn.weight_hh_l\(k)", [g, h]),
-          biasIH: add("rnn.bias_ih_l\(k)", [g]),
-          biasHH: add("rnn.bias_hh_l\(k)", [g])))
+      let weightIH = add("rnn.weight_ih_l\(k)", [g, input])
+      let weightHH = add("rnn.weight_hh_l\(k)", [g, h])
+      let biasIH = add("rnn.bias_ih_l\(k)", [g])
+      let biasHH = add("rnn.bias_hh_l\(k)", [g])
+      let extra = cell.extraParameter(hiddenSize: h).map { add("rnn.\($0.name)_l\(k)", $0.shape) }
+      layers.append(Layer(weightIH: weightIH, weightHH: weightHH, biasIH: biasIH, biasHH: biasHH, extra: extra))
     }
     self.layers = layers
     decoderWeight = add("decoder.weight", [v, h])

@@ -9,8 +9,21 @@ import Kernels
 /// gradient that the LSTM's additive cell path avoids.
 ///
 /// `gates` (T, B, H) holds the pre-activations, then their gradients.
-enum RNNCell {
-  static func forward(_ p: CellPass, relu: Bool, gemm: GEMMEngine) {
+struct RNNCell: RecurrentCell {
+  enum Activation { case tanh, relu }
+  let activation: Activation
+  var relu: Bool { activation == .relu }
+
+  var gateBlocks: Int { 1 }
+  var carriesCellState: Bool { false }
+  func extraParameter(hiddenSize: Int) -> ExtraParameter? { nil }
+  func auxiliaryWidth(hiddenSize: Int) -> Int { 0 }
+  var forgetGateBlock: Int? { nil }
+  var pytorch: PyTorchModule { PyTorchModule(name: "RNN", nonlinearity: relu ? "relu" : "tanh") }
+  var strips: [CellStrip] { [CellStrip(name: "hidden h", source: .hidden, range: relu ? nil : -1...1)] }
+  var memoryStrip: CellStrip { strips[0] }
+
+  func forward(_ p: CellPass, gemm: GEMMEngine) {
     let (b, h) = (p.streams, p.hiddenSize)
     for t in 0..<p.steps {
       let pre = p.gates + t * b * h
@@ -18,7 +31,7 @@ enum RNNCell {
       let out = p.hidden + (t + 1) * b * h
       p.step(gemm, a: hPrev, lda: h, c: pre, ldc: h, accumulate: true, productFirst: true) { rows in
         for row in rows {
-          forwardRow(pre: pre + row * h, bias: p.biasSum, h: out + row * h, hiddenSize: h, relu: relu)
+          Self.forwardRow(pre: pre + row * h, bias: p.biasSum, h: out + row * h, hiddenSize: h, relu: relu)
         }
       }
     }
@@ -38,7 +51,7 @@ enum RNNCell {
     }
   }
 
-  static func backward(_ p: CellPass, relu: Bool, gemm: GEMMEngine) {
+  func backward(_ p: CellPass, gradients: CellGradients, gemm: GEMMEngine) {
     let (b, h) = (p.streams, p.hiddenSize)
     p.packedRecurrent.pack(.none, b: p.weightHH, ldb: h, rows: h, columns: h)
     p.dhNext.update(repeating: 0, count: b * h)
@@ -50,7 +63,7 @@ enum RNNCell {
       // dpre_t, then dh_{t−1} = dpre_t · W_hh: (B, H)·(H, H).
       p.step(gemm, a: pre, lda: h, c: p.dhNext, ldc: h, accumulate: false, productFirst: false) { rows in
         for row in rows {
-          backwardRow(
+          Self.backwardRow(
             h: out + row * h, dh: dh + row * h, dhNext: p.dhNext + row * h, dPre: pre + row * h, hiddenSize: h,
             relu: relu)
         }
@@ -60,9 +73,9 @@ enum RNNCell {
     p.dInitialCell.update(repeating: 0, count: b * h)
     gemm.gemm(
       .transposed, .none, m: h, n: h, k: p.steps * b, a: p.gates, lda: h, b: p.hidden, ldb: h, beta: 1,
-      c: p.dWeightHH, ldc: h)
+      c: gradients.weightHH, ldc: h)
     Reductions.addColumnSums(
-      p.gates, rows: p.steps * b, columns: h, into: p.dBiasIH, alsoInto: p.dBiasHH, pool: gemm.pool)
+      p.gates, rows: p.steps * b, columns: h, into: gradients.biasIH, alsoInto: gradients.biasHH, pool: gemm.pool)
   }
 
   /// dpre = (dh_t + dhNext) ∘ φ′, with φ′ from the output: 1 − h² for tanh, [h > 0] for relu.
@@ -85,5 +98,17 @@ enum RNNCell {
       VectorMath.store(total * slope, dPre + j, count: n)
       j += n
     }
+  }
+
+  // MARK: - Reference twins (tests)
+
+  /// `forwardRow` in plain scalar code.
+  static func referenceForwardRow(pre: [Float], bias: [Float], relu: Bool) -> [Float] {
+    zip(pre, bias).map { relu ? max($0 + $1, 0) : ScalarMath.tanh($0 + $1) }
+  }
+
+  /// `backwardRow` in plain scalar code.
+  static func referenceBackwardRow(h: [Float], dh: [Float], dhNext: [Float], relu: Bool) -> [Float] {
+    h.indices.map { j in (dh[j] + dhNext[j]) * (relu ? (h[j] > 0 ? 1 : 0) : 1 - h[j] * h[j]) }
   }
 }

@@ -30,13 +30,23 @@ public final class RecurrentModel: @unchecked Sendable {
   }
 
   /// PyTorch's defaults: embedding N(0, 1); recurrent weights and biases and
-  /// the head U(−1/√H, 1/√H).
-  public func initializeParameters(using rng: inout some RandomNumberGenerator) {
+  /// the head U(−1/√H, 1/√H). With `forgetBias`, the forget gate's b_ih is
+  /// set to it and its b_hh to 0, so that their sum, the gate's bias, is it
+  /// (Jozefowicz et al. 2015); a cell without a forget gate ignores it.
+  public func initializeParameters(using rng: inout some RandomNumberGenerator, forgetBias: Float? = nil) {
     let bound = 1 / Float(config.hiddenSize).squareRoot()
     parameters.withUnsafeMutablePointer { p in
       for i in layout.embedding.range { p[i] = rng.nextNormal() }
       for tensor in layout.tensors where tensor.name != layout.embedding.name {
         for i in tensor.range { p[i] = (rng.nextUnitFloat() * 2 - 1) * bound }
+      }
+      guard let forgetBias, let block = config.cell.forgetGateBlock else { return }
+      let h = config.hiddenSize
+      for layer in layout.layers {
+        for j in (block * h)..<((block + 1) * h) {
+          p[layer.biasIH.offset + j] = forgetBias
+          p[layer.biasHH.offset + j] = 0
+        }
       }
     }
   }
@@ -46,29 +56,55 @@ public final class RecurrentModel: @unchecked Sendable {
   // MARK: - Forward
 
   /// Runs the window of `streams` × `steps` tokens in `workspace` (its
-  /// `inputTokens` and `targetTokens`), starting from `state` and leaving the
-  /// final state in it. Returns the summed loss over the window in nats.
-  /// With `training`, dropout is on (masks drawn from `rng`) and the logits
-  /// are replaced by dL/dlogits of the mean loss, ready for `backward`.
-  /// With `scoring` false, no loss is computed (returns 0) and the logits
-  /// stay in the workspace for a sampler. `weightsUnchanged` skips rebuilding
-  /// layer 0's projection table and repacking the weights, for a caller that
-  /// knows the weights are the same as in its last forward pass in this
-  /// workspace, with no backward pass since (backward reuses the packing).
-  /// `dropout` false keeps dropout off in a training pass (for probes that
-  /// want the gradients of the deterministic model).
+  /// `inputTokens` and `targetTokens`) without dropout, starting from
+  /// `state` and leaving the final state in it. Returns the summed loss over
+  /// the window in nats; with `scoring` false, no loss is computed (returns
+  /// 0) and the logits stay in the workspace for a sampler.
   @discardableResult
   public func forward(
-    _ workspace: Workspace, streams b: Int, steps t: Int, state: RecurrentState, training: Bool,
-    rng: inout Xoshiro256, scoring: Bool = true, weightsUnchanged: Bool = false, dropout: Bool = true
+    _ workspace: Workspace, streams b: Int, steps t: Int, state: RecurrentState, scoring: Bool = true
   ) -> Double {
-    precondition(scoring || !training, "training needs the loss")
+    var noRandomness: Xoshiro256? = nil
+    return run(workspace, streams: b, steps: t, state: state, training: false, dropout: &noRandomness, scoring: scoring)
+  }
+
+  /// The training pass: as `forward`, with dropout masks drawn from `rng`
+  /// and the logits replaced by dL/dlogits of the mean loss, ready for
+  /// `backward`.
+  @discardableResult
+  public func trainingForward(
+    _ workspace: Workspace, streams b: Int, steps t: Int, state: RecurrentState, rng: inout Xoshiro256
+  ) -> Double {
+    var masks: Xoshiro256? = config.dropout > 0 ? rng : nil
+    defer { if let masks { rng = masks } }
+    return run(workspace, streams: b, steps: t, state: state, training: true, dropout: &masks, scoring: true)
+  }
+
+  /// The training pass of the deterministic model (no dropout): for probes
+  /// that want its gradients.
+  @discardableResult
+  public func trainingForward(_ workspace: Workspace, streams b: Int, steps t: Int, state: RecurrentState) -> Double {
+    var noMasks: Xoshiro256? = nil
+    return run(workspace, streams: b, steps: t, state: state, training: true, dropout: &noMasks, scoring: true)
+  }
+
+  /// `dropout`: where masks come from, nil for none.
+  private func run(
+    _ workspace: Workspace, streams b: Int, steps t: Int, state: RecurrentState, training: Bool,
+    dropout: inout Xoshiro256?, scoring: Bool
+  ) -> Double {
     precondition(b <= workspace.batch && t <= workspace.window && b == state.streams)
     let (h, g, v, e) = (config.hiddenSize, config.gateWidth, config.vocabularySize, config.embeddingSize)
-    let useDropout = training && dropout && config.dropout > 0
+    let useDropout = dropout != nil
     let ws = workspace
     let pool = gemm.pool
-    return parameters.withUnsafeMutablePointer { params in
+    let cell = config.cell.cell
+    // Packed weights and layer 0's table are rebuilt whenever the parameters
+    // changed since they were made (an optimizer step, a load, a copy).
+    let source = Workspace.PackedSource(parameters)
+    let repack = ws.packedFrom != source
+    ws.packedFrom = source
+    return parameters.withUnsafePointer { params in
       ws.buffer.withUnsafeMutablePointer { act in
         state.hidden.withUnsafeMutablePointer { stateH in
           state.cell.withUnsafeMutablePointer { stateC in
@@ -77,15 +113,15 @@ public final class RecurrentModel: @unchecked Sendable {
                 act[ws.biasSum + l * g + j] = params[slices.biasIH.offset + j] + params[slices.biasHH.offset + j]
               }
             }
-            // Layer 0's input projection for every character: (V, E)·(E, G).
-            if !weightsUnchanged {
-              // Weights packed once per window; every step reuses them.
+            if repack {
+              // Packed once; every step of every window reuses them.
               for l in 0..<config.layers {
                 ws.packedRecurrent[l].pack(
                   .transposed, b: params + layout.layers[l].weightHH.offset, ldb: h, rows: h, columns: g)
                 if l > 0 { ws.packedInput[l].pack(.transposed, b: params + layout.layers[l].weightIH.offset, ldb: h) }
               }
               ws.packedDecoder.pack(.transposed, b: params + layout.decoderWeight.offset, ldb: h)
+              // Layer 0's input projection for every character: (V, E)·(E, G).
               gemm.gemm(
                 .none, .transposed, m: v, n: g, k: e, a: params + layout.embedding.offset, lda: e,
                 b: params + layout.layers[0].weightIH.offset, ldb: e, beta: 0, c: act + ws.table, ldc: g)
@@ -112,20 +148,15 @@ public final class RecurrentModel: @unchecked Sendable {
                   .none, m: t * b, a: layerInput(l, act, ws, b, useDropout), lda: h, packed: ws.packedInput[l], beta: 0,
                   c: gates, ldc: g)
               }
-              let layerPass = pass(l, params, act, ws, b, t)
-              switch config.cell {
-              case .lstm: LSTMCell.forward(layerPass, gemm: gemm)
-              case .gru: GRUCell.forward(layerPass, gemm: gemm)
-              case .rnn, .rnnRelu: RNNCell.forward(layerPass, relu: config.cell == .rnnRelu, gemm: gemm)
-              }
+              cell.forward(pass(l, params, act, ws, b, t), gemm: gemm)
               (stateH + l * b * h).update(from: act + offsets.hidden + t * b * h, count: b * h)
               if config.cell.hasCellState {
                 (stateC + l * b * h).update(from: act + offsets.cell + t * b * h, count: b * h)
               }
-              if useDropout {
+              if dropout != nil {
                 Dropout.forward(
                   act + offsets.hidden + b * h, mask: act + offsets.mask, out: act + offsets.dropped, count: t * b * h,
-                  rate: Float(config.dropout), rng: &rng)
+                  rate: Float(config.dropout), rng: &dropout!)
               }
             }
             // Head: (T·B, H)·(H, V) + bias, then softmax cross-entropy.
@@ -165,7 +196,10 @@ public final class RecurrentModel: @unchecked Sendable {
     precondition(t > 0, "backward needs a training forward pass first")
     let (h, g, v, e) = (config.hiddenSize, config.gateWidth, config.vocabularySize, config.embeddingSize)
     let pool = gemm.pool
-    parameters.withUnsafeMutablePointer { params in
+    let cell = config.cell.cell
+    // Backward packs W_hh over the forward packing of W_hhᵀ.
+    ws.packedFrom = nil
+    parameters.withUnsafePointer { params in
       gradients.withUnsafeMutablePointer { grads in
         ws.buffer.withUnsafeMutablePointer { act in
           let dLogits = act + ws.logits
@@ -185,13 +219,12 @@ public final class RecurrentModel: @unchecked Sendable {
           for l in stride(from: top - 1, through: 0, by: -1) {
             let slices = layout.layers[l]
             let dPre = act + ws.layers[l].gates
-            var layerPass = pass(l, params, act, ws, b, t, grads: grads)
+            var layerPass = pass(l, params, act, ws, b, t)
             if let observe { layerPass.observeBackwardStep = { observe(l, $0, $1, $2) } }
-            switch config.cell {
-            case .lstm: LSTMCell.backward(layerPass, gemm: gemm)
-            case .gru: GRUCell.backward(layerPass, gemm: gemm)
-            case .rnn, .rnnRelu: RNNCell.backward(layerPass, relu: config.cell == .rnnRelu, gemm: gemm)
-            }
+            let layerGradients = CellGradients(
+              weightHH: grads + slices.weightHH.offset, biasIH: grads + slices.biasIH.offset,
+              biasHH: grads + slices.biasHH.offset, extra: slices.extra.map { grads + $0.offset })
+            cell.backward(layerPass, gradients: layerGradients, gemm: gemm)
             if l > 0 {
               // dW_ih += dpreᵀ·X (G, H); dX = dpre·W_ih (T·B, H) is the layer below's dh.
               gemm.gemm(
@@ -243,21 +276,17 @@ public final class RecurrentModel: @unchecked Sendable {
   }
 
   private func pass(
-    _ l: Int, _ params: UnsafeMutablePointer<Float>, _ act: UnsafeMutablePointer<Float>, _ ws: Workspace,
-    _ b: Int, _ t: Int, grads: UnsafeMutablePointer<Float>? = nil
+    _ l: Int, _ params: UnsafePointer<Float>, _ act: UnsafeMutablePointer<Float>, _ ws: Workspace, _ b: Int, _ t: Int
   ) -> CellPass {
     let o = ws.layers[l]
     let s = layout.layers[l]
     let h = config.hiddenSize
-    // Forward never touches the gradient pointers; give it a harmless target.
-    let gradientBase = grads ?? act
     return CellPass(
       streams: b, steps: t, hiddenSize: h, gates: act + o.gates, hidden: act + o.hidden, cell: act + o.cell,
       auxiliary: act + o.auxiliary, dHidden: act + o.dHidden, biasIH: params + s.biasIH.offset,
       biasHH: params + s.biasHH.offset, biasSum: act + ws.biasSum + l * config.gateWidth,
-      weightHH: params + s.weightHH.offset, packedRecurrent: ws.packedRecurrent[l],
-      dWeightHH: gradientBase + s.weightHH.offset,
-      dBiasIH: gradientBase + s.biasIH.offset, dBiasHH: gradientBase + s.biasHH.offset, dhNext: act + ws.dhNext,
+      weightHH: params + s.weightHH.offset, extra: s.extra.map { params + $0.offset },
+      packedRecurrent: ws.packedRecurrent[l], dhNext: act + ws.dhNext,
       dcNext: act + ws.dcNext, dInitialHidden: act + ws.dInitialHidden + l * b * h,
       dInitialCell: act + ws.dInitialCell + l * b * h)
   }

@@ -104,9 +104,13 @@ public final class Trainer {
     modelConfig: ModelConfig, config: TrainingConfig, corpus: Corpus, outputDirectory: String, gemm: GEMMEngine
   ) throws(TrainingError) {
     if let problem = config.problem ?? modelConfig.problem { throw .setup(problem) }
+    if config.forgetBias != nil && modelConfig.cell.forgetGateBlock == nil {
+      let cells = CellKind.allCases.filter { $0.forgetGateBlock != nil }.map(\.rawValue).joined(separator: ", ")
+      throw .setup("--forget-bias needs a cell with a forget gate (\(cells)); \(modelConfig.cell.rawValue) has none")
+    }
     let model = RecurrentModel(config: modelConfig, gemm: gemm)
     var rng = Xoshiro256(seed: config.seed)
-    model.initializeParameters(using: &rng)
+    model.initializeParameters(using: &rng, forgetBias: config.forgetBias)
     var progress = TrainingProgress()
     progress.config = config
     try self.init(model: model, progress: progress, corpus: corpus, outputDirectory: outputDirectory, rng: rng)
@@ -242,8 +246,8 @@ public final class Trainer {
     let learningRate = config.schedule.rate(at: progress.step) * Float(progress.learningRateScale ?? 1)
     batcher.fill(
       corpus.tokens(in: .train), position: progress.position, inputs: workspace.inputs, targets: workspace.targets)
-    let lossSum = model.forward(
-      workspace, streams: config.batch, steps: config.window, state: state, training: true, rng: &rng)
+    let lossSum = model.trainingForward(
+      workspace, streams: config.batch, steps: config.window, state: state, rng: &rng)
     let loss = lossSum / Double(batcher.charactersPerWindow)
     recentLoss = recentLoss.map { 0.95 * $0 + 0.05 * loss } ?? loss
     model.zeroGradients()

@@ -13,6 +13,9 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
   public var momentum: Float = 0.9
   /// Evaluate on the validation split every this many steps.
   public var evalEvery: Int = 250
+  /// The forget gate's initial bias (Jozefowicz et al. 2015 found 1 closes
+  /// most of the LSTM–GRU gap); nil keeps PyTorch's uniform initialisation.
+  public var forgetBias: Float?
   /// Seeds initialisation and dropout.
   public var seed: UInt64 = 1
   /// Validation and test fractions of the corpus.
@@ -30,6 +33,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     if evalEvery < 1 { return "--eval-every must be at least 1" }
     if !(momentum >= 0 && momentum < 1) { return "--momentum must be in [0, 1)" }
     if schedule.warmupSteps < 0 { return "--warmup must be 0 or more" }
+    if let forgetBias, !(forgetBias.isFinite && abs(forgetBias) <= 100) { return "--forget-bias must be in [-100, 100]" }
     return nil
   }
 }

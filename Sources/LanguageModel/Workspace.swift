@@ -7,9 +7,9 @@ import Kernels
 /// Per layer l (B streams, T steps, H hidden, G = gates·H):
 ///   gates   (T, B, G)    gate activations; backward overwrites them with dL/dpre-activation
 ///   hidden  (T+1, B, H)  block 0 is the carried-in h, block t+1 is h_t
-///   cell    (T+1, B, H)  likewise for c (LSTM only)
-///   auxiliary            what the cell keeps for backward: GRU h_{t−1}·W_hhᵀ (T, B, G);
-///                        nothing for the LSTM and the RNN
+///   cell    (T+1, B, H)  likewise for c (cells that carry one)
+///   auxiliary (T, B, A)  what the cell keeps for backward (`RecurrentCell.auxiliaryWidth`):
+///                        GRU h_{t−1}·W_hhᵀ (A = G); nothing for the others
 ///   dropped (T, B, H)    h_t ⊙ mask: the next layer's (or the head's) input, when dropout > 0
 ///   mask    (T, B, H)    0 or 1/(1−p)
 ///   dHidden (T, B, H)    dL/dh_t from above (the next layer or the head)
@@ -44,6 +44,15 @@ public final class Workspace: @unchecked Sendable {
   /// W_ihᵀ of layers 1… (layer 0 uses the table) and the decoder's Wᵀ, packed.
   let packedInput: [PackedMatrix]
   let packedDecoder: PackedMatrix
+  /// Which parameters, at which version, the packed weights and the table
+  /// were made from; nil after a backward pass (which packs W_hh over W_hhᵀ).
+  var packedFrom: PackedSource?
+
+  /// Versions are unique across buffers, so a version alone names a buffer's contents.
+  struct PackedSource: Equatable {
+    let version: UInt64
+    init(_ parameters: FloatBuffer) { version = parameters.version }
+  }
   let table: Int, dTable: Int, logits: Int, dhNext: Int, dcNext: Int
   let dInitialHidden: Int, dInitialCell: Int, biasSum: Int
 
@@ -65,10 +74,7 @@ public final class Workspace: @unchecked Sendable {
       l.gates = take(t * b * g)
       l.hidden = take((t + 1) * b * h)
       l.cell = take(config.cell.hasCellState ? (t + 1) * b * h : 0)
-      switch config.cell {
-      case .gru: l.auxiliary = take(t * b * g)
-      case .lstm, .rnn, .rnnRelu: l.auxiliary = take(0)
-      }
+      l.auxiliary = take(t * b * config.cell.cell.auxiliaryWidth(hiddenSize: h))
       l.dropped = dropout ? take(t * b * h) : -1
       l.mask = dropout ? take(t * b * h) : -1
       l.dHidden = take(t * b * h)

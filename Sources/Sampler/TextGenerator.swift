@@ -64,8 +64,6 @@ public final class TextGenerator: @unchecked Sendable {
   /// Prime text is fed in chunks of this many characters: 64, or fewer when
   /// the chunk's logits (chunk × streams × V) would pass 4 MB.
   let primeChunk: Int
-  var weightsPacked = false
-  var noRNG = Xoshiro256(seed: 0)
   var lastStep = 0
   /// Scratch for one distribution: (V).
   var probabilities: [Double]
@@ -106,10 +104,7 @@ public final class TextGenerator: @unchecked Sendable {
   }
 
   private func run(steps: Int) {
-    model.forward(
-      workspace, streams: streams, steps: steps, state: state, training: false, rng: &noRNG, scoring: false,
-      weightsUnchanged: weightsPacked)
-    weightsPacked = true
+    model.forward(workspace, streams: streams, steps: steps, state: state, scoring: false)
     lastStep = steps - 1
   }
 

@@ -75,8 +75,7 @@ public enum ContextProbe {
     let scorer = Workspace(config: config, batch: streams, window: longest)
     let state = RecurrentState(config: config, streams: 1)
     let branches = RecurrentState(config: config, streams: streams)
-    var rng = Xoshiro256(seed: 0)
-    var packed = (reader: false, scorer: false)
+
     let h = config.hiddenSize
 
     var pending: [Int32] = newline.map { [$0] } ?? []
@@ -94,10 +93,7 @@ public enum ContextProbe {
       while start < pending.count {
         let steps = min(chunk, pending.count - start)
         for i in 0..<steps { reader.inputTokens[i] = pending[start + i] }
-        model.forward(
-          reader, streams: 1, steps: steps, state: state, training: false, rng: &rng, scoring: false,
-          weightsUnchanged: packed.reader)
-        packed.reader = true
+        model.forward(reader, streams: 1, steps: steps, state: state, scoring: false)
         start += steps
       }
       // Every candidate stream starts from the story's state.
@@ -117,10 +113,7 @@ public enum ContextProbe {
           scorer.inputTokens[t * streams + s] = t == 0 ? last : ids[min(t - 1, ids.count - 1)]
         }
       }
-      model.forward(
-        scorer, streams: streams, steps: longest, state: branches, training: false, rng: &rng, scoring: false,
-        weightsUnchanged: packed.scorer)
-      packed.scorer = true
+      model.forward(scorer, streams: streams, steps: longest, state: branches, scoring: false)
       var storyScores: [Double] = []
       for s in 0..<streams {
         var total = 0.0

@@ -53,8 +53,7 @@ public enum GradientProbeRun {
         for t in 0..<options.warmup {
           for s in 0..<b { workspace.inputTokens[t * b + s] = tokens[starts[s] + t] }
         }
-        model.forward(
-          workspace, streams: b, steps: options.warmup, state: state, training: false, rng: &rng, scoring: false)
+        model.forward(workspace, streams: b, steps: options.warmup, state: state, scoring: false)
       }
       for t in 0..<steps {
         for s in 0..<b {

@@ -25,15 +25,8 @@ public struct Inspection: Sendable {
   /// Named strips, each (T, K): value of unit units[k] after reading character t.
   public let strips: [(name: String, range: ClosedRange<Float>, values: [[Float]])]
 
-  /// The strips a cell has: LSTM input, forget and output gates and the cell
-  /// state; GRU reset and update gates; RNN the hidden units.
-  public static func stripNames(_ cell: CellKind) -> [String] {
-    switch cell {
-    case .lstm: return ["input gate i", "forget gate f", "output gate o", "cell state c"]
-    case .gru: return ["reset gate r", "update gate z"]
-    case .rnn, .rnnRelu: return ["hidden h"]
-    }
-  }
+  /// The strips a cell has, as the cell declares them.
+  public static func stripNames(_ cell: CellKind) -> [String] { cell.strips.map(\.name) }
 
   /// Runs `text` through `model` from a zero state.
   /// - Parameters:
@@ -54,8 +47,7 @@ public struct Inspection: Sendable {
     let workspace = Workspace(config: config, batch: 1, window: ids.count)
     for (t, id) in ids.enumerated() { workspace.inputTokens[t] = id }
     let state = RecurrentState(config: config, streams: 1)
-    var rng = Xoshiro256(seed: 0)
-    model.forward(workspace, streams: 1, steps: ids.count, state: state, training: false, rng: &rng, scoring: false)
+    model.forward(workspace, streams: 1, steps: ids.count, state: state, scoring: false)
 
     var predictions: [Prediction] = []
     for t in 0..<(ids.count - 1) {
@@ -72,28 +64,23 @@ public struct Inspection: Sendable {
     }
 
     let (gates, hidden, cellStates) = workspace.activations(layer: layer, streams: 1, steps: ids.count)
+    func values(_ strip: CellStrip) -> [[Float]] {
+      switch strip.source {
+      case .gate(let index): return gates.map { Array($0[(index * h)..<((index + 1) * h)]) }
+      case .complementOfGate(let index): return gates.map { $0[(index * h)..<((index + 1) * h)].map { 1 - $0 } }
+      case .cellState: return cellStates.map { $0.map { Foundation.tanh($0) } }
+      case .hidden: return hidden
+      }
+    }
     // (name, value range, per step the full H-vector)
-    var series: [(String, ClosedRange<Float>, [[Float]])] = []
-    func block(_ index: Int) -> [[Float]] { gates.map { Array($0[(index * h)..<((index + 1) * h)]) } }
-    switch config.cell {
-    case .lstm:
-      series = [
-        ("input gate i", 0...1, block(0)), ("forget gate f", 0...1, block(1)), ("output gate o", 0...1, block(3)),
-        ("cell state c", -1...1, cellStates.map { $0.map { Foundation.tanh($0) } }),
-      ]
-    case .gru: series = [("reset gate r", 0...1, block(0)), ("update gate z", 0...1, block(1))]
-    case .rnn: series = [("hidden h", -1...1, hidden)]
-    case .rnnRelu: series = [("hidden h", 0...(hidden.flatMap { $0 }.max() ?? 1), hidden)]
+    let series = config.cell.strips.map { strip -> (String, ClosedRange<Float>, [[Float]]) in
+      let v = values(strip)
+      return (strip.name, strip.range ?? 0...max(v.flatMap { $0 }.max() ?? 1, Float.leastNormalMagnitude), v)
     }
-    // Units whose memory gate moves most over the text: the LSTM's forget
-    // gate, the GRU's update gate, the RNN's hidden state. (The cell state
-    // itself would pick units that saturate once and stay.)
-    let pickFrom: [[Float]]
-    switch config.cell {
-    case .lstm: pickFrom = block(1)
-    case .gru: pickFrom = block(1)
-    case .rnn, .rnnRelu: pickFrom = hidden
-    }
+    // Units whose memory moves most over the text: the LSTM's forget gate,
+    // the GRU's update gate, the RNN's hidden state (`memoryStrip`). The
+    // cell state itself would pick units that saturate once and stay.
+    let pickFrom = values(config.cell.memoryStrip)
     let units: [Int]
     if let chosen {
       units = chosen

@@ -36,7 +36,7 @@ public enum Parity {
         workspace.inputTokens[i] = Int32(inputs.values[k * perWindow + i])
         workspace.targetTokens[i] = Int32(targets.values[k * perWindow + i])
       }
-      model.forward(workspace, streams: streams, steps: steps, state: state, training: true, rng: &rng)
+      model.trainingForward(workspace, streams: streams, steps: steps, state: state, rng: &rng)
       if k == 0 {
         // Logits of window 0: forward again without scoring, from the same start state.
         let start = RecurrentState(config: config, streams: streams)
@@ -44,7 +44,7 @@ public enum Parity {
         start.cell.withUnsafeMutableBufferPointer { _ = $0.update(from: cell.values) }
         let scratch = Workspace(config: config, batch: streams, window: steps)
         scratch.setTokens(inputs: workspace.inputTokens, targets: workspace.targetTokens, count: perWindow)
-        model.forward(scratch, streams: streams, steps: steps, state: start, training: false, rng: &rng, scoring: false)
+        model.forward(scratch, streams: streams, steps: steps, state: start, scoring: false)
         var logits: [Float] = []
         for t in 0..<steps {
           for b in 0..<streams {

@@ -24,6 +24,7 @@ enum CompareCommand {
       OptionSpec("--batch", "N", "parallel streams", default: "50"),
       OptionSpec("--window", "N", "characters per step", default: "50"),
       OptionSpec("--lr", "RATE", "learning rate", default: "2e-3"),
+      OptionSpec("--forget-bias", "B", "initial forget-gate bias of the LSTM cells", default: "PyTorch's initialisation"),
       OptionSpec("--seed", "N", "seed, the same for every cell", default: "1"),
       OptionSpec("--points", "N", "validation points per curve", default: "20"),
       OptionSpec("--out", "DIR", "where each cell's run directory goes", default: "checkpoints/compare"),

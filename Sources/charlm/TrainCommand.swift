@@ -17,6 +17,9 @@ enum TrainCommand {
       OptionSpec("--hidden", "N", "hidden size of each layer", default: "128"),
       OptionSpec("--embedding", "N", "embedding size", default: "the hidden size"),
       OptionSpec("--dropout", "P", "dropout between layers and before the head, in [0, 1)", default: "0"),
+      OptionSpec(
+        "--forget-bias", "B", "initial forget-gate bias of the LSTM cells (1 helps, Jozefowicz et al. 2015)",
+        default: "PyTorch's uniform initialisation"),
       OptionSpec("--batch", "N", "parallel streams per step", default: "50"),
       OptionSpec("--window", "N", "characters per step (truncated BPTT length)", default: "50"),
       OptionSpec("--lr", "RATE", "learning rate", default: "2e-3"),
@@ -207,6 +210,9 @@ enum TrainCommand {
       try args.double("--decay-factor", default: Double(config.schedule.decayFactor), min: 0, max: 1, lowerOpen: true))
     config.evalEvery = try args.int("--eval-every", default: config.evalEvery, min: 1)
     config.seed = try args.seed() ?? config.seed
+    if args.has("--forget-bias") {
+      config.forgetBias = Float(try args.double("--forget-bias", default: 0, min: -100, max: 100))
+    }
     return config
   }
 }

@@ -49,9 +49,12 @@ struct GradientCheckTests {
   static func loss(_ s: Setup, training: Bool = false) -> Double {
     s.state.hidden.withUnsafeMutableBufferPointer { _ = $0.update(from: s.initialHidden) }
     s.state.cell.withUnsafeMutableBufferPointer { _ = $0.update(from: s.initialCell) }
+    // Re-seeded each time: the same dropout masks on every evaluation.
     var rng = Xoshiro256(seed: 0)
-    let sum = s.model.forward(
-      s.workspace, streams: s.streams, steps: s.steps, state: s.state, training: training, rng: &rng)
+    let sum =
+      training
+      ? s.model.trainingForward(s.workspace, streams: s.streams, steps: s.steps, state: s.state, rng: &rng)
+      : s.model.forward(s.workspace, streams: s.streams, steps: s.steps, state: s.state)
     return sum / Double(s.streams * s.steps)
   }
 

@@ -29,11 +29,10 @@ struct GradientProbeTests {
     let norms = GradientProbe.norms(model: s.model, workspace: s.workspace, streams: b, steps: t, state: s.state)
 
     let tail = Workspace(config: s.model.config, batch: b, window: t)
-    var rng = Xoshiro256(seed: 0)
     for k in 1..<t {
       // The state after the first T−k steps.
       restore()
-      s.model.forward(s.workspace, streams: b, steps: t - k, state: s.state, training: false, rng: &rng)
+      s.model.forward(s.workspace, streams: b, steps: t - k, state: s.state)
       let (hidden, cell) = (s.state.hidden.array, s.state.cell.array)
       tail.setTokens(
         inputs: s.workspace.inputTokens + (t - k) * b, targets: s.workspace.targetTokens + (t - k) * b, count: k * b)
@@ -42,7 +41,7 @@ struct GradientProbeTests {
           if steps == 0 { return 0 }
           s.state.hidden.withUnsafeMutableBufferPointer { _ = $0.update(from: perturbedHidden) }
           s.state.cell.withUnsafeMutableBufferPointer { _ = $0.update(from: cell) }
-          return s.model.forward(tail, streams: b, steps: steps, state: s.state, training: false, rng: &rng)
+          return s.model.forward(tail, streams: b, steps: steps, state: s.state)
         }
         return run(k) - run(k - 1)
       }

@@ -46,8 +46,7 @@ struct SamplerTests {
     let ids = try vocabulary.encode(prime)
     for (t, id) in ids.enumerated() { workspace.inputTokens[t] = id }
     let state = RecurrentState(config: model.config, streams: 1)
-    var rng = Xoshiro256(seed: 0)
-    model.forward(workspace, streams: 1, steps: ids.count, state: state, training: false, rng: &rng, scoring: false)
+    model.forward(workspace, streams: 1, steps: ids.count, state: state, scoring: false)
     let argmax = workspace.withLogits(step: ids.count - 1, stream: 0, streams: 1) { logits in
       logits.indices.max { logits[$0] < logits[$1] }!
     }
