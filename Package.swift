@@ -24,7 +24,7 @@ let package = Package(
     // GEMM, vector math, softmax, thread pool, RNG. No model knowledge.
     .target(name: "Kernels", swiftSettings: hostCPU),
     // Vocabulary, encode/decode, corpus splits, the BPTT batcher.
-    .target(name: "Tokenizer"),
+    .target(name: "Tokenizer", dependencies: ["Kernels"]),
     // Cells (forward + backward), model, loss, clipping, optimizers, trainer, checkpoints.
     .target(name: "LanguageModel", dependencies: ["Kernels", "Tokenizer"], swiftSettings: hostCPU),
     // Sampling strategies and streaming generation.
@@ -44,7 +44,7 @@ let package = Package(
     // MARK: - Tests
 
     .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: hostCPU),
-    .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
+    .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "Kernels"]),
     .testTarget(
       name: "LanguageModelTests", dependencies: ["LanguageModel", "Kernels", "Tokenizer"],
       swiftSettings: hostCPU),

@@ -18,7 +18,8 @@ struct LSTMPeepholeCell: RecurrentCell {
   var gateBlocks: Int { 4 }
   var carriesCellState: Bool { true }
   func extraParameter(hiddenSize: Int) -> ExtraParameter? {
-    ExtraParameter(name: "weight_peephole", shape: [3, hiddenSize])
+    // Zero at the start: the cell starts as the LSTM and learns its peepholes.
+    ExtraParameter(name: "weight_peephole", shape: [3, hiddenSize], initialValue: 0)
   }
   func auxiliaryWidth(hiddenSize: Int) -> Int { 0 }
   var forgetGateBlock: Int? { 1 }

@@ -37,6 +37,8 @@ protocol RecurrentCell: Sendable {
 struct ExtraParameter: Equatable {
   let name: String
   let shape: [Int]
+  /// Its initial value for every element; nil: uniform like the other weights.
+  var initialValue: Float? = nil
 }
 
 /// The module a model file names for PyTorch (python/charlm_torch.py builds

@@ -40,6 +40,9 @@ public final class RecurrentModel: @unchecked Sendable {
       for tensor in layout.tensors where tensor.name != layout.embedding.name {
         for i in tensor.range { p[i] = (rng.nextUnitFloat() * 2 - 1) * bound }
       }
+      if let value = config.cell.cell.extraParameter(hiddenSize: config.hiddenSize)?.initialValue {
+        for layer in layout.layers { for i in layer.extra!.range { p[i] = value } }
+      }
       guard let forgetBias, let block = config.cell.forgetGateBlock else { return }
       let h = config.hiddenSize
       for layer in layout.layers {

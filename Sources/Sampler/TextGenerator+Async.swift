@@ -20,20 +20,31 @@ extension TextGenerator {
   ///       print(character, terminator: "")
   ///     }
   ///
-  /// The model runs on a background task; a prime with a character outside
-  /// the vocabulary ends the sequence with that `TokenizerError`.
+  /// The model runs on a background task, which stops when the consumer
+  /// stops (breaks out of the loop or is cancelled); a prime with a
+  /// character outside the vocabulary ends the sequence with that
+  /// `TokenizerError`.
   public func characters(prime: String, options: SamplingOptions) -> AsyncThrowingStream<String, Error> {
+    characters(prime: prime, options: options, finished: {})
+  }
+
+  /// `characters`, calling `finished` when the background task has ended (tests).
+  func characters(prime: String, options: SamplingOptions, finished: @escaping @Sendable () -> Void)
+    -> AsyncThrowingStream<String, Error>
+  {
     AsyncThrowingStream { continuation in
-      Task.detached { [self] in
+      let task = Task.detached { [self] in
+        defer { finished() }
         do {
-          try self.samples(prime: prime, options: options) { stream, text in
-            if stream == 0 { continuation.yield(text) }
-          }
+          try self.samples(
+            prime: prime, options: options, emit: { stream, text in if stream == 0 { continuation.yield(text) } },
+            shouldStop: { Task.isCancelled })
           continuation.finish()
         } catch {
           continuation.finish(throwing: error)
         }
       }
+      continuation.onTermination = { _ in task.cancel() }
     }
   }
 }

@@ -134,8 +134,11 @@ public final class TextGenerator: @unchecked Sendable {
   /// order, whatever the strategy, so streams do not disturb each other's
   /// randomness when one stops early.
   @discardableResult
+  /// `shouldStop` is asked before each character; true ends every stream
+  /// where it is.
   public func samples(
-    prime: String, options: SamplingOptions, emit: (_ stream: Int, _ text: String) -> Void = { _, _ in }
+    prime: String, options: SamplingOptions, emit: (_ stream: Int, _ text: String) -> Void = { _, _ in },
+    shouldStop: () -> Bool = { false }
   ) throws(TokenizerError) -> [Sample] {
     precondition(options.problem == nil, options.problem ?? "")
     let primeIDs = try vocabulary.encode(prime)
@@ -149,6 +152,7 @@ public final class TextGenerator: @unchecked Sendable {
       vocabulary.isBytes ? $0.utf8.map { Unicode.Scalar($0) } : Array($0.unicodeScalars)
     }
     for index in 0..<options.length {
+      if shouldStop() { break }
       for s in 0..<streams {
         let (id, logProbability) = draw(stream: s, strategy: options.strategy, rng: &rng)
         drawn[s] = id

@@ -62,11 +62,8 @@ public struct Vocabulary: Sendable, Equatable {
   }
 
   /// One symbol as text. A byte vocabulary gives the byte's Latin-1
-  /// character: callers that write bytes use `byte(of:)` instead.
+  /// character (its symbols are U+0000…U+00FF, one per byte).
   public func decode(_ id: Int32) -> String { String(Character(scalars[Int(id)])) }
-
-  /// The raw byte of a byte vocabulary's id.
-  public func byte(of id: Int32) -> UInt8 { UInt8(truncatingIfNeeded: scalars[Int(id)].value) }
 
   public static func == (a: Vocabulary, b: Vocabulary) -> Bool { a.scalars == b.scalars && a.isBytes == b.isBytes }
 }

@@ -78,18 +78,6 @@ public enum TrainingBenchmark {
   /// VmHWM: getrusage's ru_maxrss also keeps the parent's peak across the
   /// vfork and exec that start a child, so a small child of a large parent
   /// would read large.
-  public static func peakResidentBytes() -> Int {
-    if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-      let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-      let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "")
-    {
-      return kilobytes * 1024
-    }
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Int(usage.ru_maxrss) * 1024
-  }
-
   static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
   /// Runs one configuration on `corpus` and measures it.
@@ -118,7 +106,7 @@ public enum TrainingBenchmark {
       return BenchmarkResult(
         name: configuration.name, charactersPerSecond: speed,
         gflops: speed * configuration.flopsPerCharacter(vocabulary: corpus.vocabulary.count) / 1e9,
-        peakResidentBytes: peakResidentBytes(), threads: threads)
+        peakResidentBytes: Platform.peakResidentBytes(), threads: threads)
     case .sample:
       let model = RecurrentModel(config: modelConfig, gemm: gemm)
       var rng = Xoshiro256(seed: 1)
@@ -134,7 +122,7 @@ public enum TrainingBenchmark {
       return BenchmarkResult(
         name: configuration.name,
         charactersPerSecond: Double(configuration.window * configuration.batch) / seconds, gflops: nil,
-        peakResidentBytes: peakResidentBytes(), threads: threads)
+        peakResidentBytes: Platform.peakResidentBytes(), threads: threads)
     }
   }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import LanguageModel
 import Tokenizer
 import Workbench

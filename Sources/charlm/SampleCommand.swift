@@ -75,7 +75,7 @@ enum SampleCommand {
       try generator.samples(prime: prime, options: options) { _, text in
         // A byte model's symbols are raw bytes: write them as they are.
         if vocabulary.isBytes {
-          FileHandle.standardOutput.write(Data(text.unicodeScalars.map { UInt8(truncatingIfNeeded: $0.value) }))
+          Terminal.write(bytes: text.unicodeScalars.map { UInt8(truncatingIfNeeded: $0.value) })
         } else {
           Terminal.write(text)
         }

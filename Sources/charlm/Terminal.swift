@@ -1,9 +1,6 @@
 import Foundation
+import Kernels
 import Synchronization
-
-#if canImport(Glibc)
-  import Glibc
-#endif
 
 /// The command's `print`: straight to the file descriptor, so lines appear
 /// as they are printed even into a pipe or a log file (stdio would buffer
@@ -16,16 +13,49 @@ func print(_ items: Any..., separator: String = " ", terminator: String = "\n") 
 enum Terminal {
   static let isInteractive = isatty(STDOUT_FILENO) != 0
 
+  /// Writes to stdout. A reader that went away (`| head`) ends the command
+  /// quietly, as Unix tools do; any other failure (a full disk, /dev/full)
+  /// is a one-line error and exit 1. (FileHandle.write traps on both.)
   static func write(_ text: String) {
-    FileHandle.standardOutput.write(Data(text.utf8))
+    var text = text
+    text.withUTF8 { write(bytes: $0) }
   }
 
-  static func error(_ text: String) {
-    FileHandle.standardError.write(Data(("charlm: error: " + text + "\n").utf8))
+  static func write(bytes: some Collection<UInt8>) {
+    let code = bytes.withContiguousStorageIfAvailable { writeAll(STDOUT_FILENO, UnsafeRawBufferPointer($0)) }
+      ?? Array(bytes).withUnsafeBytes { writeAll(STDOUT_FILENO, $0) }
+    switch code {
+    case 0: return
+    case EPIPE: exit(0)
+    case let code:
+      error("cannot write the output: \(String(cString: strerror(code)))")
+      exit(1)
+    }
   }
 
-  static func warning(_ text: String) {
-    FileHandle.standardError.write(Data(("charlm: warning: " + text + "\n").utf8))
+  static func error(_ text: String) { toStandardError("charlm: error: " + text + "\n") }
+
+  static func warning(_ text: String) { toStandardError("charlm: warning: " + text + "\n") }
+
+  static func note(_ text: String) { toStandardError("charlm: " + text + "\n") }
+
+  private static func toStandardError(_ text: String) {
+    var text = text
+    _ = text.withUTF8 { writeAll(STDERR_FILENO, UnsafeRawBufferPointer($0)) }
+  }
+
+  /// Writes every byte; returns 0 or the errno of the failure.
+  private static func writeAll(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32 {
+    var offset = 0
+    while offset < bytes.count {
+      let written = Platform.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+      if written < 0 {
+        if errno == EINTR { continue }
+        return errno
+      }
+      offset += written
+    }
+    return 0
   }
 
   /// "1h02m", "3m05s", "42s".
@@ -56,8 +86,8 @@ enum Interrupts {
         _exit(128 + signal)
       }
     }
-    Glibc.signal(SIGINT, handler)
-    Glibc.signal(SIGTERM, handler)
+    Platform.handle(SIGINT, with: handler)
+    Platform.handle(SIGTERM, with: handler)
     // A parent may have started us with these blocked (the mask is inherited).
     var signals = sigset_t()
     sigemptyset(&signals)
@@ -67,4 +97,17 @@ enum Interrupts {
   }
 
   static var received: Int32 { requested.load(ordering: .relaxed) }
+
+  /// Whether training should stop. With CHARLM_TEST_HOLD_AFTER_INTERRUPT=1
+  /// (tests only), the first interrupt holds here, as a long step would,
+  /// until a second one exits: so a test can send the second signal at a
+  /// moment it knows, not one it guesses.
+  static func stopRequested() -> Bool {
+    guard received != 0 else { return false }
+    if ProcessInfo.processInfo.environment["CHARLM_TEST_HOLD_AFTER_INTERRUPT"] == "1" {
+      Terminal.warning("holding after the first interrupt (test switch)")
+      while true { pause() }
+    }
+    return true
+  }
 }

@@ -41,6 +41,10 @@ enum TrainCommand {
       OptionSpec("--threads", "N", "worker threads", default: "all cores"),
       OptionSpec("--json", nil, "print events as JSON lines"),
       OptionSpec("--bytes", nil, "read the file as raw bytes (256 symbols): for binary or mixed-encoding files"),
+      OptionSpec("--normalize-newlines", nil, "read CRLF and CR line ends as LF"),
+      OptionSpec(
+        "--max-vocabulary", "N", "refuse a text with more distinct characters than this (use --bytes for such files)",
+        default: "1024"),
       OptionSpec("--val-chars", "N", "validate on the first N characters of the validation split", default: "all"),
       OptionSpec(
         "--on-divergence", "WHAT",
@@ -161,7 +165,7 @@ enum TrainCommand {
     trainer.allowNoSave = args.flag("--allow-no-save")
     Interrupts.install()
     let reporter = ProgressReporter(json: json)
-    let reason = try trainer.train(budget: budget, shouldStop: { Interrupts.received != 0 }, onEvent: reporter.handle)
+    let reason = try trainer.train(budget: budget, shouldStop: Interrupts.stopRequested, onEvent: reporter.handle)
     reporter.finish()
     if reason == .interrupted {
       let message =

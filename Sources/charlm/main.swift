@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import LanguageModel
 import Tokenizer
 import Workbench
@@ -65,7 +66,10 @@ func runCommand(_ arguments: [String]) -> Int32 {
     case "corpus context": return try CorpusCommand.runContext(parsed)
     case "probe context": return try ProbeCommand.runContext(parsed)
     case "probe gradient": return try ProbeCommand.runGradient(parsed)
-    default: return try EvalCommand.run(parsed)
+    case "eval": return try EvalCommand.run(parsed)
+    default:
+      Terminal.error("'charlm \(name)' is listed but not wired to a handler; this is a bug in charlm")
+      return 1
     }
   } catch let error as UsageError {
     Terminal.error(error.description)
@@ -76,10 +80,11 @@ func runCommand(_ arguments: [String]) -> Int32 {
   }
 }
 
+// A closed pipe fails the write (EPIPE), which Terminal.write handles, instead of killing us.
+Platform.ignore(SIGPIPE)
 let status = runCommand(Array(CommandLine.arguments.dropFirst()))
 // For measuring any command's memory from outside (the loader's memory test).
 if ProcessInfo.processInfo.environment["CHARLM_REPORT_PEAK_MEMORY"] != nil {
-  FileHandle.standardError.write(
-    Data("charlm: peak resident memory \(TrainingBenchmark.peakResidentBytes()) bytes\n".utf8))
+  Terminal.note("peak resident memory \(Platform.peakResidentBytes()) bytes")
 }
 exit(status)

@@ -141,4 +141,22 @@ struct StrategyTests {
     for try await character in generator.characters(prime: "s", options: options) { streamed += character }
     #expect(streamed == direct)
   }
+
+  /// Breaking out of the loop stops the generation: a sample of 10⁹
+  /// characters (hours) ends as soon as the consumer has taken three.
+  @Test(.timeLimit(.minutes(1)))
+  func stoppingTheConsumerStopsTheGeneration() async throws {
+    let generator = TextGenerator(model: bigramModel(vocabulary, table), vocabulary: vocabulary)
+    let ended = AsyncStream<Void>.makeStream()
+    var taken = 0
+    for try await _ in generator.characters(
+      prime: "s", options: SamplingOptions(length: 1_000_000_000, seed: 9), finished: { ended.continuation.yield() })
+    {
+      taken += 1
+      if taken == 3 { break }
+    }
+    var iterator = ended.stream.makeAsyncIterator()
+    _ = await iterator.next()
+    #expect(taken == 3)
+  }
 }

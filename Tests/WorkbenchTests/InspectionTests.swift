@@ -87,7 +87,9 @@ struct InspectionTests {
       gemm: GEMMEngine(pool: ThreadPool(threadCount: 1)))
     let inspection = try Inspection.run(model: model, vocabulary: vocabulary, text: "abcabc", chosen: [5, 0])
     #expect(inspection.units == [5, 0])
-    #expect(inspection.strips.map(\.name) == ["reset gate r", "update gate z"])
+    // The GRU's z is PyTorch's (the lectures' 1 − z), and its report shows h.
+    #expect(
+      inspection.strips.map(\.name) == ["reset gate r", "update gate z (PyTorch's; the lectures' 1 − z)", "hidden h"])
     #expect(throws: InspectionError.self) {
       try Inspection.run(model: model, vocabulary: vocabulary, text: "abc", chosen: [6])
     }

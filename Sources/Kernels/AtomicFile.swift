@@ -40,7 +40,7 @@ public enum AtomicFile {
     for raw in parts where failure == nil && raw.count > 0 {
       var offset = 0
       while offset < raw.count {
-        let written = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+        let written = Platform.write(fd, raw.baseAddress! + offset, raw.count - offset)
         if written < 0 {
           if errno == EINTR { continue }
           failure = String(cString: strerror(errno))

@@ -1,0 +1,62 @@
+import Foundation
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// The few system calls the package makes by name, in one place, so that
+/// nothing else names a C library module.
+public enum Platform {
+  /// write(2): bytes written, or −1 with `errno` set.
+  public static func write(_ descriptor: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int {
+    #if canImport(Glibc)
+      Glibc.write(descriptor, bytes, count)
+    #else
+      Darwin.write(descriptor, bytes, count)
+    #endif
+  }
+
+  /// Installs `handler` for `signal`.
+  public static func handle(_ signal: Int32, with handler: @convention(c) (Int32) -> Void) {
+    #if canImport(Glibc)
+      _ = Glibc.signal(signal, handler)
+    #else
+      _ = Darwin.signal(signal, handler)
+    #endif
+  }
+
+  /// Ignores `signal` (SIGPIPE: a closed pipe then fails the write with EPIPE instead of killing us).
+  public static func ignore(_ signal: Int32) {
+    #if canImport(Glibc)
+      _ = Glibc.signal(signal, SIG_IGN)
+    #else
+      _ = Darwin.signal(signal, SIG_IGN)
+    #endif
+  }
+
+  /// Peak resident memory of this process, in bytes: VmHWM from /proc
+  /// where there is one. (Not getrusage first: a child started by
+  /// posix_spawn inherits its parent's ru_maxrss.)
+  public static func peakResidentBytes() -> Int {
+    if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+      let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+      let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "")
+    {
+      return kilobytes * 1024
+    }
+    var usage = rusage()
+    #if canImport(Glibc)
+      getrusage(RUSAGE_SELF.rawValue, &usage)
+    #else
+      getrusage(RUSAGE_SELF, &usage)
+    #endif
+    return Int(usage.ru_maxrss) * (isDarwin ? 1 : 1024)
+  }
+
+  #if canImport(Darwin)
+    static let isDarwin = true
+  #else
+    static let isDarwin = false
+  #endif
+}
