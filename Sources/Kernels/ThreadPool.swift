@@ -100,6 +100,8 @@ public final class ThreadPool: @unchecked Sendable {
           if now < deadline { continue }
           condition.lock()
           sleepers.add(1, ordering: .sequentiallyConsistent)
+          // Under the lock, for `waitUntilAsleep`; other sleepers recheck and wait again.
+          condition.broadcast()
           while generation.load(ordering: .sequentiallyConsistent) == seen
             && !stopping.load(ordering: .sequentiallyConsistent)
           {
@@ -113,6 +115,14 @@ public final class ThreadPool: @unchecked Sendable {
         drainTasks()
         pendingWorkers.subtract(1, ordering: .releasing)
       }
+    }
+
+    /// Blocks until `count` workers are asleep (tests: an event to wait
+    /// for, not a time to guess).
+    func waitUntilAsleep(_ count: Int) {
+      condition.lock()
+      while sleepers.load(ordering: .sequentiallyConsistent) < count { condition.wait() }
+      condition.unlock()
     }
 
     func shutDown() {

@@ -25,19 +25,27 @@ extension TextGenerator {
   /// character outside the vocabulary ends the sequence with that
   /// `TokenizerError`.
   public func characters(prime: String, options: SamplingOptions) -> AsyncThrowingStream<String, Error> {
-    characters(prime: prime, options: options, finished: {})
+    characters(prime: prime, options: options, finished: { _ in })
   }
 
-  /// `characters`, calling `finished` when the background task has ended (tests).
-  func characters(prime: String, options: SamplingOptions, finished: @escaping @Sendable () -> Void)
+  /// `characters`, calling `finished` with the number of characters drawn
+  /// when the background task has ended (tests).
+  func characters(prime: String, options: SamplingOptions, finished: @escaping @Sendable (Int) -> Void)
     -> AsyncThrowingStream<String, Error>
   {
     AsyncThrowingStream { continuation in
       let task = Task.detached { [self] in
-        defer { finished() }
+        var drawn = 0
+        defer { finished(drawn) }
         do {
           try self.samples(
-            prime: prime, options: options, emit: { stream, text in if stream == 0 { continuation.yield(text) } },
+            prime: prime, options: options,
+            emit: { stream, text in
+              if stream == 0 {
+                drawn += 1
+                continuation.yield(text)
+              }
+            },
             shouldStop: { Task.isCancelled })
           continuation.finish()
         } catch {

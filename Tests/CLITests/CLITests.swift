@@ -178,11 +178,25 @@ struct InterruptTests {
     process.standardOutput = out
     process.standardError = errors
     try process.run()
+    // A hang guard, not a timer the outcome depends on: these children train
+    // until signalled, so a test that never signals (a broken build) would
+    // otherwise wait forever. Ten minutes is far beyond any working run.
     nonisolated(unsafe) let watched = process
-    DispatchQueue.global().asyncAfter(deadline: .now() + 60) {
+    DispatchQueue.global().asyncAfter(deadline: .now() + 600) {
       if watched.isRunning { kill(watched.processIdentifier, SIGKILL) }
     }
     return (process, out.fileHandleForReading)
+  }
+
+  /// Reads `handle` until `text` has appeared `times` times; returns all it read.
+  static func read(_ handle: FileHandle, until text: String, times: Int = 1) -> String {
+    var seen = ""
+    while seen.components(separatedBy: text).count - 1 < times {
+      let chunk = handle.availableData
+      if chunk.isEmpty { break }
+      seen += String(decoding: chunk, as: UTF8.self)
+    }
+    return seen
   }
 
   /// Ctrl-C mid-training saves the latest state atomically and exits 130;
@@ -194,14 +208,8 @@ struct InterruptTests {
       "train", "--corpus", corpus, "--hidden", "16", "--batch", "4", "--window", "16", "--steps", "100000000",
       "--eval-every", "1000000", "--out", run, "--threads", "1",
     ])
-    // Wait for the first progress line, then interrupt.
-    var seen = ""
-    while !seen.contains("step 1 ") {
-      let chunk = handle.availableData
-      if chunk.isEmpty { break }
-      seen += String(decoding: chunk, as: UTF8.self)
-    }
-    Thread.sleep(forTimeInterval: 0.3)
+    // The first progress line comes after the handler is installed and a step is done.
+    #expect(Self.read(handle, until: "step 1 ").contains("step 1 "))
     process.interrupt()
     let rest = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
     process.waitUntilExit()
@@ -233,21 +241,13 @@ struct InterruptTests {
           "train", "--corpus", corpus, "--hidden", "16", "--layers", "1", "--batch", "4", "--window", "16",
           "--steps", "100000000", "--eval-every", "2", "--out", run, "--threads", "1",
         ] + (attempt == 0 ? [] : ["--resume"]), errors: errors, environment: ["CHARLM_TEST_HOLD_AFTER_INTERRUPT": "1"])
-      // Interrupt once this process has saved a state: it is training, and there is something to resume.
-      let statePath = run + "/latest.state.safetensors"
-      func saved() -> Date? {
-        (try? FileManager.default.attributesOfItem(atPath: statePath))?[.modificationDate] as? Date
-      }
-      let before = saved()
-      let deadline = Date().addingTimeInterval(30)
-      while (saved() == nil || saved() == before) && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+      // Interrupt once this process has saved a state: the saves of an
+      // evaluation finish before training goes on to the next one, so the
+      // second validation line means the first evaluation's files are written.
+      let before = Self.read(handle, until: "validation", times: 2)
+      #expect(before.components(separatedBy: "validation").count == 3, "\(before)")
       process.interrupt()
-      var said = ""
-      while !said.contains("holding after the first interrupt") {
-        let chunk = errors.fileHandleForReading.availableData
-        if chunk.isEmpty { break }
-        said += String(decoding: chunk, as: UTF8.self)
-      }
+      let said = Self.read(errors.fileHandleForReading, until: "holding after the first interrupt")
       #expect(said.contains("holding after the first interrupt"), "\(said)")
       process.interrupt()
       let rest = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)

@@ -26,13 +26,9 @@ struct ThreadPoolTests {
     defer { hits.deallocate() }
     hits.initialize(repeating: 0, count: 64)
     pool.parallelFor(64) { hits[$0] += 1 }
-    // The workers spin for 5 ms, then sleep; allow a slow machine 100 times that.
-    var polls = 0
-    while pool.shared.sleepers.load(ordering: .sequentiallyConsistent) < 2 && polls < 500 {
-      usleep(1_000)
-      polls += 1
-    }
-    #expect(pool.shared.sleepers.load(ordering: .sequentiallyConsistent) == 2, "both workers asleep")
+    // The workers spin for 5 ms, then sleep; each says so under the pool's lock.
+    // A pool whose workers never slept would hang here, not pass.
+    pool.shared.waitUntilAsleep(2)
     pool.parallelFor(64) { hits[$0] += 1 }
     for i in 0..<64 { #expect(hits[i] == 2) }
   }
