@@ -9,12 +9,11 @@ import Kernels
 ///   c_t = f ∘ c_{t−1} + (1 − f) ∘ g
 ///   h_t = o ∘ tanh(c_t)
 ///
-/// PyTorch has no such module; python/charlm_torch.py has one.
-struct LSTMCIFGCell: RecurrentCell {
+/// PyTorch has no such module; python/charlm_torch.py has one. The sweeps
+/// are `LSTMFamilyCell`'s.
+struct LSTMCIFGCell: LSTMFamilyCell {
   var gateBlocks: Int { 3 }
-  var carriesCellState: Bool { true }
   func extraParameter(hiddenSize: Int) -> ExtraParameter? { nil }
-  func auxiliaryWidth(hiddenSize: Int) -> Int { 0 }
   var forgetGateBlock: Int? { 0 }
   var pytorch: PyTorchModule { PyTorchModule(name: "LSTMCIFG", nonlinearity: nil) }
   var strips: [CellStrip] {
@@ -24,28 +23,10 @@ struct LSTMCIFGCell: RecurrentCell {
   }
   var memoryStrip: CellStrip { strips[1] }
 
-  func forward(_ p: CellPass, gemm: GEMMEngine) {
-    let (b, h) = (p.streams, p.hiddenSize)
-    let g = 3 * h
-    for t in 0..<p.steps {
-      let gatesT = p.gates + t * b * g
-      let hPrev = p.hidden + t * b * h
-      let cPrev = p.cell + t * b * h
-      let cNext = p.cell + (t + 1) * b * h
-      let hNext = p.hidden + (t + 1) * b * h
-      p.step(gemm, a: hPrev, lda: h, c: gatesT, ldc: g, accumulate: true, productFirst: true) { rows in
-        for row in rows {
-          Self.forwardRow(
-            gates: gatesT + row * g, bias: p.biasSum, cPrev: cPrev + row * h, c: cNext + row * h,
-            h: hNext + row * h, hiddenSize: h)
-        }
-      }
-    }
-  }
-
   @inline(__always)
   static func forwardRow(
-    gates: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, cPrev: UnsafePointer<Float>,
+    gates: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, extra: UnsafePointer<Float>?,
+    cPrev: UnsafePointer<Float>,
     c: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>, hiddenSize hs: Int
   ) {
     var j = 0
@@ -68,38 +49,10 @@ struct LSTMCIFGCell: RecurrentCell {
     }
   }
 
-  func backward(_ p: CellPass, gradients: CellGradients, gemm: GEMMEngine) {
-    let (b, h) = (p.streams, p.hiddenSize)
-    let g = 3 * h
-    p.packedRecurrent.pack(.none, b: p.weightHH, ldb: h, rows: g, columns: h)
-    p.dhNext.update(repeating: 0, count: b * h)
-    p.dcNext.update(repeating: 0, count: b * h)
-    for t in stride(from: p.steps - 1, through: 0, by: -1) {
-      let gatesT = p.gates + t * b * g
-      let cPrev = p.cell + t * b * h
-      let c = p.cell + (t + 1) * b * h
-      let dh = p.dHidden + t * b * h
-      p.observeBackwardStep?(t, dh, p.dhNext)
-      p.step(gemm, a: gatesT, lda: g, c: p.dhNext, ldc: h, accumulate: false, productFirst: false) { rows in
-        for row in rows {
-          Self.backwardRow(
-            gates: gatesT + row * g, cPrev: cPrev + row * h, c: c + row * h, dh: dh + row * h,
-            dhNext: p.dhNext + row * h, dcNext: p.dcNext + row * h, hiddenSize: h)
-        }
-      }
-    }
-    p.dInitialHidden.update(from: p.dhNext, count: b * h)
-    p.dInitialCell.update(from: p.dcNext, count: b * h)
-    gemm.gemm(
-      .transposed, .none, m: g, n: h, k: p.steps * b, a: p.gates, lda: g, b: p.hidden, ldb: h, beta: 1,
-      c: gradients.weightHH, ldc: h)
-    Reductions.addColumnSums(
-      p.gates, rows: p.steps * b, columns: g, into: gradients.biasIH, alsoInto: gradients.biasHH, pool: gemm.pool)
-  }
-
   @inline(__always)
   static func backwardRow(
-    gates: UnsafeMutablePointer<Float>, cPrev: UnsafePointer<Float>, c: UnsafePointer<Float>,
+    gates: UnsafeMutablePointer<Float>, extra: UnsafePointer<Float>?, cPrev: UnsafePointer<Float>,
+    c: UnsafePointer<Float>,
     dh: UnsafePointer<Float>, dhNext: UnsafePointer<Float>, dcNext: UnsafeMutablePointer<Float>, hiddenSize hs: Int
   ) {
     var j = 0

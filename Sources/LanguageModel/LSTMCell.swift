@@ -9,21 +9,14 @@ import Kernels
 ///   c_t = f ∘ c_{t−1} + i ∘ g
 ///   h_t = o ∘ tanh(c_t)
 ///
-/// The input projection of the whole window is done before the sweep (one
-/// GEMM, or a table lookup for layer 0); the sweep adds h_{t−1}·W_hhᵀ with
-/// one GEMM per step and then runs the fused, vectorised gate math.
-/// Backward walks t = T−1 … 0, overwrites each step's gate activations with
-/// the gradient of their pre-activations, and leaves the weight gradients to
-/// batched GEMMs over the whole window after the sweep.
+/// The sweeps over time are `LSTMFamilyCell`'s; this file holds the row math.
 ///
 /// Memory per layer and window: 7·T·B·H floats (gates, h, c, dh). tanh(c_t)
 /// is recomputed in backward rather than stored: one vector tanh per
 /// element is cheaper than 4·T·B·H more bytes to write and read back.
-struct LSTMCell: RecurrentCell {
+struct LSTMCell: LSTMFamilyCell {
   var gateBlocks: Int { 4 }
-  var carriesCellState: Bool { true }
   func extraParameter(hiddenSize: Int) -> ExtraParameter? { nil }
-  func auxiliaryWidth(hiddenSize: Int) -> Int { 0 }
   var forgetGateBlock: Int? { 1 }
   var pytorch: PyTorchModule { PyTorchModule(name: "LSTM", nonlinearity: nil) }
   var strips: [CellStrip] { Self.strips(input: .gate(block: 0), forget: 1, output: 3) }
@@ -39,33 +32,13 @@ struct LSTMCell: RecurrentCell {
     ]
   }
 
-  // MARK: - Forward
-
-  /// `p.packedRecurrent` holds W_hhᵀ.
-  func forward(_ p: CellPass, gemm: GEMMEngine) {
-    let (b, h) = (p.streams, p.hiddenSize)
-    let g = 4 * h
-    for t in 0..<p.steps {
-      let gatesT = p.gates + t * b * g
-      let hPrev = p.hidden + t * b * h
-      let cPrev = p.cell + t * b * h
-      let cNext = p.cell + (t + 1) * b * h
-      let hNext = p.hidden + (t + 1) * b * h
-      // gates_t += h_{t−1}·W_hhᵀ, then the gate math on the same rows.
-      p.step(gemm, a: hPrev, lda: h, c: gatesT, ldc: g, accumulate: true, productFirst: true) { rows in
-        for row in rows {
-          Self.forwardRow(
-            gates: gatesT + row * g, bias: p.biasSum, cPrev: cPrev + row * h, c: cNext + row * h,
-            h: hNext + row * h, hiddenSize: h)
-        }
-      }
-    }
-  }
+  // MARK: - Rows
 
   /// One stream at one step: pre-activations in, activations, c and h out.
   @inline(__always)
   static func forwardRow(
-    gates: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, cPrev: UnsafePointer<Float>,
+    gates: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, extra: UnsafePointer<Float>?,
+    cPrev: UnsafePointer<Float>,
     c: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>, hiddenSize: Int
   ) {
     let hs = hiddenSize
@@ -91,47 +64,13 @@ struct LSTMCell: RecurrentCell {
     }
   }
 
-  // MARK: - Backward
-
-  /// On return `gates` holds dL/d(pre-activations) for every step, and the
-  /// recurrent weight and bias gradients have been added.
-  func backward(_ p: CellPass, gradients: CellGradients, gemm: GEMMEngine) {
-    let (b, h) = (p.streams, p.hiddenSize)
-    let g = 4 * h
-    p.packedRecurrent.pack(.none, b: p.weightHH, ldb: h, rows: g, columns: h)
-    p.dhNext.update(repeating: 0, count: b * h)
-    p.dcNext.update(repeating: 0, count: b * h)
-    for t in stride(from: p.steps - 1, through: 0, by: -1) {
-      let gatesT = p.gates + t * b * g
-      let cPrev = p.cell + t * b * h
-      let c = p.cell + (t + 1) * b * h
-      let dh = p.dHidden + t * b * h
-      p.observeBackwardStep?(t, dh, p.dhNext)
-      // The gate gradients, then dh_{t−1} = dpre_t · W_hh: (B, 4H)·(4H, H).
-      p.step(gemm, a: gatesT, lda: g, c: p.dhNext, ldc: h, accumulate: false, productFirst: false) { rows in
-        for row in rows {
-          Self.backwardRow(
-            gates: gatesT + row * g, cPrev: cPrev + row * h, c: c + row * h, dh: dh + row * h,
-            dhNext: p.dhNext + row * h, dcNext: p.dcNext + row * h, hiddenSize: h)
-        }
-      }
-    }
-    p.dInitialHidden.update(from: p.dhNext, count: b * h)
-    p.dInitialCell.update(from: p.dcNext, count: b * h)
-    // dW_hh += Σ_t dpre_tᵀ · h_{t−1}: (4H, T·B)·(T·B, H)
-    gemm.gemm(
-      .transposed, .none, m: g, n: h, k: p.steps * b, a: p.gates, lda: g, b: p.hidden, ldb: h, beta: 1,
-      c: gradients.weightHH, ldc: h)
-    Reductions.addColumnSums(
-      p.gates, rows: p.steps * b, columns: g, into: gradients.biasIH, alsoInto: gradients.biasHH, pool: gemm.pool)
-  }
-
   /// One stream at one step, reading c_t, dh_t (from above) + dhNext (from t+1)
   /// and dcNext; writes the pre-activation gradients over the activations and
   /// dcNext ← dc ∘ f for step t−1.
   @inline(__always)
   static func backwardRow(
-    gates: UnsafeMutablePointer<Float>, cPrev: UnsafePointer<Float>, c: UnsafePointer<Float>,
+    gates: UnsafeMutablePointer<Float>, extra: UnsafePointer<Float>?, cPrev: UnsafePointer<Float>,
+    c: UnsafePointer<Float>,
     dh: UnsafePointer<Float>, dhNext: UnsafePointer<Float>, dcNext: UnsafeMutablePointer<Float>, hiddenSize: Int
   ) {
     let hs = hiddenSize

@@ -11,47 +11,27 @@ import Kernels
 ///   h_t = o ∘ tanh(c_t)
 ///
 /// p = (p_i, p_f, p_o) is `rnn.weight_peephole_l{k}` (3, H). PyTorch has no
-/// such module; python/charlm_torch.py has one. The sweep is the LSTM's; the
-/// peephole gradients are sums over the window, taken after it so that the
-/// rows of a step can run on several threads without sharing a sum.
-struct LSTMPeepholeCell: RecurrentCell {
+/// such module; python/charlm_torch.py has one. The sweeps are
+/// `LSTMFamilyCell`'s; the peephole gradients are sums over the window,
+/// taken after the backward sweep so that the rows of a step can run on
+/// several threads without sharing a sum.
+struct LSTMPeepholeCell: LSTMFamilyCell {
   var gateBlocks: Int { 4 }
-  var carriesCellState: Bool { true }
   func extraParameter(hiddenSize: Int) -> ExtraParameter? {
     // Zero at the start: the cell starts as the LSTM and learns its peepholes.
     ExtraParameter(name: "weight_peephole", shape: [3, hiddenSize], initialValue: 0)
   }
-  func auxiliaryWidth(hiddenSize: Int) -> Int { 0 }
   var forgetGateBlock: Int? { 1 }
   var pytorch: PyTorchModule { PyTorchModule(name: "LSTMPeephole", nonlinearity: nil) }
   var strips: [CellStrip] { LSTMCell.strips(input: .gate(block: 0), forget: 1, output: 3) }
   var memoryStrip: CellStrip { strips[1] }
 
-  func forward(_ p: CellPass, gemm: GEMMEngine) {
-    let (b, h) = (p.streams, p.hiddenSize)
-    let g = 4 * h
-    let peephole = p.extra!
-    for t in 0..<p.steps {
-      let gatesT = p.gates + t * b * g
-      let hPrev = p.hidden + t * b * h
-      let cPrev = p.cell + t * b * h
-      let cNext = p.cell + (t + 1) * b * h
-      let hNext = p.hidden + (t + 1) * b * h
-      p.step(gemm, a: hPrev, lda: h, c: gatesT, ldc: g, accumulate: true, productFirst: true) { rows in
-        for row in rows {
-          Self.forwardRow(
-            gates: gatesT + row * g, bias: p.biasSum, peephole: peephole, cPrev: cPrev + row * h,
-            c: cNext + row * h, h: hNext + row * h, hiddenSize: h)
-        }
-      }
-    }
-  }
-
   @inline(__always)
   static func forwardRow(
-    gates: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, peephole: UnsafePointer<Float>,
+    gates: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, extra: UnsafePointer<Float>?,
     cPrev: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>, hiddenSize hs: Int
   ) {
+    let peephole = extra!
     var j = 0
     while j < hs {
       let n = min(VectorMath.lanes, hs - j)
@@ -76,33 +56,9 @@ struct LSTMPeepholeCell: RecurrentCell {
   }
 
   func backward(_ p: CellPass, gradients: CellGradients, gemm: GEMMEngine) {
+    backwardSweep(p, gradients: gradients, gemm: gemm)
     let (b, h) = (p.streams, p.hiddenSize)
     let g = 4 * h
-    let peephole = p.extra!
-    p.packedRecurrent.pack(.none, b: p.weightHH, ldb: h, rows: g, columns: h)
-    p.dhNext.update(repeating: 0, count: b * h)
-    p.dcNext.update(repeating: 0, count: b * h)
-    for t in stride(from: p.steps - 1, through: 0, by: -1) {
-      let gatesT = p.gates + t * b * g
-      let cPrev = p.cell + t * b * h
-      let c = p.cell + (t + 1) * b * h
-      let dh = p.dHidden + t * b * h
-      p.observeBackwardStep?(t, dh, p.dhNext)
-      p.step(gemm, a: gatesT, lda: g, c: p.dhNext, ldc: h, accumulate: false, productFirst: false) { rows in
-        for row in rows {
-          Self.backwardRow(
-            gates: gatesT + row * g, peephole: peephole, cPrev: cPrev + row * h, c: c + row * h, dh: dh + row * h,
-            dhNext: p.dhNext + row * h, dcNext: p.dcNext + row * h, hiddenSize: h)
-        }
-      }
-    }
-    p.dInitialHidden.update(from: p.dhNext, count: b * h)
-    p.dInitialCell.update(from: p.dcNext, count: b * h)
-    gemm.gemm(
-      .transposed, .none, m: g, n: h, k: p.steps * b, a: p.gates, lda: g, b: p.hidden, ldb: h, beta: 1,
-      c: gradients.weightHH, ldc: h)
-    Reductions.addColumnSums(
-      p.gates, rows: p.steps * b, columns: g, into: gradients.biasIH, alsoInto: gradients.biasHH, pool: gemm.pool)
     // dp_i += Σ dpre_i ∘ c_{t−1}, dp_f += Σ dpre_f ∘ c_{t−1}, dp_o += Σ dpre_o ∘ c_t.
     let dPeephole = gradients.extra!
     for r in 0..<(p.steps * b) {
@@ -133,10 +89,11 @@ struct LSTMPeepholeCell: RecurrentCell {
   /// pre-activation gradients over the activations and dcNext ← dL/dc_{t−1}.
   @inline(__always)
   static func backwardRow(
-    gates: UnsafeMutablePointer<Float>, peephole: UnsafePointer<Float>, cPrev: UnsafePointer<Float>,
+    gates: UnsafeMutablePointer<Float>, extra: UnsafePointer<Float>?, cPrev: UnsafePointer<Float>,
     c: UnsafePointer<Float>, dh: UnsafePointer<Float>, dhNext: UnsafePointer<Float>,
     dcNext: UnsafeMutablePointer<Float>, hiddenSize hs: Int
   ) {
+    let peephole = extra!
     var j = 0
     while j < hs {
       let n = min(VectorMath.lanes, hs - j)

@@ -104,9 +104,8 @@ public final class RecurrentModel: @unchecked Sendable {
     let cell = config.cell.cell
     // Packed weights and layer 0's table are rebuilt whenever the parameters
     // changed since they were made (an optimizer step, a load, a copy).
-    let source = Workspace.PackedSource(parameters)
-    let repack = ws.packedFrom != source
-    ws.packedFrom = source
+    let repack = ws.packedVersion != parameters.version
+    ws.packedVersion = parameters.version
     return parameters.withUnsafePointer { params in
       ws.buffer.withUnsafeMutablePointer { act in
         state.hidden.withUnsafeMutablePointer { stateH in
@@ -156,7 +155,7 @@ public final class RecurrentModel: @unchecked Sendable {
               if config.cell.hasCellState {
                 (stateC + l * b * h).update(from: act + offsets.cell + t * b * h, count: b * h)
               }
-              if dropout != nil {
+              if useDropout {
                 Dropout.forward(
                   act + offsets.hidden + b * h, mask: act + offsets.mask, out: act + offsets.dropped, count: t * b * h,
                   rate: Float(config.dropout), rng: &dropout!)
@@ -201,7 +200,7 @@ public final class RecurrentModel: @unchecked Sendable {
     let pool = gemm.pool
     let cell = config.cell.cell
     // Backward packs W_hh over the forward packing of W_hhᵀ.
-    ws.packedFrom = nil
+    ws.packedVersion = nil
     parameters.withUnsafePointer { params in
       gradients.withUnsafeMutablePointer { grads in
         ws.buffer.withUnsafeMutablePointer { act in

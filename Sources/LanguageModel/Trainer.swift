@@ -104,10 +104,6 @@ public final class Trainer {
     modelConfig: ModelConfig, config: TrainingConfig, corpus: Corpus, outputDirectory: String, gemm: GEMMEngine
   ) throws(TrainingError) {
     if let problem = config.problem ?? modelConfig.problem { throw .setup(problem) }
-    if config.forgetBias != nil && modelConfig.cell.forgetGateBlock == nil {
-      let cells = CellKind.allCases.filter { $0.forgetGateBlock != nil }.map(\.rawValue).joined(separator: ", ")
-      throw .setup("--forget-bias needs a cell with a forget gate (\(cells)); \(modelConfig.cell.rawValue) has none")
-    }
     let model = RecurrentModel(config: modelConfig, gemm: gemm)
     var rng = Xoshiro256(seed: config.seed)
     model.initializeParameters(using: &rng, forgetBias: config.forgetBias)

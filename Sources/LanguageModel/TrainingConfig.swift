@@ -15,6 +15,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
   public var evalEvery: Int = 250
   /// The forget gate's initial bias (Jozefowicz et al. 2015 found 1 closes
   /// most of the LSTM–GRU gap); nil keeps PyTorch's uniform initialisation.
+  /// Cells without a forget gate ignore it.
   public var forgetBias: Float?
   /// Seeds initialisation and dropout.
   public var seed: UInt64 = 1

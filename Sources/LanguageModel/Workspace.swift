@@ -44,15 +44,11 @@ public final class Workspace: @unchecked Sendable {
   /// W_ihᵀ of layers 1… (layer 0 uses the table) and the decoder's Wᵀ, packed.
   let packedInput: [PackedMatrix]
   let packedDecoder: PackedMatrix
-  /// Which parameters, at which version, the packed weights and the table
-  /// were made from; nil after a backward pass (which packs W_hh over W_hhᵀ).
-  var packedFrom: PackedSource?
-
-  /// Versions are unique across buffers, so a version alone names a buffer's contents.
-  struct PackedSource: Equatable {
-    let version: UInt64
-    init(_ parameters: FloatBuffer) { version = parameters.version }
-  }
+  /// The `FloatBuffer.version` of the parameters the packed weights and the
+  /// table were made from (versions are unique across buffers, so it names
+  /// both the buffer and its contents); nil after a backward pass, which
+  /// packs W_hh over W_hhᵀ.
+  var packedVersion: UInt64?
   let table: Int, dTable: Int, logits: Int, dhNext: Int, dcNext: Int
   let dInitialHidden: Int, dInitialCell: Int, biasSum: Int
 

@@ -66,9 +66,7 @@ public enum Comparison {
     var runs: [Run] = []
     for (cell, hidden, parameters) in plan(options, vocabulary: corpus.vocabulary.count) {
       let directory = options.outputDirectory + "/" + cell.rawValue
-      var config = options.training
-      // --forget-bias is for the cells that have a forget gate.
-      if cell.forgetGateBlock == nil { config.forgetBias = nil }
+      let config = options.training
       let modelConfig = ModelConfig(
         cell: cell, vocabularySize: corpus.vocabulary.count, hiddenSize: hidden, layers: options.layers)
       let trainer = try Trainer(

@@ -80,8 +80,12 @@ enum TrainCommand {
     let onDivergence: DivergenceChoice = try args.choice("--on-divergence", default: .stop)
     let maximumRollbacks = try args.int("--max-rollbacks", default: 3, min: 1)
     // Check every flag before touching any file.
-    _ = try modelConfig(args, vocabularySize: 1, base: nil)
+    let cell = try modelConfig(args, vocabularySize: 1, base: nil).cell
     _ = try trainingConfig(args, base: nil)
+    if args.has("--forget-bias") && cell.forgetGateBlock == nil {
+      let cells = CellKind.allCases.filter { $0.forgetGateBlock != nil }.map(\.rawValue).joined(separator: ", ")
+      throw UsageError(description: "--forget-bias needs a cell with a forget gate (\(cells)); \(cell.rawValue) has none")
+    }
 
     var loadOptions = Corpus.LoadOptions()
     loadOptions.normalizeNewlines = args.flag("--normalize-newlines")

@@ -150,6 +150,17 @@ struct CLITests {
     #expect(noModel.error.contains("no checkpoint"))
   }
 
+  /// --forget-bias on a cell without a forget gate is refused, naming the cells that have one.
+  @Test func forgetBiasNeedsAForgetGate() throws {
+    let (directory, corpus) = try CLITests.makeCorpus()
+    let result = try CLITests.run([
+      "train", "--corpus", corpus, "--cell", "gru", "--forget-bias", "1", "--out", directory + "/run",
+    ])
+    #expect(result.status == 2)
+    #expect(result.error.contains("--forget-bias needs a cell with a forget gate"), "\(result.error)")
+    #expect(!FileManager.default.fileExists(atPath: directory + "/run"))
+  }
+
   @Test func everyCommandHasHelp() throws {
     for command in [
       "train", "sample", "eval", "compare", "inspect", "probe context", "probe gradient", "corpus context",

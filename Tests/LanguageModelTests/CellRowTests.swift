@@ -74,7 +74,7 @@ struct CellRowTests {
     var c = [Float](repeating: 0, count: hidden)
     var h = c
     LSTMPeepholeCell.forwardRow(
-      gates: &gates, bias: bias, peephole: peephole, cPrev: cPrev, c: &c, h: &h, hiddenSize: hidden)
+      gates: &gates, bias: bias, extra: peephole, cPrev: cPrev, c: &c, h: &h, hiddenSize: hidden)
     Self.close(gates, reference.activations, "peephole gates")
     Self.close(c, reference.c, "peephole c")
     Self.close(h, reference.h, "peephole h")
@@ -84,7 +84,7 @@ struct CellRowTests {
       dcNext: dcNextIn)
     var dcNext = dcNextIn
     LSTMPeepholeCell.backwardRow(
-      gates: &gates, peephole: peephole, cPrev: cPrev, c: reference.c, dh: dh, dhNext: dhNext, dcNext: &dcNext,
+      gates: &gates, extra: peephole, cPrev: cPrev, c: reference.c, dh: dh, dhNext: dhNext, dcNext: &dcNext,
       hiddenSize: hidden)
     Self.close(gates, back.dPre, "peephole dpre")
     Self.close(dcNext, back.dcPrev, "peephole dc_{t−1}")
@@ -100,7 +100,7 @@ struct CellRowTests {
     var gates = pre
     var c = [Float](repeating: 0, count: hidden)
     var h = c
-    LSTMCIFGCell.forwardRow(gates: &gates, bias: bias, cPrev: cPrev, c: &c, h: &h, hiddenSize: hidden)
+    LSTMCIFGCell.forwardRow(gates: &gates, bias: bias, extra: nil, cPrev: cPrev, c: &c, h: &h, hiddenSize: hidden)
     Self.close(gates, reference.activations, "CIFG gates")
     Self.close(c, reference.c, "CIFG c")
     Self.close(h, reference.h, "CIFG h")
@@ -109,7 +109,7 @@ struct CellRowTests {
       activations: reference.activations, cPrev: cPrev, c: reference.c, dh: dh, dhNext: dhNext, dcNext: dcNextIn)
     var dcNext = dcNextIn
     LSTMCIFGCell.backwardRow(
-      gates: &gates, cPrev: cPrev, c: reference.c, dh: dh, dhNext: dhNext, dcNext: &dcNext, hiddenSize: hidden)
+      gates: &gates, extra: nil, cPrev: cPrev, c: reference.c, dh: dh, dhNext: dhNext, dcNext: &dcNext, hiddenSize: hidden)
     Self.close(gates, back.dPre, "CIFG dpre")
     Self.close(dcNext, back.dcPrev, "CIFG dc_{t−1}")
   }

@@ -100,7 +100,7 @@ struct LSTMKernelTests {
     var gates = pre
     var c = [Float](repeating: 0, count: hidden)
     var h = c
-    LSTMCell.forwardRow(gates: &gates, bias: bias, cPrev: cPrev, c: &c, h: &h, hiddenSize: hidden)
+    LSTMCell.forwardRow(gates: &gates, bias: bias, extra: nil, cPrev: cPrev, c: &c, h: &h, hiddenSize: hidden)
     func close(_ a: [Float], _ b: [Float]) -> Bool { zip(a, b).allSatisfy { abs($0 - $1) <= 1e-6 * max(1, abs($1)) } }
     #expect(close(gates, reference.activations))
     #expect(close(c, reference.c))
@@ -114,7 +114,7 @@ struct LSTMKernelTests {
     var work = reference.activations
     var dc = dcNext
     LSTMCell.backwardRow(
-      gates: &work, cPrev: cPrev, c: reference.c, dh: dh, dhNext: dhNext, dcNext: &dc, hiddenSize: hidden)
+      gates: &work, extra: nil, cPrev: cPrev, c: reference.c, dh: dh, dhNext: dhNext, dcNext: &dc, hiddenSize: hidden)
     #expect(close(work, back.dPre))
     #expect(close(dc, back.dcPrev))
   }
