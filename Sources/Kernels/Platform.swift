@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Darwin)
@@ -59,4 +60,31 @@ public enum Platform {
   #else
     static let isDarwin = false
   #endif
+
+  /// Makes this thread's float arithmetic flush subnormal results and
+  /// inputs to zero (x86-64: MXCSR FTZ and DAZ; elsewhere a no-op). A
+  /// subnormal operand costs an x86 core a microcode assist of about a
+  /// hundred cycles, and saturated gates fill whole gradient matrices with
+  /// them: a peephole LSTM trained 5× slower without this. Values below
+  /// 1.2e-38 become 0, far below anything a model's loss can see.
+  public static func flushSubnormalsToZero() {
+    #if arch(x86_64) && canImport(Glibc)
+      var environment = fenv_t()
+      fegetenv(&environment)
+      environment.__mxcsr |= 0x8040
+      fesetenv(&environment)
+    #endif
+  }
+
+  /// Runs `body` with subnormals flushed on this thread, then puts the
+  /// thread's floating-point environment back as it was.
+  public static func withSubnormalsFlushed<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+    #if arch(x86_64) && canImport(Glibc)
+      var saved = fenv_t()
+      fegetenv(&saved)
+      defer { fesetenv(&saved) }
+      flushSubnormalsToZero()
+    #endif
+    return try body()
+  }
 }

@@ -19,7 +19,11 @@ public final class ThreadPool: @unchecked Sendable {
     shared = Shared()
     for _ in 1..<threadCount {
       let state = shared
-      let thread = Thread { state.workerLoop() }
+      let thread = Thread {
+        // The pool's own threads keep it for good; callers get it per pass.
+        Platform.flushSubnormalsToZero()
+        state.workerLoop()
+      }
       thread.stackSize = 1 << 20
       thread.start()
     }

@@ -106,76 +106,80 @@ public final class RecurrentModel: @unchecked Sendable {
     // changed since they were made (an optimizer step, a load, a copy).
     let repack = ws.packedVersion != parameters.version
     ws.packedVersion = parameters.version
-    return parameters.withUnsafePointer { params in
-      ws.buffer.withUnsafeMutablePointer { act in
-        state.hidden.withUnsafeMutablePointer { stateH in
-          state.cell.withUnsafeMutablePointer { stateC in
-            for (l, slices) in layout.layers.enumerated() {
-              for j in 0..<g {
-                act[ws.biasSum + l * g + j] = params[slices.biasIH.offset + j] + params[slices.biasHH.offset + j]
-              }
-            }
-            if repack {
-              // Packed once; every step of every window reuses them.
-              for l in 0..<config.layers {
-                ws.packedRecurrent[l].pack(
-                  .transposed, b: params + layout.layers[l].weightHH.offset, ldb: h, rows: h, columns: g)
-                if l > 0 { ws.packedInput[l].pack(.transposed, b: params + layout.layers[l].weightIH.offset, ldb: h) }
-              }
-              ws.packedDecoder.pack(.transposed, b: params + layout.decoderWeight.offset, ldb: h)
-              // Layer 0's input projection for every character: (V, E)·(E, G).
-              gemm.gemm(
-                .none, .transposed, m: v, n: g, k: e, a: params + layout.embedding.offset, lda: e,
-                b: params + layout.layers[0].weightIH.offset, ldb: e, beta: 0, c: act + ws.table, ldc: g)
-            }
-            for l in 0..<config.layers {
-              let offsets = ws.layers[l]
-              (act + offsets.hidden).update(from: stateH + l * b * h, count: b * h)
-              if config.cell.hasCellState {
-                (act + offsets.cell).update(from: stateC + l * b * h, count: b * h)
-              }
-              let gates = act + offsets.gates
-              if l == 0 {
-                let table = act + ws.table
-                let inputs = ws.inputs
-                let rowsPerTask = 64
-                pool.parallelFor((t * b + rowsPerTask - 1) / rowsPerTask) { task in
-                  for r in (task * rowsPerTask)..<min(t * b, (task + 1) * rowsPerTask) {
-                    (gates + r * g).update(from: table + Int(inputs[r]) * g, count: g)
-                  }
+    return Platform.withSubnormalsFlushed {
+      parameters.withUnsafePointer { params in
+        ws.buffer.withUnsafeMutablePointer { act in
+          state.hidden.withUnsafeMutablePointer { stateH in
+            state.cell.withUnsafeMutablePointer { stateC in
+              for (l, slices) in layout.layers.enumerated() {
+                for j in 0..<g {
+                  act[ws.biasSum + l * g + j] = params[slices.biasIH.offset + j] + params[slices.biasHH.offset + j]
                 }
-              } else {
-                // (T·B, H)·(H, G) for the whole window at once.
+              }
+              if repack {
+                // Packed once; every step of every window reuses them.
+                for l in 0..<config.layers {
+                  ws.packedRecurrent[l].pack(
+                    .transposed, b: params + layout.layers[l].weightHH.offset, ldb: h, rows: h, columns: g)
+                  if l > 0 { ws.packedInput[l].pack(.transposed, b: params + layout.layers[l].weightIH.offset, ldb: h) }
+                }
+                ws.packedDecoder.pack(.transposed, b: params + layout.decoderWeight.offset, ldb: h)
+                // Layer 0's input projection for every character: (V, E)·(E, G).
                 gemm.gemm(
-                  .none, m: t * b, a: layerInput(l, act, ws, b, useDropout), lda: h, packed: ws.packedInput[l], beta: 0,
-                  c: gates, ldc: g)
+                  .none, .transposed, m: v, n: g, k: e, a: params + layout.embedding.offset, lda: e,
+                  b: params + layout.layers[0].weightIH.offset, ldb: e, beta: 0, c: act + ws.table, ldc: g)
               }
-              cell.forward(pass(l, params, act, ws, b, t), gemm: gemm)
-              (stateH + l * b * h).update(from: act + offsets.hidden + t * b * h, count: b * h)
-              if config.cell.hasCellState {
-                (stateC + l * b * h).update(from: act + offsets.cell + t * b * h, count: b * h)
+              for l in 0..<config.layers {
+                let offsets = ws.layers[l]
+                (act + offsets.hidden).update(from: stateH + l * b * h, count: b * h)
+                if config.cell.hasCellState {
+                  (act + offsets.cell).update(from: stateC + l * b * h, count: b * h)
+                }
+                let gates = act + offsets.gates
+                if l == 0 {
+                  let table = act + ws.table
+                  let inputs = ws.inputs
+                  let rowsPerTask = 64
+                  pool.parallelFor((t * b + rowsPerTask - 1) / rowsPerTask) { task in
+                    for r in (task * rowsPerTask)..<min(t * b, (task + 1) * rowsPerTask) {
+                      (gates + r * g).update(from: table + Int(inputs[r]) * g, count: g)
+                    }
+                  }
+                } else {
+                  // (T·B, H)·(H, G) for the whole window at once.
+                  gemm.gemm(
+                    .none, m: t * b, a: layerInput(l, act, ws, b, useDropout), lda: h, packed: ws.packedInput[l],
+                    beta: 0,
+                    c: gates, ldc: g)
+                }
+                cell.forward(pass(l, params, act, ws, b, t), gemm: gemm)
+                (stateH + l * b * h).update(from: act + offsets.hidden + t * b * h, count: b * h)
+                if config.cell.hasCellState {
+                  (stateC + l * b * h).update(from: act + offsets.cell + t * b * h, count: b * h)
+                }
+                if useDropout {
+                  Dropout.forward(
+                    act + offsets.hidden + b * h, mask: act + offsets.mask, out: act + offsets.dropped,
+                    count: t * b * h,
+                    rate: Float(config.dropout), rng: &dropout!)
+                }
               }
-              if useDropout {
-                Dropout.forward(
-                  act + offsets.hidden + b * h, mask: act + offsets.mask, out: act + offsets.dropped, count: t * b * h,
-                  rate: Float(config.dropout), rng: &dropout!)
+              // Head: (T·B, H)·(H, V) + bias, then softmax cross-entropy.
+              let logits = act + ws.logits
+              gemm.gemm(
+                .none, m: t * b, a: layerInput(config.layers, act, ws, b, useDropout), lda: h, packed: ws.packedDecoder,
+                beta: 0, c: logits, ldc: v)
+              let bias = params + layout.decoderBias.offset
+              for r in 0..<(t * b) {
+                let row = logits + r * v
+                for j in 0..<v { row[j] += bias[j] }
               }
+              ws.lastPass = (b, training ? t : 0, useDropout)
+              if !scoring { return 0 }
+              return SoftmaxCrossEntropy.rows(
+                logits, rows: t * b, vocab: v, targets: ws.targets, gradientScale: training ? 1 / Float(t * b) : nil,
+                partialSums: ws.lossPartials, pool: pool)
             }
-            // Head: (T·B, H)·(H, V) + bias, then softmax cross-entropy.
-            let logits = act + ws.logits
-            gemm.gemm(
-              .none, m: t * b, a: layerInput(config.layers, act, ws, b, useDropout), lda: h, packed: ws.packedDecoder,
-              beta: 0, c: logits, ldc: v)
-            let bias = params + layout.decoderBias.offset
-            for r in 0..<(t * b) {
-              let row = logits + r * v
-              for j in 0..<v { row[j] += bias[j] }
-            }
-            ws.lastPass = (b, training ? t : 0, useDropout)
-            if !scoring { return 0 }
-            return SoftmaxCrossEntropy.rows(
-              logits, rows: t * b, vocab: v, targets: ws.targets, gradientScale: training ? 1 / Float(t * b) : nil,
-              partialSums: ws.lossPartials, pool: pool)
           }
         }
       }

@@ -239,25 +239,28 @@ public final class Trainer {
   public func step() throws(TrainingError) -> (loss: Double, gradientNorm: Float, learningRate: Float) {
     let started = DispatchTime.now().uptimeNanoseconds
     defer { trainingSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9 }
-    let learningRate = config.schedule.rate(at: progress.step) * Float(progress.learningRateScale ?? 1)
-    batcher.fill(
-      corpus.tokens(in: .train), position: progress.position, inputs: workspace.inputs, targets: workspace.targets)
-    let lossSum = model.trainingForward(
-      workspace, streams: config.batch, steps: config.window, state: state, rng: &rng)
-    let loss = lossSum / Double(batcher.charactersPerWindow)
-    recentLoss = recentLoss.map { 0.95 * $0 + 0.05 * loss } ?? loss
-    model.zeroGradients()
-    model.backward(workspace)
-    let norm = GradientClipping.clipGlobalNorm(model.gradients, maxNorm: config.clip)
-    guard loss.isFinite && norm.isFinite else {
-      throw .diverged(step: progress.step, loss: loss, gradientNorm: norm)
+    // The whole step: forward, backward, clipping and the optimizer.
+    return try Platform.withSubnormalsFlushed { () throws(TrainingError) in
+      let learningRate = config.schedule.rate(at: progress.step) * Float(progress.learningRateScale ?? 1)
+      batcher.fill(
+        corpus.tokens(in: .train), position: progress.position, inputs: workspace.inputs, targets: workspace.targets)
+      let lossSum = model.trainingForward(
+        workspace, streams: config.batch, steps: config.window, state: state, rng: &rng)
+      let loss = lossSum / Double(batcher.charactersPerWindow)
+      recentLoss = recentLoss.map { 0.95 * $0 + 0.05 * loss } ?? loss
+      model.zeroGradients()
+      model.backward(workspace)
+      let norm = GradientClipping.clipGlobalNorm(model.gradients, maxNorm: config.clip)
+      guard loss.isFinite && norm.isFinite else {
+        throw .diverged(step: progress.step, loss: loss, gradientNorm: norm)
+      }
+      optimizer.step(parameters: model.parameters, gradients: model.gradients, learningRate: learningRate)
+      progress.step += 1
+      let (next, startsEpoch) = batcher.advance(progress.position)
+      progress.position = next
+      if startsEpoch { state.reset() }
+      return (loss, norm, learningRate)
     }
-    optimizer.step(parameters: model.parameters, gradients: model.gradients, learningRate: learningRate)
-    progress.step += 1
-    let (next, startsEpoch) = batcher.advance(progress.position)
-    progress.position = next
-    if startsEpoch { state.reset() }
-    return (loss, norm, learningRate)
   }
 
   /// Validation metrics of the current weights.

@@ -46,3 +46,27 @@ struct ThreadPoolTests {
     #expect(c.next() != d.next())
   }
 }
+
+/// Subnormal floats are flushed to zero inside a numeric pass (they cost an
+/// x86 core a microcode assist each), on the caller and on the pool's
+/// threads, and the caller's floating-point environment is restored after.
+struct SubnormalTests {
+  @inline(never) static func product(_ a: Float, _ b: Float) -> Float { a * b }
+
+  @Test func subnormalsAreFlushedInsideAPassAndTheCallerIsRestored() {
+    #if arch(x86_64) && canImport(Glibc)
+      let tiny = Self.product(1e-38, Float(ProcessInfo.processInfo.processorCount > 0 ? 1e-3 : 1))
+      #expect(tiny != 0 && !tiny.isNormal, "1e-41 is subnormal here")
+      let pool = ThreadPool(threadCount: 2)
+      let results = UnsafeMutablePointer<Float>.allocate(capacity: 64)
+      defer { results.deallocate() }
+      let inside = Platform.withSubnormalsFlushed { () -> Float in
+        pool.parallelFor(64) { results[$0] = Self.product(1e-38, 1e-3) }
+        return Self.product(1e-38, 1e-3)
+      }
+      #expect(inside == 0)
+      #expect((0..<64).allSatisfy { results[$0] == 0 }, "every thread of the pool flushes")
+      #expect(Self.product(1e-38, 1e-3) == tiny, "the caller's environment is back")
+    #endif
+  }
+}
