@@ -38,8 +38,9 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     if vocabularySize > Self.maximumVocabulary {
       return "the vocabulary has more than \(Self.maximumVocabulary) symbols"
     }
-    if embeddingSize < 1 || embeddingSize > Self.maximumWidth { return "--embedding must be in 1…\(Self.maximumWidth)" }
+    // --hidden first: the embedding defaults to it.
     if hiddenSize < 1 || hiddenSize > Self.maximumWidth { return "--hidden must be in 1…\(Self.maximumWidth)" }
+    if embeddingSize < 1 || embeddingSize > Self.maximumWidth { return "--embedding must be in 1…\(Self.maximumWidth)" }
     if layers < 1 || layers > Self.maximumLayers { return "--layers must be in 1…\(Self.maximumLayers)" }
     if !(dropout >= 0 && dropout < 1) { return "--dropout must be in [0, 1)" }
     return nil

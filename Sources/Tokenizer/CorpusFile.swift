@@ -92,13 +92,19 @@ extension Corpus {
     return try Corpus(tokens: tokens, vocabulary: vocabulary, droppedByteOrderMark: scan.droppedBOM)
   }
 
-  /// The file's size, with clear errors for a missing file, a directory or no permission.
+  /// The file's size, with clear errors for a missing file, a directory, a
+  /// pipe or device, or no permission.
   static func checkedSize(path: String) throws(TokenizerError) -> Int {
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
       throw .fileNotFound(path: path)
     }
     if isDirectory.boolValue { throw .isDirectory(path: path) }
+    // The loader reads a corpus twice (its characters, then its ids); a pipe
+    // would be empty the second time. stat follows links (/dev/fd/N, /dev/stdin).
+    var status = stat()
+    guard stat(path, &status) == 0 else { throw .unreadable(path: path, reason: String(cString: strerror(errno))) }
+    guard status.st_mode & S_IFMT == S_IFREG else { throw .notARegularFile(path: path) }
     guard FileManager.default.isReadableFile(atPath: path) else {
       throw .unreadable(path: path, reason: "permission denied")
     }

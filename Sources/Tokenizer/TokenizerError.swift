@@ -7,6 +7,7 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
   case corpusTooShort(characters: Int, needed: Int, reason: String)
   case fileNotFound(path: String)
   case isDirectory(path: String)
+  case notARegularFile(path: String)
   case unreadable(path: String, reason: String)
   case vocabularyTooLarge(count: Int, limit: Int)
 
@@ -24,6 +25,9 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
       return "no file at \(path); check the path (corpora are fetched with 'make corpora')"
     case .isDirectory(let path):
       return "\(path) is a directory; give the path of a plain-text file"
+    case .notARegularFile(let path):
+      return
+        "\(path) is a pipe or a device, not a regular file; a corpus is read twice, so save it to a file first (e.g. cat … > book.txt) and give that"
     case .vocabularyTooLarge(let count, let limit):
       return
         "the text has \(count) distinct characters, more than the limit of \(limit); is it really text? For a binary or mixed-encoding file use --bytes; if it is text, raise the limit with --max-vocabulary"

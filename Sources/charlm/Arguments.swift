@@ -80,6 +80,10 @@ struct CommandSpec {
       guard let option = options.first(where: { $0.name == key }) else {
         throw UsageError(description: "unknown option '\(key)' for 'charlm \(name)'; see 'charlm \(name) --help'")
       }
+      // A repeated option would silently keep its last value.
+      if parsed.values[key] != nil && !option.repeatable {
+        throw UsageError(description: "\(key) is given twice; give it once")
+      }
       if option.value == nil {
         if inlineValue != nil { throw UsageError(description: "\(key) takes no value") }
         parsed.values[key] = ""
@@ -88,7 +92,7 @@ struct CommandSpec {
         if option.repeatable { parsed.lists[key, default: []].append(inlineValue) }
       } else if option.repeatable {
         var taken = 0
-        while i + 1 < arguments.count && !arguments[i + 1].hasPrefix("--") {
+        while i + 1 < arguments.count && !Self.isFlag(arguments[i + 1]) {
           i += 1
           taken += 1
           parsed.lists[key, default: []].append(arguments[i])
@@ -98,7 +102,8 @@ struct CommandSpec {
           throw UsageError(description: "\(key) needs a value (\(option.value!)); see 'charlm \(name) --help'")
         }
       } else {
-        guard i + 1 < arguments.count else {
+        // "--steps --out r": the value is missing, not "--out" (a negative number is a value).
+        guard i + 1 < arguments.count, !Self.isFlag(arguments[i + 1]) else {
           throw UsageError(description: "\(key) needs a value (\(option.value!)); see 'charlm \(name) --help'")
         }
         i += 1
@@ -107,6 +112,12 @@ struct CommandSpec {
       i += 1
     }
     return parsed
+  }
+
+  /// "--name" is a flag; "-5" or "--5" is not a name any option has, so a
+  /// number stays a value.
+  static func isFlag(_ argument: String) -> Bool {
+    argument.hasPrefix("--") && Double(argument.dropFirst(2)) == nil
   }
 }
 
@@ -131,16 +142,25 @@ struct ParsedArguments {
     return value
   }
 
-  func int(_ name: String, default fallback: Int, min lower: Int) throws(UsageError) -> Int {
+  /// A whole number in lower…upper. The bounds are the ones the value is
+  /// used within, so that nothing computed from it overflows.
+  func int(_ name: String, default fallback: Int, min lower: Int, max upper: Int = Int.max) throws(UsageError) -> Int {
     guard let text = values[name] else { return fallback }
-    guard let value = Int(text), value >= lower else {
-      throw UsageError(description: "\(name) must be a whole number ≥ \(lower) (got '\(text)')")
+    guard let value = Int(text), value >= lower, value <= upper else {
+      let range = upper == Int.max ? "≥ \(lower)" : "in \(lower)…\(upper)"
+      throw UsageError(description: "\(name) must be a whole number \(range) (got '\(text)')")
     }
     return value
   }
 
-  func optionalInt(_ name: String, min lower: Int) throws(UsageError) -> Int? {
-    values[name] == nil ? nil : try int(name, default: lower, min: lower)
+  func optionalInt(_ name: String, min lower: Int, max upper: Int = Int.max) throws(UsageError) -> Int? {
+    values[name] == nil ? nil : try int(name, default: lower, min: lower, max: upper)
+  }
+
+  /// A Float option, checked against `range` as a Double before the
+  /// conversion, so it can neither overflow to ∞ nor underflow to 0.
+  func float(_ name: String, default fallback: Float, in range: ClosedRange<Double>) throws(UsageError) -> Float {
+    Float(try double(name, default: Double(fallback), min: range.lowerBound, max: range.upperBound))
   }
 
   /// A number in a range; `open` bounds are excluded.
@@ -161,7 +181,7 @@ struct ParsedArguments {
   }
 
   private func format(_ x: Double) -> String {
-    x == .infinity ? "∞" : (x == x.rounded() ? String(Int(x)) : String(x))
+    x == .infinity ? "∞" : (x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) : String(x))
   }
 
   /// A seed: a whole number in 0…2⁶⁴−1.
@@ -183,14 +203,19 @@ struct ParsedArguments {
     return value
   }
 
-  /// "90s", "10m", "1h", "1h30m", or plain seconds.
+  /// "90s", "10m", "1h", "1h30m", or plain seconds; at most `maximumDuration`.
   func duration(_ name: String) throws(UsageError) -> Double? {
     guard let text = values[name] else { return nil }
-    guard let seconds = Self.parseDuration(text), seconds > 0 else {
-      throw UsageError(description: "\(name) must be a duration like 90s, 10m or 1h30m (got '\(text)')")
+    guard let seconds = Self.parseDuration(text), seconds > 0, seconds <= Self.maximumDuration else {
+      throw UsageError(
+        description: "\(name) must be a duration like 90s, 10m or 1h30m, at most 1000h (got '\(text)')")
     }
     return seconds
   }
+
+  /// 1000 hours: far beyond any run, and small enough that every count
+  /// derived from it fits an Int.
+  static let maximumDuration = 1000.0 * 3600
 
   static func parseDuration(_ text: String) -> Double? {
     if let plain = Double(text), plain.isFinite { return plain }

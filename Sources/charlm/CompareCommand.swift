@@ -64,7 +64,7 @@ enum CompareCommand {
     if let seconds = try args.duration("--time") {
       options.budget = .trainingSeconds(seconds)
     } else {
-      options.budget = .steps(try args.int("--steps", default: 500, min: 1))
+      options.budget = .steps(try args.int("--steps", default: 500, min: 1, max: TrainCommand.maximumSteps))
     }
     options.evaluationPoints = try args.int("--points", default: 20, min: 1)
     options.training = try TrainCommand.trainingConfig(args, base: nil)

@@ -33,7 +33,7 @@ enum SampleCommand {
     let path = try args.required("--checkpoint")
     var options = SamplingOptions()
     options.length = try args.int("--length", default: 500, min: 0)
-    options.strategy.temperature = Float(try args.double("--temperature", default: 1, min: 0, lowerOpen: true))
+    options.strategy.temperature = try args.float("--temperature", default: 1, in: 1e-3...1e3)
     options.strategy.topK = try args.optionalInt("--top-k", min: 1)
     if args.has("--top-p") {
       options.strategy.topP = try args.double("--top-p", default: 1, min: 0, max: 1, lowerOpen: true)

@@ -63,18 +63,21 @@ enum TrainCommand {
     let corpusPath = try args.required("--corpus")
     let outputDirectory = args.string("--out") ?? "checkpoints/run"
     let json = args.flag("--json")
+    if args.flag("--resume") && args.flag("--overwrite") {
+      throw UsageError(description: "--resume continues the run in --out and --overwrite replaces it; give one of them")
+    }
     let budgetFlags = ["--steps", "--epochs", "--time"].filter(args.has)
     if budgetFlags.count > 1 {
       throw UsageError(
         description: "give only one of --steps, --epochs and --time (got \(budgetFlags.joined(separator: ", ")))")
     }
     let budget: TrainingBudget
-    if let steps = try args.optionalInt("--steps", min: 1) {
+    if let steps = try args.optionalInt("--steps", min: 1, max: maximumSteps) {
       budget = .steps(steps)
     } else if let seconds = try args.duration("--time") {
       budget = .seconds(seconds)
     } else {
-      budget = .epochs(try args.int("--epochs", default: 1, min: 1))
+      budget = .epochs(try args.int("--epochs", default: 1, min: 1, max: 1_000_000))
     }
     let threads = try args.int("--threads", default: ProcessInfo.processInfo.activeProcessorCount, min: 1)
     let onDivergence: DivergenceChoice = try args.choice("--on-divergence", default: .stop)
@@ -201,25 +204,29 @@ enum TrainCommand {
       dropout: try args.double("--dropout", default: base?.dropout ?? 0, min: 0, max: 1, upperOpen: true))
   }
 
+  /// 10¹²: more steps than any run takes, and small enough that every
+  /// product of steps with characters or seconds fits an Int.
+  static let maximumSteps = 1_000_000_000_000
+
   static func trainingConfig(_ args: ParsedArguments, base: TrainingConfig?) throws(UsageError) -> TrainingConfig {
     var config = base ?? TrainingConfig()
-    config.batch = try args.int("--batch", default: config.batch, min: 1)
-    config.window = try args.int("--window", default: config.window, min: 1)
-    config.schedule.baseRate = Float(
-      try args.double("--lr", default: Double(config.schedule.baseRate), min: 0, lowerOpen: true))
-    config.clip = Float(try args.double("--clip", default: Double(config.clip), min: 0))
+    config.batch = try args.int("--batch", default: config.batch, min: 1, max: 1 << 16)
+    config.window = try args.int("--window", default: config.window, min: 1, max: 1 << 16)
+    config.schedule.baseRate = try args.float("--lr", default: config.schedule.baseRate, in: 1e-10...10)
+    config.clip = try args.float("--clip", default: config.clip, in: 0...1e6)
     config.optimizer = try args.choice("--optimizer", default: config.optimizer)
     config.momentum = Float(
       try args.double("--momentum", default: Double(config.momentum), min: 0, max: 1, upperOpen: true))
     config.schedule.kind = try args.choice("--schedule", default: config.schedule.kind)
-    config.schedule.warmupSteps = try args.int("--warmup", default: config.schedule.warmupSteps, min: 0)
-    config.schedule.decayEvery = try args.int("--decay-every", default: config.schedule.decayEvery, min: 1)
-    config.schedule.decayFactor = Float(
-      try args.double("--decay-factor", default: Double(config.schedule.decayFactor), min: 0, max: 1, lowerOpen: true))
-    config.evalEvery = try args.int("--eval-every", default: config.evalEvery, min: 1)
+    config.schedule.warmupSteps = try args.int(
+      "--warmup", default: config.schedule.warmupSteps, min: 0, max: maximumSteps)
+    config.schedule.decayEvery = try args.int(
+      "--decay-every", default: config.schedule.decayEvery, min: 1, max: maximumSteps)
+    config.schedule.decayFactor = try args.float("--decay-factor", default: config.schedule.decayFactor, in: 1e-6...1)
+    config.evalEvery = try args.int("--eval-every", default: config.evalEvery, min: 1, max: maximumSteps)
     config.seed = try args.seed() ?? config.seed
     if args.has("--forget-bias") {
-      config.forgetBias = Float(try args.double("--forget-bias", default: 0, min: -100, max: 100))
+      config.forgetBias = try args.float("--forget-bias", default: 0, in: -100...100)
     }
     return config
   }

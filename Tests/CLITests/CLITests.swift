@@ -389,3 +389,51 @@ struct ReadmeFlagTests {
     }
   }
 }
+
+/// Hostile but realistic command lines: numbers that overflow the type they
+/// are used in, a value left out, a flag given twice, flags that contradict,
+/// and a corpus that is a pipe. Each gets exit 2 (or 1) and one line that
+/// names the problem; none traps, and none leaves a run directory behind.
+struct HostileArgumentTests {
+  static let cases: [(arguments: [String], status: Int32, message: String)] = [
+    (["sample", "--checkpoint", "none", "--temperature", "1e-50"], 2, "--temperature must be a number in [0.001, 1000]"),
+    (["sample", "--checkpoint", "none", "--temperature", "1e39"], 2, "--temperature must be a number in [0.001, 1000]"),
+    (["train", "--corpus", "CORPUS", "--epochs", "100000000000000000"], 2, "--epochs must be a whole number in 1…1000000"),
+    (["train", "--corpus", "CORPUS", "--time", "99999999999999999999h"], 2, "at most 1000h"),
+    (["train", "--corpus", "CORPUS", "--steps", "9223372036854775807"], 2, "--steps must be a whole number in 1…"),
+    (["train", "--corpus", "CORPUS", "--lr", "1e39"], 2, "--lr must be a number in [1e-10, 10]"),
+    (["train", "--corpus", "CORPUS", "--lr", "1e-50"], 2, "--lr must be a number in [1e-10, 10]"),
+    (["train", "--corpus", "CORPUS", "--steps", "--out", "r"], 2, "--steps needs a value"),
+    (["train", "--corpus", "CORPUS", "--steps", "5", "--out", "--json"], 2, "--out needs a value"),
+    (["train", "--corpus", "CORPUS", "--steps", "5", "--steps", "6"], 2, "--steps is given twice"),
+    (["train", "--corpus", "CORPUS", "--resume", "--overwrite"], 2, "give one of them"),
+    (["train", "--corpus", "CORPUS", "--hidden", "100000"], 1, "--hidden must be in 1…32768"),
+    (["eval", "--checkpoint", "CHECKPOINT", "--corpus", "FIFO"], 1, "is a pipe or a device, not a regular file"),
+    (["train", "--corpus", "FIFO", "--steps", "1"], 1, "is a pipe or a device, not a regular file"),
+  ]
+
+  @Test(arguments: cases.indices)
+  func isRefusedWithOneLine(index: Int) throws {
+    let (directory, corpus) = try CLITests.makeCorpus()
+    let fifo = directory + "/fifo"
+    #expect(mkfifo(fifo, 0o600) == 0)
+    let run = directory + "/run"
+    let model = directory + "/model"
+    if Self.cases[index].arguments.contains("CHECKPOINT") {
+      let trained = try CLITests.run([
+        "train", "--corpus", corpus, "--hidden", "8", "--layers", "1", "--batch", "2", "--window", "8", "--steps", "1",
+        "--out", model, "--threads", "1",
+      ])
+      #expect(trained.status == 0, "\(trained.error)")
+    }
+    let names = ["CORPUS": corpus, "FIFO": fifo, "CHECKPOINT": model]
+    var arguments = Self.cases[index].arguments.map { names[$0] ?? $0 }
+    if arguments[0] == "train" && !arguments.contains("--out") { arguments += ["--out", run] }
+    let result = try CLITests.run(arguments + ["--threads", "1"])
+    #expect(result.status == Self.cases[index].status, "\(arguments): \(result.error)")
+    #expect(result.error.contains(Self.cases[index].message), "\(arguments): \(result.error)")
+    #expect(result.error.split(separator: "\n").count == 1, "one line: \(result.error)")
+    #expect(!result.error.contains("Fatal error"))
+    #expect(!FileManager.default.fileExists(atPath: run), "no run directory is left behind")
+  }
+}
