@@ -66,12 +66,12 @@ CONTEXT_RUNS   := $(CONTEXT_OUT)/rnn $(CONTEXT_OUT)/gru $(CONTEXT_OUT)/lstm
 CONTEXT_TRAIN  := --cells rnn,gru,lstm --layers 1 --hidden 128 --batch 16 --window 100 --points 6
 
 context-demo: build
-	$(BIN) corpus context --out $(CONTEXT_SHORT) --max-gap 50 --size 1000000 --seed 2
-	$(BIN) corpus context --out $(CONTEXT_CORPUS) --max-gap $(CONTEXT_GAP) --size 3000000 --seed 1
+	$(BIN) corpus context --out $(CONTEXT_SHORT) --max-gap 50 --size 1000000 --seed 2 --overwrite
+	$(BIN) corpus context --out $(CONTEXT_CORPUS) --max-gap $(CONTEXT_GAP) --size 3000000 --seed 1 --overwrite
 	$(BIN) compare --corpus $(CONTEXT_SHORT) $(CONTEXT_TRAIN) --time $(CONTEXT_WARMUP) --lr 5e-3 \
-	  --out $(CONTEXT_OUT)/short --report $(CONTEXT_OUT)/short/compare.html
+	  --out $(CONTEXT_OUT)/short --report $(CONTEXT_OUT)/short/compare.html --overwrite
 	$(BIN) compare --corpus $(CONTEXT_CORPUS) $(CONTEXT_TRAIN) --time $(CONTEXT_TIME) --lr 2e-3 \
-	  --start-from $(CONTEXT_OUT)/short --out $(CONTEXT_OUT) --report $(CONTEXT_OUT)/compare.html
+	  --start-from $(CONTEXT_OUT)/short --out $(CONTEXT_OUT) --report $(CONTEXT_OUT)/compare.html --overwrite
 	$(BIN) probe context --checkpoint $(CONTEXT_RUNS) --probe-set corpora/context.probe.json \
 	  --report $(CONTEXT_OUT)/context.html
 	$(BIN) probe context --checkpoint $(CONTEXT_RUNS) --probe-set corpora/context.probe.json --state carried \

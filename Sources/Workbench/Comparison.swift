@@ -25,6 +25,8 @@ public enum Comparison {
     /// best models each cell starts from instead of random weights: a
     /// curriculum, or more training on new text.
     public var startFrom: String?
+    /// Cell directories that already hold a run: refused, or replaced.
+    public var existing = ExistingFiles.refuse
     public init() {}
   }
 
@@ -64,6 +66,12 @@ public enum Comparison {
   /// Trains every cell in turn. `log` gets one line per event worth showing.
   public static func run(corpus: Corpus, options: Options, gemm: GEMMEngine, log: (String) -> Void) throws -> [Run] {
     var runs: [Run] = []
+    // Every cell's directory is checked before any cell trains.
+    if options.existing == .refuse {
+      for cell in options.cells {
+        try RunDirectory.prepareForNewRun(options.outputDirectory + "/" + cell.rawValue, existing: .refuse)
+      }
+    }
     for (cell, hidden, parameters) in plan(options, vocabulary: corpus.vocabulary.count) {
       let directory = options.outputDirectory + "/" + cell.rawValue
       let config = options.training
@@ -71,6 +79,7 @@ public enum Comparison {
         cell: cell, vocabularySize: corpus.vocabulary.count, hiddenSize: hidden, layers: options.layers)
       let trainer = try Trainer(
         modelConfig: modelConfig, config: config, corpus: corpus, outputDirectory: directory, gemm: gemm)
+      try RunDirectory.prepareForNewRun(directory, existing: options.existing)
       if let startFrom = options.startFrom {
         let path = startFrom + "/" + cell.rawValue
         let (start, vocabulary, _) = try Checkpoint.loadModel(path: path, gemm: gemm)

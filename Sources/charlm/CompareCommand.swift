@@ -32,6 +32,7 @@ enum CompareCommand {
       OptionSpec(
         "--start-from", "DIR", "start each cell from DIR/<cell>'s best model (an earlier compare), not random weights"),
       OptionSpec("--threads", "N", "worker threads", default: "all cores"),
+      OptionSpec("--overwrite", nil, "replace the runs, report and curves an earlier compare left in --out"),
     ],
     examples: [
       "charlm compare --corpus corpora/tinyshakespeare.txt --time 3m",
@@ -72,6 +73,13 @@ enum CompareCommand {
     options.startFrom = args.string("--start-from")
     let reportPath = args.string("--report") ?? options.outputDirectory + "/report.html"
     let threads = try args.int("--threads", default: ProcessInfo.processInfo.activeProcessorCount, min: 1)
+    options.existing = args.flag("--overwrite") ? .replace : .refuse
+    let csvPath = URL(fileURLWithPath: reportPath).deletingPathExtension().path + "-curves.csv"
+    let taken = [reportPath, csvPath].filter { FileManager.default.fileExists(atPath: $0) }
+    if options.existing == .refuse && !taken.isEmpty {
+      throw UsageError(
+        description: "\(taken.joined(separator: " and ")) already exist; choose another --out or --report, or replace them with --overwrite")
+    }
 
     let corpus = try Corpus.load(path: corpusPath)
     let gemm = GEMMEngine(pool: ThreadPool(threadCount: threads))
@@ -84,7 +92,6 @@ enum CompareCommand {
       try FileManager.default.createDirectory(
         atPath: URL(fileURLWithPath: reportPath).deletingLastPathComponent().path, withIntermediateDirectories: true)
       try report.write(to: reportPath)
-      let csvPath = URL(fileURLWithPath: reportPath).deletingPathExtension().path + "-curves.csv"
       try Data(Comparison.curvesCSV(runs).utf8).write(to: URL(fileURLWithPath: csvPath), options: .atomic)
       print("\nreport: \(reportPath)\ncurves: \(csvPath)")
     } catch {

@@ -18,6 +18,7 @@ enum CorpusCommand {
       OptionSpec("--probe-stories", "N", "probe stories per gap bucket", default: "60"),
       OptionSpec("--probe-set", "FILE", "where the probe set goes", default: "beside --out"),
       OptionSpec("--seed", "S", "seed: the same seed writes the same files", default: "1"),
+      OptionSpec("--overwrite", nil, "replace --out and the probe set if they exist"),
     ],
     examples: ["charlm corpus context --out corpora/context.txt --max-gap 500"])
 
@@ -31,6 +32,14 @@ enum CorpusCommand {
     options.probeStoriesPerBucket = try args.int("--probe-stories", default: options.probeStoriesPerBucket, min: 1)
     options.seed = try args.seed() ?? options.seed
     let probePath = args.string("--probe-set") ?? probeSetPath(forCorpus: out)
+    if URL(fileURLWithPath: probePath).standardizedFileURL == URL(fileURLWithPath: out).standardizedFileURL {
+      throw UsageError(description: "--probe-set and --out name the same file (\(out)); give the probe set its own path")
+    }
+    let taken = [out, probePath].filter { FileManager.default.fileExists(atPath: $0) }
+    if !taken.isEmpty && !args.flag("--overwrite") {
+      throw UsageError(
+        description: "\(taken.joined(separator: " and ")) already exist; choose another --out, or replace with --overwrite")
+    }
     let (text, probe): (String, ContextCorpus.ProbeSet)
     do {
       (text, probe) = try ContextCorpus.generate(options)

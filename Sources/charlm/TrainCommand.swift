@@ -106,6 +106,7 @@ enum TrainCommand {
       guard FileManager.default.fileExists(atPath: statePath) else {
         throw RuntimeError("no training state in \(outputDirectory) to resume; train without --resume first")
       }
+      RunDirectory.removeStaleTemporaries(in: outputDirectory)
       let saved = try Checkpoint.read(path: statePath)
       if loadOptions.bytes != saved.vocabulary.isBytes {
         throw UsageError(
@@ -127,14 +128,13 @@ enum TrainCommand {
       }
       if !json { print("resuming \(outputDirectory) at step \(trainer.progress.step)") }
     } else {
-      let existing = [Checkpoint.stateFile, Checkpoint.bestFile, Checkpoint.latestFile].filter {
-        FileManager.default.fileExists(atPath: outputDirectory + "/" + $0)
-      }
-      if !existing.isEmpty && !args.flag("--overwrite") {
-        throw UsageError(
-          description:
-            "\(outputDirectory) already holds a run (\(existing.joined(separator: ", "))); continue it with --resume, choose another --out, or replace it with --overwrite"
-        )
+      // Refused now, before any work; with --overwrite the old run is cleared
+      // only once the new one is ready to start (below).
+      let existing: ExistingFiles = args.flag("--overwrite") ? .replace : .refuse
+      if existing == .refuse {
+        do { try RunDirectory.prepareForNewRun(outputDirectory, existing: .refuse) } catch {
+          throw UsageError(description: error.description)
+        }
       }
       let corpus = try Corpus.load(path: corpusPath, options: loadOptions)
       if corpus.droppedByteOrderMark && !json {
@@ -159,6 +159,9 @@ enum TrainCommand {
       }
       trainer = try Trainer(
         modelConfig: modelConfig, config: config, corpus: corpus, outputDirectory: outputDirectory, gemm: gemm)
+      do { try RunDirectory.prepareForNewRun(outputDirectory, existing: existing) } catch {
+        throw RuntimeError(error.description)
+      }
       if !json {
         let m = trainer.model
         print(

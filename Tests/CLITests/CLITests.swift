@@ -437,3 +437,39 @@ struct HostileArgumentTests {
     #expect(!FileManager.default.fileExists(atPath: run), "no run directory is left behind")
   }
 }
+
+/// Commands that write refuse to replace what they did not create.
+struct NoSilentOverwriteTests {
+  static func bytes(_ path: String) -> Data? { FileManager.default.contents(atPath: path) }
+
+  @Test func compareRefusesADirectoryWithEarlierRuns() throws {
+    let (directory, corpus) = try CLITests.makeCorpus()
+    let out = directory + "/compare"
+    let small = ["--layers", "1", "--hidden", "8", "--batch", "2", "--window", "8", "--steps", "3", "--threads", "1"]
+    let first = try CLITests.run(["compare", "--corpus", corpus, "--cells", "rnn,lstm", "--out", out] + small)
+    #expect(first.status == 0, "\(first.error)")
+    let best = out + "/lstm/" + "best.safetensors"
+    let before = Self.bytes(best)
+    #expect(before != nil)
+    let again = try CLITests.run(["compare", "--corpus", corpus, "--cells", "lstm", "--out", out] + small)
+    #expect(again.status != 0)
+    #expect(again.error.contains("already"), "\(again.error)")
+    #expect(Self.bytes(best) == before, "the earlier run's model is untouched")
+    let replaced = try CLITests.run(["compare", "--corpus", corpus, "--cells", "lstm", "--out", out, "--overwrite"] + small)
+    #expect(replaced.status == 0, "\(replaced.error)")
+  }
+
+  @Test func corpusContextRefusesToWriteOverAFile() throws {
+    let (directory, corpus) = try CLITests.makeCorpus()
+    let before = Self.bytes(corpus)
+    let result = try CLITests.run(["corpus", "context", "--out", corpus, "--size", "3000"])
+    #expect(result.status == 2)
+    #expect(Self.bytes(corpus) == before, "the user's file is untouched")
+    let same = try CLITests.run([
+      "corpus", "context", "--out", directory + "/new.txt", "--probe-set", directory + "/new.txt", "--size", "3000",
+    ])
+    #expect(same.status == 2)
+    #expect(same.error.contains("name the same file"), "\(same.error)")
+    #expect(!FileManager.default.fileExists(atPath: directory + "/new.txt"))
+  }
+}
