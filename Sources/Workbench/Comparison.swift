@@ -175,7 +175,7 @@ public enum Comparison {
   }
 
   public static func report(_ runs: [Run], corpusName: String, options: Options) -> HTMLReport {
-    var report = HTMLReport(title: "RNN vs GRU vs LSTM on \(corpusName)")
+    var report = HTMLReport(title: "\(runs.map(\.cell.rawValue).joined(separator: " vs ")) on \(corpusName)")
     let budget: String
     switch options.budget {
     case .steps(let n): budget = "\(n) steps each"
@@ -183,7 +183,7 @@ public enum Comparison {
     case .seconds(let s), .trainingSeconds(let s): budget = String(format: "%.0f seconds of training each", s)
     }
     report.paragraph(
-      "Every cell trained on the same split, seed (\(options.training.seed)), batch (\(options.training.batch) streams of \(options.training.window) characters), optimizer (\(options.training.optimizer.rawValue), learning rate \(options.training.schedule.baseRate)) and budget (\(budget)), \(options.layers) layers, with parameter counts matched. Lower is better: bits per character on held-out validation text."
+      "Every cell trained on the same split, seed (\(options.training.seed)), batch (\(options.training.batch) streams of \(options.training.window) characters), optimizer (\(options.training.optimizer.rawValue), learning rate \(options.training.schedule.baseRate)) and budget (\(budget)), \(options.layers) layer\(options.layers == 1 ? "" : "s"), with \(options.matchParameters ? "parameter counts matched" : "the same hidden size"). Lower is better: bits per character on held-out validation text."
     )
     var byCharacters = SVGChart(
       title: "Validation bits per character vs characters seen", xLabel: "training characters",

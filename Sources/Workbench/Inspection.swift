@@ -153,8 +153,16 @@ public struct Inspection: Sendable {
       table += "</table></div>"
       report.raw(table)
     }
+    // The colour key of the strips this cell has, and nothing about strips it lacks.
+    func number(_ x: Float) -> String { String(format: "%g", Double(x)) }
+    let keys = strips.map { strip -> String in
+      let (low, high) = (number(strip.range.lowerBound), number(strip.range.upperBound))
+      return strip.range.lowerBound < 0
+        ? "\(strip.name) from \(low) (red) through 0 (white) to \(high) (blue)"
+        : "\(strip.name) from \(low) (white) to \(high) (dark blue)"
+    }
     report.raw(
-      "<p class=\"note\">Gates run from 0 (white) to 1 (dark blue); the cell state is shown as tanh(c), from −1 (red) through 0 (white) to 1 (blue). Units: \(units.map(String.init).joined(separator: ", ")).</p>"
+      "<p class=\"note\">Colours: \(escape(keys.joined(separator: "; "))). Units: \(units.map(String.init).joined(separator: ", ")).</p>"
     )
     return report
   }

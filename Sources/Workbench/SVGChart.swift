@@ -34,9 +34,10 @@ public struct SVGChart: Sendable {
     self.series = series
   }
 
-  // Plot area inside the margins.
+  // Plot area inside the margins; the right margin fits the longest legend
+  // entry (about 7 px a character at 12 px, after a 42 px swatch).
   var left: Double { 70 }
-  var right: Double { width - 150 }
+  var right: Double { width - max(150, 50 + 7 * Double(series.map(\.name.count).max() ?? 0)) }
   var top: Double { 40 }
   var bottom: Double { height - 55 }
 

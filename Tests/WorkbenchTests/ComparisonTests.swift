@@ -95,6 +95,8 @@ struct ComparisonTests {
       #expect(points.count == 8)
       #expect(points.allSatisfy { $0.isFinite })
     }
+    // The title names the cells compared, in order, and nothing else.
+    #expect(html.contains("<title>" + options.cells.map(\.rawValue).joined(separator: " vs ") + " on generated</title>"))
     #expect(!html.contains("<script"))
     // Self-contained: nothing loaded; the only addresses are XML namespace names.
     #expect(!html.contains("src=") && !html.contains("href="))

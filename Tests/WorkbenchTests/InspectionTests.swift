@@ -93,6 +93,10 @@ struct InspectionTests {
     #expect(throws: InspectionError.self) {
       try Inspection.run(model: model, vocabulary: vocabulary, text: "abc", chosen: [6])
     }
+    // The colour key names this cell's strips, not the LSTM's cell state.
+    let html = inspection.report(title: "gru").render()
+    #expect(html.contains("hidden h from -1 (red)"))
+    #expect(!html.contains("cell state"))
   }
 }
 
