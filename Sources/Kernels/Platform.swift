@@ -87,4 +87,30 @@ public enum Platform {
     #endif
     return try body()
   }
+
+  /// The cores this process may run on: the fewest of the online cores, the
+  /// CPU affinity mask (taskset) and the cgroup's CPU quota. A pool with
+  /// more threads than that waits for descheduled workers at every region.
+  public static func availableCores() -> Int {
+    var cores = ProcessInfo.processInfo.activeProcessorCount
+    #if canImport(Glibc)
+      // The affinity mask as the kernel shows it: "Cpus_allowed: ff,ffffffff".
+      if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+        let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Cpus_allowed:") })
+      {
+        let allowed = line.dropFirst("Cpus_allowed:".count).reduce(0) { count, digit in
+          count + (digit.hexDigitValue?.nonzeroBitCount ?? 0)
+        }
+        if allowed > 0 { cores = min(cores, allowed) }
+      }
+      // cgroup v2: "QUOTA PERIOD" in microseconds, or "max PERIOD".
+      if let text = try? String(contentsOfFile: "/sys/fs/cgroup/cpu.max", encoding: .utf8) {
+        let fields = text.split(whereSeparator: \.isWhitespace)
+        if fields.count == 2, let quota = Double(fields[0]), let period = Double(fields[1]), period > 0 {
+          cores = min(cores, max(1, Int((quota / period).rounded(.up))))
+        }
+      }
+    #endif
+    return max(1, cores)
+  }
 }

@@ -13,7 +13,7 @@ public final class ThreadPool: @unchecked Sendable {
   public let threadCount: Int
   let shared: Shared  // internal for the tests
 
-  public init(threadCount: Int = ProcessInfo.processInfo.activeProcessorCount) {
+  public init(threadCount: Int = Platform.availableCores()) {
     precondition(threadCount >= 1, "a thread pool needs at least one thread")
     self.threadCount = threadCount
     shared = Shared()

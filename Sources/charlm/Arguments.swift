@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 
 /// A user mistake on the command line: printed as one line, exit code 2.
 struct UsageError: Error, CustomStringConvertible {
@@ -182,6 +183,12 @@ struct ParsedArguments {
 
   private func format(_ x: Double) -> String {
     x == .infinity ? "∞" : (x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) : String(x))
+  }
+
+  /// --threads: by default the cores this process may use (affinity mask
+  /// and cgroup quota, not just the machine's count).
+  func threads(default fallback: Int = Platform.availableCores()) throws(UsageError) -> Int {
+    try int("--threads", default: fallback, min: 1, max: 1024)
   }
 
   /// A seed: a whole number in 0…2⁶⁴−1.

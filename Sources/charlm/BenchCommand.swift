@@ -73,7 +73,7 @@ enum BenchCommand {
       return 0
     }
     let corpusPath = args.string("--corpus") ?? "corpora/tinyshakespeare.txt"
-    let threads = try args.int("--threads", default: 2, min: 1)
+    let threads = try args.threads(default: 2)
     let json = args.flag("--json")
     var all = BenchmarkConfiguration.standard
     if args.has("--cell") {

@@ -31,7 +31,7 @@ enum CompareCommand {
       OptionSpec("--report", "PATH", "the HTML report", default: "DIR/report.html"),
       OptionSpec(
         "--start-from", "DIR", "start each cell from DIR/<cell>'s best model (an earlier compare), not random weights"),
-      OptionSpec("--threads", "N", "worker threads", default: "all cores"),
+      OptionSpec("--threads", "N", "worker threads", default: "the cores this process may use (affinity, cgroup quota)"),
       OptionSpec("--overwrite", nil, "replace the runs, report and curves an earlier compare left in --out"),
     ],
     examples: [
@@ -72,7 +72,7 @@ enum CompareCommand {
     options.outputDirectory = args.string("--out") ?? "checkpoints/compare"
     options.startFrom = args.string("--start-from")
     let reportPath = args.string("--report") ?? options.outputDirectory + "/report.html"
-    let threads = try args.int("--threads", default: ProcessInfo.processInfo.activeProcessorCount, min: 1)
+    let threads = try args.threads()
     options.existing = args.flag("--overwrite") ? .replace : .refuse
     let csvPath = URL(fileURLWithPath: reportPath).deletingPathExtension().path + "-curves.csv"
     let taken = [reportPath, csvPath].filter { FileManager.default.fileExists(atPath: $0) }

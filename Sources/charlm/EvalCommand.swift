@@ -13,7 +13,7 @@ enum EvalCommand {
       OptionSpec("--corpus", "FILE", "UTF-8 text; split 90/5/5 as in training"),
       OptionSpec("--split", "PART", "val, test, train or all", default: "val"),
       OptionSpec("--json", nil, "print one JSON object"),
-      OptionSpec("--threads", "N", "worker threads", default: "all cores"),
+      OptionSpec("--threads", "N", "worker threads", default: "the cores this process may use (affinity, cgroup quota)"),
     ],
     examples: ["charlm eval --checkpoint checkpoints/shakespeare --corpus corpora/tinyshakespeare.txt --split test"])
 
@@ -21,7 +21,7 @@ enum EvalCommand {
     let path = try args.required("--checkpoint")
     let corpusPath = try args.required("--corpus")
     let part: CorpusSplit.Part = try args.choice("--split", default: .val)
-    let threads = try args.int("--threads", default: ProcessInfo.processInfo.activeProcessorCount, min: 1)
+    let threads = try args.threads()
     let gemm = GEMMEngine(pool: ThreadPool(threadCount: threads))
     let (model, vocabulary, _) = try Checkpoint.loadModel(path: path, gemm: gemm)
     let corpus = try Corpus.load(path: corpusPath, options: .init(encodingWith: vocabulary))

@@ -11,12 +11,12 @@ enum ParityCommand {
       OptionSpec("--checkpoint", "MODEL", "a model file"),
       OptionSpec("--batch", "FILE", "safetensors with inputs, targets (K, T, B), state.hidden, state.cell (L, B, H)"),
       OptionSpec("--out", "FILE", "where to write logits, gradients and parameters after K Adam steps"),
-      OptionSpec("--threads", "N", "worker threads", default: "all cores"),
+      OptionSpec("--threads", "N", "worker threads", default: "the cores this process may use (affinity, cgroup quota)"),
     ],
     examples: ["python python/parity.py   # writes the inputs, runs this, compares with PyTorch"])
 
   static func run(_ args: ParsedArguments) throws -> Int32 {
-    let threads = try args.int("--threads", default: ProcessInfo.processInfo.activeProcessorCount, min: 1)
+    let threads = try args.threads()
     try Parity.run(
       modelPath: try args.required("--checkpoint"), batchPath: try args.required("--batch"),
       outputPath: try args.required("--out"), gemm: GEMMEngine(pool: ThreadPool(threadCount: threads)))

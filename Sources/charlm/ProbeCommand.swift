@@ -37,7 +37,7 @@ enum ProbeCommand {
       OptionSpec("--seed", "S", "seed for the window positions", default: "1"),
       OptionSpec("--report", "PATH", "the HTML report", default: "gradient-probe.html"),
       OptionSpec("--json", nil, "print the results as JSON instead of a table"),
-      OptionSpec("--threads", "N", "worker threads", default: "all cores"),
+      OptionSpec("--threads", "N", "worker threads", default: "the cores this process may use (affinity, cgroup quota)"),
     ],
     examples: [
       "charlm probe gradient --checkpoint checkpoints/context/rnn checkpoints/context/lstm --corpus corpora/context.txt"
@@ -48,7 +48,7 @@ enum ProbeCommand {
     let probePath = try args.required("--probe-set")
     let mode: ContextProbe.StateMode = try args.choice("--state", default: .reset)
     let reportPath = args.string("--report") ?? "context-probe.html"
-    let threads = try args.int("--threads", default: 1, min: 1)
+    let threads = try args.threads(default: 1)
     let probe: ContextCorpus.ProbeSet
     do {
       probe = try JSONDecoder().decode(
@@ -105,7 +105,7 @@ enum ProbeCommand {
     options.windows = try args.int("--windows", default: options.windows, min: 1)
     options.seed = try args.seed() ?? options.seed
     let reportPath = args.string("--report") ?? "gradient-probe.html"
-    let threads = try args.int("--threads", default: ProcessInfo.processInfo.activeProcessorCount, min: 1)
+    let threads = try args.threads()
     let gemm = GEMMEngine(pool: ThreadPool(threadCount: threads))
     var results: [GradientProbeRun.Result] = []
     for (path, name) in zip(paths, names(paths)) {

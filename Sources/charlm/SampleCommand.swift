@@ -51,7 +51,7 @@ enum SampleCommand {
         description: "--beam finds one most likely text; it does not combine with --count, --top-k, --top-p or --greedy"
       )
     }
-    let threads = try args.int("--threads", default: 1, min: 1)
+    let threads = try args.threads(default: 1)
     let json = args.flag("--json")
     let gemm = GEMMEngine(pool: ThreadPool(threadCount: threads))
     let (model, vocabulary, _) = try Checkpoint.loadModel(path: path, gemm: gemm)

@@ -38,7 +38,7 @@ enum TrainCommand {
       OptionSpec("--resume", nil, "continue the run saved in --out"),
       OptionSpec("--overwrite", nil, "start a new run in --out even if it holds one (its checkpoints are replaced)"),
       OptionSpec("--seed", "N", "seed for initialisation and dropout", default: "1"),
-      OptionSpec("--threads", "N", "worker threads", default: "all cores"),
+      OptionSpec("--threads", "N", "worker threads", default: "the cores this process may use (affinity, cgroup quota)"),
       OptionSpec("--json", nil, "print events as JSON lines"),
       OptionSpec("--bytes", nil, "read the file as raw bytes (256 symbols): for binary or mixed-encoding files"),
       OptionSpec("--normalize-newlines", nil, "read CRLF and CR line ends as LF"),
@@ -79,7 +79,7 @@ enum TrainCommand {
     } else {
       budget = .epochs(try args.int("--epochs", default: 1, min: 1, max: 1_000_000))
     }
-    let threads = try args.int("--threads", default: ProcessInfo.processInfo.activeProcessorCount, min: 1)
+    let threads = try args.threads()
     let onDivergence: DivergenceChoice = try args.choice("--on-divergence", default: .stop)
     let maximumRollbacks = try args.int("--max-rollbacks", default: 3, min: 1)
     // Check every flag before touching any file.

@@ -473,3 +473,26 @@ struct NoSilentOverwriteTests {
     #expect(!FileManager.default.fileExists(atPath: directory + "/new.txt"))
   }
 }
+
+/// The default thread count follows the CPU affinity mask: on one allowed
+/// core, two threads would wait for each other at every step.
+struct ThreadCountTests {
+  @Test func theDefaultThreadCountFollowsTheAffinityMask() throws {
+    guard FileManager.default.isExecutableFile(atPath: "/usr/bin/taskset") else { return }
+    let (directory, corpus) = try CLITests.makeCorpus()
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
+    process.arguments = [
+      "-c", "0", CLITests.binary, "train", "--corpus", corpus, "--hidden", "8", "--layers", "1", "--batch", "2",
+      "--window", "8", "--steps", "1", "--out", directory + "/run",
+    ]
+    let out = Pipe()
+    process.standardOutput = out
+    process.standardError = Pipe()
+    try process.run()
+    let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 0)
+    #expect(output.contains(", 1 thread\n"), "\(output)")
+  }
+}
