@@ -31,6 +31,12 @@ enum EvalCommand {
         "the \(part.rawValue) split of \(corpusPath) has \(tokens.count) characters; it needs at least 2")
     }
     let metrics = Evaluator(model: model).evaluate(tokens)
+    // Finite but huge weights can overflow the logits: say so, rather than
+    // print "loss nan" or a perplexity of inf (e^loss passes Double's range at 709 nats).
+    guard metrics.loss.isFinite && metrics.perplexity.isFinite else {
+      throw RuntimeError(
+        "\(path) gives a loss of \(metrics.loss) on this text: its outputs overflow (weights too large or damaged); use another checkpoint")
+    }
     if args.flag("--json") {
       let encoder = JSONEncoder()
       encoder.outputFormatting = [.sortedKeys]

@@ -1,4 +1,6 @@
 import Foundation
+import Kernels
+import LanguageModel
 import Testing
 
 /// End to end: the built `charlm` binary on a tiny generated corpus.
@@ -494,5 +496,42 @@ struct ThreadCountTests {
     process.waitUntilExit()
     #expect(process.terminationStatus == 0)
     #expect(output.contains(", 1 thread\n"), "\(output)")
+  }
+}
+
+/// A model whose weights are finite but so large that its logits overflow,
+/// and a file whose metadata is nonsense, get a one-line error, not
+/// "loss nan" or a JSON encoder's failure.
+struct NonFiniteOutputTests {
+  @Test func overflowingLogitsAndDamagedMetadataAreErrors() throws {
+    let (directory, corpus) = try CLITests.makeCorpus()
+    let run = directory + "/run"
+    let trained = try CLITests.run([
+      "train", "--corpus", corpus, "--hidden", "8", "--layers", "1", "--batch", "2", "--window", "8", "--steps", "2",
+      "--out", run, "--threads", "1",
+    ])
+    #expect(trained.status == 0, "\(trained.error)")
+    let (model, vocabulary, _) = try Checkpoint.loadModel(
+      path: run + "/latest.safetensors", gemm: GEMMEngine(pool: ThreadPool(threadCount: 1)))
+    // Rows of opposite sign: the logits of half the characters sit ~6e38 below the others' (or overflow).
+    let h = model.config.hiddenSize
+    model.parameters.withUnsafeMutablePointer { p in
+      for i in model.layout.decoderWeight.range { p[i] = (i - model.layout.decoderWeight.offset) / h % 2 == 0 ? 3e38 : -3e38 }
+    }
+    let huge = directory + "/huge.safetensors"
+    try Checkpoint.saveModel(model, vocabulary: vocabulary, to: huge)
+    for json in [false, true] {
+      let result = try CLITests.run(["eval", "--checkpoint", huge, "--corpus", corpus] + (json ? ["--json"] : []))
+      #expect(result.status == 1)
+      #expect(result.error.contains("outputs overflow"), "\(result.error)")
+      #expect(result.error.split(separator: "\n").count == 1)
+    }
+    for (key, value) in [("charlm.step", "-7"), ("charlm.validation_loss", "nan")] {
+      let damaged = directory + "/damaged.safetensors"
+      try Checkpoint.saveModel(model, vocabulary: vocabulary, to: damaged, extra: [key: value])
+      let result = try CLITests.run(["info", "--checkpoint", damaged, "--json"])
+      #expect(result.status == 1, "\(key)=\(value): \(result.output)")
+      #expect(result.error.contains("damaged"), "\(result.error)")
+    }
   }
 }
