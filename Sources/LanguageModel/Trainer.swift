@@ -43,7 +43,7 @@ public enum TrainingError: Error, CustomStringConvertible {
     switch self {
     case .diverged(let step, let loss, let norm):
       return
-        "training diverged at step \(step) (loss \(loss), gradient norm \(norm)); the last good checkpoint is kept. Lower --lr or --clip and resume"
+        "training diverged at step \(step) (loss \(loss), gradient norm \(norm)); the last good checkpoint is kept. Train again with a lower --lr or a --clip, or use --on-divergence rollback (which halves the learning rate)"
     case .saveFailed(let message): return message
     case .setup(let message): return message
     }
@@ -255,6 +255,11 @@ public final class Trainer {
         throw .diverged(step: progress.step, loss: loss, gradientNorm: norm)
       }
       optimizer.step(parameters: model.parameters, gradients: model.gradients, learningRate: learningRate)
+      // A finite gradient times a large learning rate can still overflow the
+      // weights; caught here, before any save can write them. (Σ w² in
+      // Double is finite exactly when every weight is.)
+      let weights = model.parameters.withUnsafePointer { Reductions.sumOfSquares($0, count: model.parameters.count) }
+      guard weights.isFinite else { throw .diverged(step: progress.step, loss: loss, gradientNorm: norm) }
       progress.step += 1
       let (next, startsEpoch) = batcher.advance(progress.position)
       progress.position = next

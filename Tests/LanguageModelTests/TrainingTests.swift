@@ -295,9 +295,42 @@ struct FaultTests {
       }
       #expect(error.description.contains("diverged at step 3"))
       #expect(error.description.contains("last good checkpoint is kept"))
+      #expect(!error.description.contains("and resume"), "--resume refuses a changed --lr: no such advice")
     }
     #expect(try Data(contentsOf: URL(fileURLWithPath: latest)) == before.0)
     #expect(try Data(contentsOf: URL(fileURLWithPath: state)) == before.1)
+  }
+
+  /// An update that overflows the weights (finite loss and gradient, a huge
+  /// learning rate, no clipping) is caught before anything is saved: every
+  /// file in the run still loads, and the error says what to do.
+  @Test(arguments: [DivergencePolicy.stop, .rollback(maximum: 2)])
+  func anOverflowingUpdateIsNeverSaved(policy: DivergencePolicy) throws {
+    let corpus = try patternCorpus(sentences: 60)
+    let directory = temporaryDirectory("overflow")
+    var config = TrainingConfig()
+    config.batch = 2
+    config.window = 8
+    config.evalEvery = 1
+    config.clip = 0
+    config.optimizer = .sgd
+    config.momentum = 0
+    config.schedule.baseRate = 3e38
+    let trainer = try Trainer(
+      modelConfig: ModelConfig(vocabularySize: corpus.vocabulary.count, hiddenSize: 8, layers: 1), config: config,
+      corpus: corpus, outputDirectory: directory, gemm: engine(threads: 1))
+    // Large input weights: saturated but finite activations, and embedding
+    // gradients above 1, which the learning rate then takes past Float's range.
+    let inputWeights = trainer.model.layout.layers[0].weightIH
+    trainer.model.parameters.withUnsafeMutablePointer { p in for i in inputWeights.range { p[i] *= 1e4 } }
+    trainer.divergencePolicy = policy
+    #expect(throws: TrainingError.self) { try trainer.train(budget: .steps(20)) }
+    for file in try FileManager.default.contentsOfDirectory(atPath: directory) where file.hasSuffix(".safetensors") {
+      #expect(throws: Never.self, "\(file) holds the damage") {
+        _ = try Checkpoint.read(path: directory + "/" + file)
+        if file != Checkpoint.stateFile { _ = try Checkpoint.loadModel(path: directory + "/" + file, gemm: engine()) }
+      }
+    }
   }
 
   /// An output directory that cannot be created is a clear error, not a crash
