@@ -2,18 +2,12 @@ import Foundation
 import Kernels
 import Tokenizer
 
-/// Model files and training-state files, both safetensors.
+/// Model files, safetensors. (Training-state files: `TrainingState`.)
 ///
 /// A model file holds everything needed to sample: the weights under
 /// PyTorch's names, and in `__metadata__` the configuration
 /// (`charlm.config`, JSON), the vocabulary (`charlm.vocabulary`, a JSON
 /// array of code points), the PyTorch module name and a format tag.
-///
-/// A training-state file holds the same plus everything an exact resume
-/// needs: optimizer moments, carried hidden state (`state.hidden`,
-/// `state.cell`: (L, B, H)) and the trainer's counters (`charlm.progress`).
-/// Weights are repeated there on purpose: one atomic write keeps them and
-/// their moments consistent, whatever moment a crash picks.
 public enum Checkpoint {
   public static let modelFormat = "charlm-model/1"
   public static let stateFormat = "charlm-training-state/1"
@@ -55,9 +49,16 @@ public enum Checkpoint {
   }
 
   public static func modelData(_ model: RecurrentModel, vocabulary: Vocabulary, extra: [String: String] = [:]) -> Data {
-    var meta = metadata(config: model.config, vocabulary: vocabulary, format: modelFormat)
-    meta.merge(extra) { a, _ in a }
-    return Safetensors.encode(metadata: meta, entries: weightEntries(model))
+    modelData(
+      metadata: metadata(config: model.config, vocabulary: vocabulary, format: modelFormat), extra: extra,
+      entries: weightEntries(model))
+  }
+
+  /// A model file of any task: its metadata, with `extra` added where it names no key already there.
+  static func modelData(
+    metadata: [String: String], extra: [String: String], entries: [(name: String, shape: [Int], values: [Float])]
+  ) -> Data {
+    Safetensors.encode(metadata: metadata.merging(extra) { a, _ in a }, entries: entries)
   }
 
   public static func saveModel(
@@ -74,17 +75,19 @@ public enum Checkpoint {
   }
 
   public static func read(path: String) throws(CheckpointError) -> Contents {
+    try read(data: mappedData(path: path), path: path)
+  }
+
+  /// The file's bytes, mapped, not read: the loader then allocates only the model itself.
+  static func mappedData(path: String) throws(CheckpointError) -> Data {
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
       throw .fileNotFound(path: path)
     }
     if isDirectory.boolValue { throw .notAModel(path: path, reason: "it is a directory with no best or latest model") }
-    let data: Data
-    // Mapped, not read: the loader then allocates only the model itself.
-    do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
+    do { return try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
       throw .unreadable(path: path, reason: error.localizedDescription)
     }
-    return try read(data: data, path: path)
   }
 
   /// Parses and checks a model or training-state file already in memory:
@@ -93,6 +96,11 @@ public enum Checkpoint {
   public static func read(data: Data, path: String) throws(CheckpointError) -> Contents {
     let file: Safetensors
     do { file = try Safetensors.decode(data) } catch { throw .damaged(path: path, error) }
+    return try contents(of: file, path: path)
+  }
+
+  /// Checks that a decoded file holds a language model.
+  static func contents(of file: Safetensors, path: String) throws(CheckpointError) -> Contents {
     guard let config = decodeMetadataJSON(ModelConfig.self, file.metadata["charlm.config"]) else {
       throw .notAModel(path: path, reason: "no valid charlm.config in its metadata")
     }

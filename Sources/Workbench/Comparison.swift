@@ -39,7 +39,7 @@ public enum Comparison {
     public var trainingLoss = Double.nan
     public var validation = Metrics(loss: .nan, characters: 0)
     public var test = Metrics(loss: .nan, characters: 0)
-    public var charactersPerSecond = 0.0
+    public var itemsPerSecond = 0.0
     public var wallSeconds = 0.0
     public var checkpoint = ""
   }
@@ -92,7 +92,7 @@ public enum Comparison {
       let totalSteps: Int
       switch options.budget {
       case .steps(let n): totalSteps = n
-      case .epochs(let n): totalSteps = n * trainer.windowsPerEpoch
+      case .epochs(let n): totalSteps = n * trainer.stepsPerEpoch
       case .seconds(let seconds), .trainingSeconds(let seconds):
         for _ in 0..<3 { _ = try trainer.step() }
         totalSteps = max(4, Int(seconds / (trainer.trainingSeconds / 3)))
@@ -100,7 +100,7 @@ public enum Comparison {
       trainer.evaluateEvery = max(1, totalSteps / max(options.evaluationPoints, 1))
       log("\(cell.rawValue): hidden \(hidden), \(parameters) parameters")
       var run = Run(cell: cell, hidden: hidden, parameters: parameters)
-      let charactersPerStep = Double(trainer.charactersPerStep)
+      let charactersPerStep = Double(trainer.itemsPerStep)
       let start = Date()
       try trainer.train(
         budget: options.budget,
@@ -112,7 +112,7 @@ public enum Comparison {
         })
       run.wallSeconds = Date().timeIntervalSince(start)
       run.trainingLoss = trainer.recentLoss ?? .nan
-      run.charactersPerSecond = Double(trainer.progress.step) * charactersPerStep / max(trainer.trainingSeconds, 1e-9)
+      run.itemsPerSecond = Double(trainer.progress.step) * charactersPerStep / max(trainer.trainingSeconds, 1e-9)
       run.checkpoint = directory + "/" + Checkpoint.bestFile
       let (best, _, _) = try Checkpoint.loadModel(path: run.checkpoint, gemm: gemm)
       let evaluator = Evaluator(model: best)
@@ -147,7 +147,7 @@ public enum Comparison {
         r.cell.rawValue, String(r.hidden), String(r.parameters), String(format: "%.4f", r.trainingLoss),
         String(format: "%.4f", r.validation.loss), String(format: "%.4f", r.validation.bitsPerCharacter),
         String(format: "%.3f", r.validation.perplexity), String(format: "%.3f", r.test.perplexity),
-        String(format: "%.0f", r.charactersPerSecond), String(format: "%.1fs", r.wallSeconds),
+        String(format: "%.0f", r.itemsPerSecond), String(format: "%.1fs", r.wallSeconds),
       ]
     }
   }

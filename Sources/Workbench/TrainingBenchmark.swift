@@ -67,7 +67,7 @@ public struct BenchmarkConfiguration: Sendable, Codable {
 
 public struct BenchmarkResult: Sendable, Codable {
   public let name: String
-  public let charactersPerSecond: Double
+  public let itemsPerSecond: Double
   public let gflops: Double?
   public let peakResidentBytes: Int
   public let threads: Int
@@ -101,10 +101,10 @@ public enum TrainingBenchmark {
       let start = now()
       for _ in 0..<configuration.steps { _ = try trainer.step() }
       let seconds = now() - start
-      let characters = Double(configuration.steps * trainer.charactersPerStep)
+      let characters = Double(configuration.steps * trainer.itemsPerStep)
       let speed = characters / seconds
       return BenchmarkResult(
-        name: configuration.name, charactersPerSecond: speed,
+        name: configuration.name, itemsPerSecond: speed,
         gflops: speed * configuration.flopsPerCharacter(vocabulary: corpus.vocabulary.count) / 1e9,
         peakResidentBytes: Platform.peakResidentBytes(), threads: threads)
     case .sample:
@@ -121,7 +121,7 @@ public enum TrainingBenchmark {
       let seconds = now() - start
       return BenchmarkResult(
         name: configuration.name,
-        charactersPerSecond: Double(configuration.window * configuration.batch) / seconds, gflops: nil,
+        itemsPerSecond: Double(configuration.window * configuration.batch) / seconds, gflops: nil,
         peakResidentBytes: Platform.peakResidentBytes(), threads: threads)
     }
   }

@@ -132,7 +132,7 @@ enum BenchCommand {
     print(
       name
         + String(
-          format: " %10.0f  %@  %6.0f MB   %d", result.charactersPerSecond, gflops,
+          format: " %10.0f  %@  %6.0f MB   %d", result.itemsPerSecond, gflops,
           Double(result.peakResidentBytes) / 1e6, result.threads))
   }
 

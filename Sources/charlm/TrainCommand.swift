@@ -100,7 +100,7 @@ enum TrainCommand {
     }
     let validationLimit = try args.optionalInt("--val-chars", min: 2)
     let gemm = GEMMEngine(pool: ThreadPool(threadCount: threads))
-    let trainer: Trainer
+    let trainer: LanguageModelTrainer
     if args.flag("--resume") {
       let statePath = outputDirectory + "/" + Checkpoint.stateFile
       guard FileManager.default.fileExists(atPath: statePath) else {
@@ -165,7 +165,7 @@ enum TrainCommand {
       if !json {
         let m = trainer.model
         print(
-          "training \(m.config.cell.rawValue) \(m.config.layers)×\(m.config.hiddenSize), \(m.layout.parameterCount) parameters, vocabulary \(m.config.vocabularySize), \(corpus.split.train.count) training characters, \(trainer.windowsPerEpoch) steps per epoch, \(threads) thread\(threads == 1 ? "" : "s")"
+          "training \(m.config.cell.rawValue) \(m.config.layers)×\(m.config.hiddenSize), \(m.layout.parameterCount) parameters, vocabulary \(m.config.vocabularySize), \(corpus.split.train.count) training characters, \(trainer.stepsPerEpoch) steps per epoch, \(threads) thread\(threads == 1 ? "" : "s")"
         )
       }
     }

@@ -30,7 +30,7 @@ func engine(threads: Int = 2) -> GEMMEngine { GEMMEngine(pool: ThreadPool(thread
 func smallTrainer(
   _ corpus: Corpus, directory: String, cell: CellKind = .lstm, hidden: Int = 8, layers: Int = 1, batch: Int = 2,
   window: Int = 8
-) throws -> Trainer {
+) throws -> LanguageModelTrainer {
   var config = TrainingConfig()
   config.batch = batch
   config.window = window

@@ -230,8 +230,8 @@ struct ResumeTests {
     #expect(second.progress.step == straight.progress.step)
     #expect(second.progress.position == straight.progress.position)
     #expect(second.rng == straight.rng)
-    #expect(second.state.hidden.array == straight.state.hidden.array)
-    #expect(second.state.cell.array == straight.state.cell.array)
+    #expect(second.task.state.hidden.array == straight.task.state.hidden.array)
+    #expect(second.task.state.cell.array == straight.task.state.cell.array)
     for (a, b) in zip(second.optimizer.stateBuffers, straight.optimizer.stateBuffers) {
       #expect(a.buffer.array == b.buffer.array, "\(a.name)")
     }
