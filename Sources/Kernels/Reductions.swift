@@ -1,5 +1,16 @@
+import Foundation
+
 /// Flat loops over whole buffers: column sums, norms, scaling.
 public enum Reductions {
+  /// log Σ exp(logits), in Double: log softmax(logits)[j] = logits[j] − this.
+  public static func logSumExp(_ logits: UnsafeBufferPointer<Float>) -> Double {
+    var maxValue = -Float.infinity
+    for value in logits { maxValue = max(maxValue, value) }
+    var sum = 0.0
+    for value in logits { sum += Foundation.exp(Double(value - maxValue)) }
+    return Foundation.log(sum) + Double(maxValue)
+  }
+
   /// out[j] += Σ_r m[r·cols + j] for j in 0..<cols (and the same sums into
   /// `second`, when given: the two bias gradients of an LSTM or RNN layer
   /// are one sum, and reading the (T·B, G) matrix twice cost a pass over it).

@@ -39,6 +39,15 @@ public final class LanguageModelTask: TrainingTask {
     state = RecurrentState(config: model.config, streams: batch)
   }
 
+  /// Steps in one epoch for `config`'s batch and window, without building a task.
+  public static func stepsPerEpoch(trainingTokens: Int, config: TrainingConfig) throws(TrainingError) -> Int {
+    do {
+      return try BPTTBatcher(tokenCount: trainingTokens, streams: config.batch, window: config.window).windowsPerEpoch
+    } catch {
+      throw .setup(error.description)
+    }
+  }
+
   public var parameters: FloatBuffer { model.parameters }
   public var gradients: FloatBuffer { model.gradients }
   public var pool: ThreadPool { model.gemm.pool }

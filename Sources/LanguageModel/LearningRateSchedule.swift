@@ -1,12 +1,14 @@
 import Foundation
 
-/// The learning rate as a function of the step alone, so a resumed run
-/// follows the same curve.
+/// The learning rate as a function of the step (and, for a timed budget,
+/// of the fraction of the time spent), both saved, so a resumed run follows
+/// the same curve.
 ///
 ///   warmup:   lr·(s+1)/W for the first W steps
 ///   constant: lr
 ///   step:     lr·γ^⌊s/S⌋
-///   cosine:   lr·(f + (1−f)·(1 + cos(π·s/N))/2) over N total steps, floor f
+///   cosine:   lr·(f + (1−f)·(1 + cos(π·p))/2), floor f, where p is s/N over
+///             N total steps, or the fraction of a timed budget spent
 public struct LearningRateSchedule: Codable, Sendable, Equatable {
   public enum Kind: String, Codable, Sendable, CaseIterable {
     case constant, step, cosine
@@ -32,8 +34,9 @@ public struct LearningRateSchedule: Codable, Sendable, Equatable {
     self.warmupSteps = warmupSteps
   }
 
-  /// The rate for step `step` (0-based).
-  public func rate(at step: Int) -> Float {
+  /// The rate for step `step` (0-based); `timeFraction`, in [0, 1], is how
+  /// much of a timed budget is spent (nil: the budget counts steps).
+  public func rate(at step: Int, timeFraction: Double? = nil) -> Float {
     if step < warmupSteps { return baseRate * Float(step + 1) / Float(warmupSteps) }
     let s = step - warmupSteps
     switch kind {
@@ -43,7 +46,7 @@ public struct LearningRateSchedule: Codable, Sendable, Equatable {
       return baseRate * Float(Foundation.pow(Double(decayFactor), Double(s / max(decayEvery, 1))))
     case .cosine:
       let span = max(totalSteps - warmupSteps, 1)
-      let progress = Double(min(s, span)) / Double(span)
+      let progress = timeFraction.map { min(max($0, 0), 1) } ?? Double(min(s, span)) / Double(span)
       let f = Double(minimumFactor)
       return baseRate * Float(f + (1 - f) * (1 + Foundation.cos(Double.pi * progress)) / 2)
     }

@@ -52,3 +52,21 @@ public struct ModelConfig: Codable, Sendable, Equatable {
   public static let maximumWidth = 1 << 15
   public static let maximumLayers = 64
 }
+
+extension ModelConfig {
+  /// The flags whose values differ between `self` (a saved model's) and
+  /// `requested`, with both values.
+  public func differences(from requested: ModelConfig) -> [String] {
+    let pairs: [(String, String, String)] = [
+      ("--cell", cell.rawValue, requested.cell.rawValue),
+      ("--hidden", "\(hiddenSize)", "\(requested.hiddenSize)"),
+      ("--embedding", "\(embeddingSize)", "\(requested.embeddingSize)"),
+      ("--layers", "\(layers)", "\(requested.layers)"),
+      ("--dropout", "\(dropout)", "\(requested.dropout)"),
+      ("vocabulary", "\(vocabularySize)", "\(requested.vocabularySize)"),
+    ]
+    var found = pairs.filter { $0.1 != $0.2 }.map { "\($0.0) \($0.1) → \($0.2)" }
+    if found.isEmpty && self != requested { found.append("the model configuration") }
+    return found
+  }
+}

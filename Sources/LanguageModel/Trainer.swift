@@ -56,7 +56,7 @@ public enum TrainingError: Error, CustomStringConvertible {
 /// is allocated inside the loop.
 public final class Trainer<Task: TrainingTask> {
   public let task: Task
-  public let config: TrainingConfig
+  public var config: TrainingConfig { progress.config }
   public let outputDirectory: String
   public private(set) var progress: TrainingProgress<Task.Cursor>
   /// Seconds spent in `step()` by this trainer (not saved across resumes).
@@ -76,6 +76,8 @@ public final class Trainer<Task: TrainingTask> {
   private var lastGood: Snapshot?
   let optimizer: Optimizer
   var rng: Xoshiro256
+  /// How much of a timed budget is spent, while `train` runs one (the cosine schedule follows it).
+  private var timeFraction: Double?
 
   /// Trains `task` from `progress` (a new run's, or one read back to resume),
   /// drawing dropout masks from `rng`.
@@ -85,7 +87,6 @@ public final class Trainer<Task: TrainingTask> {
     let config = progress.config
     if let problem = config.problem { throw .setup(problem) }
     self.task = task
-    self.config = config
     self.progress = progress
     evaluateEvery = config.evalEvery
     self.outputDirectory = outputDirectory
@@ -113,19 +114,31 @@ public final class Trainer<Task: TrainingTask> {
     let startTrainingSeconds = trainingSeconds
     var stepsSinceEvaluation = 0
     var reason = StopReason.budget
-    let targetSteps: Int? =
-      switch budget {
-      case .steps(let n): n
-      case .epochs(let n): n * task.stepsPerEpoch
-      case .seconds, .trainingSeconds: nil
-      }
+    progress.budget = budget
+    let targetSteps = budget.steps(perEpoch: task.stepsPerEpoch)
+    // A timed budget counts the seconds of earlier invocations too.
+    let spentBefore = progress.secondsSpent ?? 0
+    let timeLimit: Double?
+    switch budget {
+    case .seconds(let limit), .trainingSeconds(let limit): timeLimit = limit
+    case .steps, .epochs: timeLimit = nil
+    }
+    func secondsSpent() -> Double {
+      if case .trainingSeconds = budget { return spentBefore + trainingSeconds - startTrainingSeconds }
+      return spentBefore + Date().timeIntervalSince(startTime)
+    }
+    defer { timeFraction = nil }
     var lastEvaluatedStep = -1
     if divergencePolicy != .stop && lastGood == nil { takeSnapshot() }
 
     while true {
       if let targetSteps, progress.step >= targetSteps { break }
-      if case .seconds(let limit) = budget, Date().timeIntervalSince(startTime) >= limit { break }
-      if case .trainingSeconds(let limit) = budget, trainingSeconds - startTrainingSeconds >= limit { break }
+      if let timeLimit {
+        let spent = secondsSpent()
+        progress.secondsSpent = spent
+        timeFraction = spent / timeLimit
+        if spent >= timeLimit { break }
+      }
       if shouldStop() {
         reason = .interrupted
         break
@@ -157,12 +170,13 @@ public final class Trainer<Task: TrainingTask> {
       if let targetSteps {
         fraction = Double(progress.step) / Double(max(targetSteps, 1))
         secondsLeft = elapsed / Double(stepsDone) * Double(targetSteps - progress.step)
-      } else if case .seconds(let limit) = budget {
-        fraction = min(1, elapsed / limit)
-        secondsLeft = max(0, limit - elapsed)
-      } else if case .trainingSeconds(let limit) = budget {
-        fraction = min(1, (trainingSeconds - startTrainingSeconds) / limit)
-        secondsLeft = max(0, limit - (trainingSeconds - startTrainingSeconds))
+      } else if let timeLimit {
+        let spent = secondsSpent()
+        progress.secondsSpent = spent
+        fraction = min(1, spent / timeLimit)
+        // Wall seconds per budget second so far (evaluations make it above 1 for a training-time budget).
+        let pace = elapsed / max(spent - spentBefore, 1e-9)
+        secondsLeft = max(0, timeLimit - spent) * pace
       }
       onEvent(
         .step(
@@ -192,7 +206,8 @@ public final class Trainer<Task: TrainingTask> {
     defer { trainingSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9 }
     // The whole step: forward, backward, clipping and the optimizer.
     return try Platform.withSubnormalsFlushed { () throws(TrainingError) in
-      let learningRate = config.schedule.rate(at: progress.step) * Float(progress.learningRateScale ?? 1)
+      let learningRate =
+        config.schedule.rate(at: progress.step, timeFraction: timeFraction) * Float(progress.learningRateScale ?? 1)
       let (lossSum, count) = task.lossAndGradients(at: progress.position, rng: &rng)
       let loss = lossSum / Double(count)
       recentLoss = recentLoss.map { 0.95 * $0 + 0.05 * loss } ?? loss

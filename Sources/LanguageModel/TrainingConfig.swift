@@ -19,9 +19,6 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
   public var forgetBias: Float?
   /// Seeds initialisation and dropout.
   public var seed: UInt64 = 1
-  /// Validation and test fractions of the corpus.
-  public var validationFraction: Double = 0.05
-  public var testFraction: Double = 0.05
 
   public init() {}
 
@@ -39,15 +36,60 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
   }
 }
 
-/// When to stop training.
-public enum TrainingBudget: Sendable, Equatable {
-  /// Until this many optimizer steps in total (a resumed run counts its earlier ones).
+/// When to stop training. Every budget counts the whole run: a resumed run
+/// counts its earlier steps and seconds, and the training state keeps the
+/// budget, so a resume goes on to the same end.
+public enum TrainingBudget: Codable, Sendable, Equatable {
+  /// Until this many optimizer steps.
   case steps(Int)
-  /// Until this many passes over the training split in total.
+  /// Until this many passes over the training data.
   case epochs(Int)
-  /// For this many seconds of this invocation, wall clock.
+  /// For this many seconds of wall clock.
   case seconds(Double)
   /// For this many seconds spent in training steps, evaluations and saving
   /// excluded: a fair budget when runs are compared.
   case trainingSeconds(Double)
+
+  /// The optimizer steps it allows, when it counts steps.
+  public func steps(perEpoch: Int) -> Int? {
+    switch self {
+    case .steps(let n): n
+    case .epochs(let n): n * perEpoch
+    case .seconds, .trainingSeconds: nil
+    }
+  }
+}
+
+extension TrainingConfig {
+  /// Sizes the cosine schedule to a step-counted budget. A timed budget
+  /// needs no size: the schedule then follows the fraction of the time spent.
+  public mutating func sizeSchedule(to budget: TrainingBudget, stepsPerEpoch: Int) {
+    if let steps = budget.steps(perEpoch: stepsPerEpoch) { schedule.totalSteps = steps }
+  }
+
+  /// The flags whose values differ between `self` (a saved run's) and
+  /// `requested`, with both values; the schedule's length is not a flag.
+  public func differences(from requested: TrainingConfig) -> [String] {
+    var saved = self
+    saved.schedule.totalSteps = requested.schedule.totalSteps
+    let pairs: [(String, String, String)] = [
+      ("--batch", "\(saved.batch)", "\(requested.batch)"),
+      ("--window", "\(saved.window)", "\(requested.window)"),
+      ("--lr", "\(saved.schedule.baseRate)", "\(requested.schedule.baseRate)"),
+      ("--schedule", saved.schedule.kind.rawValue, requested.schedule.kind.rawValue),
+      ("--warmup", "\(saved.schedule.warmupSteps)", "\(requested.schedule.warmupSteps)"),
+      ("--decay-every", "\(saved.schedule.decayEvery)", "\(requested.schedule.decayEvery)"),
+      ("--decay-factor", "\(saved.schedule.decayFactor)", "\(requested.schedule.decayFactor)"),
+      ("--clip", "\(saved.clip)", "\(requested.clip)"),
+      ("--optimizer", saved.optimizer.rawValue, requested.optimizer.rawValue),
+      ("--momentum", "\(saved.momentum)", "\(requested.momentum)"),
+      ("--eval-every", "\(saved.evalEvery)", "\(requested.evalEvery)"),
+      ("--forget-bias", saved.forgetBias.map { "\($0)" } ?? "none", requested.forgetBias.map { "\($0)" } ?? "none"),
+      ("--seed", "\(saved.seed)", "\(requested.seed)"),
+    ]
+    var found = pairs.filter { $0.1 != $0.2 }.map { "\($0.0) \($0.1) → \($0.2)" }
+    // Anything the list above misses still counts.
+    if found.isEmpty && saved != requested { found.append("the training configuration") }
+    return found
+  }
 }

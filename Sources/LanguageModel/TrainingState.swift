@@ -12,6 +12,10 @@ public struct TrainingProgress<Cursor: Codable & Sendable & Equatable>: Codable,
   public var config = TrainingConfig()
   /// Factor on the schedule's learning rate, halved by each rollback (nil: 1).
   public var learningRateScale: Double?
+  /// The budget the run was last given: a resume with none goes on to it.
+  public var budget: TrainingBudget?
+  /// Seconds a timed budget has spent, over every invocation (nil: not timed).
+  public var secondsSpent: Double?
 
   public init(position: Cursor, config: TrainingConfig) {
     self.position = position

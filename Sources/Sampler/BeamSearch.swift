@@ -1,3 +1,4 @@
+import Kernels
 import Foundation
 import LanguageModel
 import Tokenizer
@@ -25,7 +26,7 @@ extension TextGenerator {
       candidates.removeAll(keepingCapacity: true)
       for (w, beam) in beams.enumerated() {
         workspace.withLogits(step: lastStep, stream: w, streams: streams) { logits in
-          let logSum = Self.logSumExp(logits)
+          let logSum = Reductions.logSumExp(logits)
           for j in 0..<v { candidates.append((beam.score + Double(logits[j]) - logSum, w, Int32(j))) }
         }
       }

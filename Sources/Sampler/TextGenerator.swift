@@ -115,17 +115,8 @@ public final class TextGenerator: @unchecked Sendable {
       strategy.distribution(logits, into: &probabilities, order: &order)
       let u = rng.nextUnitDouble()
       let id = strategy.greedy ? SamplingStrategy.argmax(logits) : SamplingStrategy.draw(probabilities, u: u)
-      return (Int32(id), Double(logits[id]) - Self.logSumExp(logits))
+      return (Int32(id), Double(logits[id]) - Reductions.logSumExp(logits))
     }
-  }
-
-  /// log Σ exp(logits), in Double: log softmax(logits)[j] = logits[j] − this.
-  public static func logSumExp(_ logits: UnsafeBufferPointer<Float>) -> Double {
-    var maxValue = -Float.infinity
-    for value in logits { maxValue = max(maxValue, value) }
-    var sum = 0.0
-    for value in logits { sum += Foundation.exp(Double(value - maxValue)) }
-    return Foundation.log(sum) + Double(maxValue)
   }
 
   /// Primes every stream with `prime`, then generates up to `options.length`

@@ -1,7 +1,6 @@
 import Foundation
 import Kernels
 import LanguageModel
-import Sampler
 import Tokenizer
 
 /// Scores a model on the probe stories of a `ContextCorpus`: after reading
@@ -119,7 +118,7 @@ public enum ContextProbe {
         var total = 0.0
         for (t, target) in candidateIDs[s].enumerated() {
           total += scorer.withLogits(step: t, stream: s, streams: streams) { logits in
-            Double(logits[Int(target)]) - TextGenerator.logSumExp(logits)
+            Double(logits[Int(target)]) - Reductions.logSumExp(logits)
           }
         }
         storyScores.append(total)

@@ -31,8 +31,10 @@ enum TrainCommand {
       OptionSpec("--decay-every", "N", "step schedule: decay every N steps", default: "1000"),
       OptionSpec("--decay-factor", "F", "step schedule: multiply the rate by F", default: "0.5"),
       OptionSpec("--steps", "N", "train until N steps in total"),
-      OptionSpec("--epochs", "N", "train until N passes over the training split in total", default: "1"),
-      OptionSpec("--time", "DURATION", "train for this long, e.g. 90s, 10m, 1h"),
+      OptionSpec(
+        "--epochs", "N", "train until N passes over the training split in total",
+        default: "1; with --resume, the run's saved budget"),
+      OptionSpec("--time", "DURATION", "train until this long in total, e.g. 90s, 10m, 1h (--resume counts earlier time)"),
       OptionSpec("--eval-every", "N", "validate and save every N steps", default: "250"),
       OptionSpec("--out", "DIR", "run directory for best, latest and the training state", default: "checkpoints/run"),
       OptionSpec("--resume", nil, "continue the run saved in --out"),
@@ -71,14 +73,16 @@ enum TrainCommand {
       throw UsageError(
         description: "give only one of --steps, --epochs and --time (got \(budgetFlags.joined(separator: ", ")))")
     }
-    let budget: TrainingBudget
+    // nil: a new run trains one epoch; a resumed one goes on to its saved budget.
+    var requestedBudget: TrainingBudget?
     if let steps = try args.optionalInt("--steps", min: 1, max: maximumSteps) {
-      budget = .steps(steps)
+      requestedBudget = .steps(steps)
     } else if let seconds = try args.duration("--time") {
-      budget = .seconds(seconds)
-    } else {
-      budget = .epochs(try args.int("--epochs", default: 1, min: 1, max: 1_000_000))
+      requestedBudget = .seconds(seconds)
+    } else if args.has("--epochs") {
+      requestedBudget = .epochs(try args.int("--epochs", default: 1, min: 1, max: 1_000_000))
     }
+    var budget = requestedBudget ?? .epochs(1)
     let threads = try args.threads()
     let onDivergence: DivergenceChoice = try args.choice("--on-divergence", default: .stop)
     let maximumRollbacks = try args.int("--max-rollbacks", default: 3, min: 1)
@@ -118,14 +122,16 @@ enum TrainCommand {
       let corpus = try Corpus.load(path: corpusPath, options: loadOptions)
       trainer = try Trainer.resume(outputDirectory: outputDirectory, corpus: corpus, gemm: gemm)
       let requestedModel = try modelConfig(args, vocabularySize: saved.vocabulary.count, base: trainer.model.config)
-      var requestedTraining = try trainingConfig(args, base: trainer.config)
-      requestedTraining.schedule.totalSteps = trainer.config.schedule.totalSteps
-      if requestedModel != trainer.model.config || requestedTraining != trainer.config {
+      let requestedTraining = try trainingConfig(args, base: trainer.config)
+      let changed = trainer.model.config.differences(from: requestedModel)
+        + trainer.config.differences(from: requestedTraining)
+      if !changed.isEmpty {
         throw UsageError(
           description:
-            "--resume continues the run in \(outputDirectory) with its saved configuration, and the flags given change it; drop the model and training flags, or train into a new --out"
+            "--resume continues the run in \(outputDirectory) with its saved configuration, and the flags given change it (\(changed.joined(separator: ", "))); drop those flags, or train into a new --out"
         )
       }
+      budget = requestedBudget ?? trainer.progress.budget ?? budget
       if !json { print("resuming \(outputDirectory) at step \(trainer.progress.step)") }
     } else {
       // Refused now, before any work; with --overwrite the old run is cleared
@@ -142,15 +148,8 @@ enum TrainCommand {
       }
       let modelConfig = try modelConfig(args, vocabularySize: corpus.vocabulary.count, base: nil)
       var config = try trainingConfig(args, base: nil)
-      let batcher = try BPTTBatcher(tokenCount: corpus.split.train.count, streams: config.batch, window: config.window)
-      switch budget {
-      case .steps(let n): config.schedule.totalSteps = n
-      case .epochs(let n): config.schedule.totalSteps = n * batcher.windowsPerEpoch
-      case .seconds, .trainingSeconds:
-        if config.schedule.kind == .cosine {
-          throw UsageError(description: "--schedule cosine needs a known length: use --steps or --epochs, not --time")
-        }
-      }
+      config.sizeSchedule(
+        to: budget, stepsPerEpoch: try LanguageModelTask.stepsPerEpoch(trainingTokens: corpus.split.train.count, config: config))
       if corpus.split.validation.count < 2 {
         throw RuntimeError(
           TokenizerError.corpusTooShort(

@@ -106,15 +106,26 @@ struct CLITests {
     ])
     #expect(resumed.status == 0, "\(resumed.error)")
     #expect(resumed.output.contains("resuming \(run) at step 30"))
+    // A resume with no budget goes on to the saved one (40 steps), not to a default epoch.
+    let keeps = try Self.run(["train", "--corpus", corpus, "--out", run, "--resume", "--threads", "1"])
+    #expect(keeps.status == 0, "\(keeps.error)")
+    #expect(keeps.output.contains("done: 40 steps"), "\(keeps.output)")
     // A new run into the same directory would destroy it: refused without --overwrite.
     let again = try Self.run(["train", "--corpus", corpus, "--steps", "5", "--out", run])
     #expect(again.status == 2)
     #expect(again.error.contains("already holds a run"))
     // Changing the model on resume is refused.
     let changed = try Self.run([
-      "train", "--corpus", corpus, "--steps", "50", "--out", run, "--resume", "--hidden", "32",
+      "train", "--corpus", corpus, "--steps", "50", "--out", run, "--resume", "--hidden", "32", "--lr", "0.5",
     ])
     #expect(changed.status == 2)
+    #expect(changed.error.contains("--hidden 16 → 32") && changed.error.contains("--lr 0.002 → 0.5"), "\(changed.error)")
+    // Cosine decay works with a timed budget: it follows the fraction of the time spent.
+    let timed = try Self.run([
+      "train", "--corpus", corpus, "--hidden", "8", "--batch", "2", "--window", "8", "--schedule", "cosine",
+      "--time", "1s", "--out", directory + "/timed", "--threads", "1",
+    ])
+    #expect(timed.status == 0, "\(timed.error)")
   }
 
   @Test(arguments: [

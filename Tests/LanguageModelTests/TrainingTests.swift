@@ -85,6 +85,10 @@ struct ScheduleTests {
     #expect(abs(s.rate(at: 50) - 0.55) < 1e-6)
     #expect(abs(s.rate(at: 100) - 0.1) < 1e-6)
     #expect(abs(s.rate(at: 1000) - 0.1) < 1e-6)
+    // A timed budget: the fraction of the time spent, whatever the step.
+    #expect(abs(s.rate(at: 3, timeFraction: 0.5) - 0.55) < 1e-6)
+    #expect(abs(s.rate(at: 3, timeFraction: 1.2) - 0.1) < 1e-6)
+    #expect(s.rate(at: 90, timeFraction: 0) == 1)
   }
 }
 

@@ -1,3 +1,5 @@
+import Tokenizer
+
 /// Lays a token sequence out as B parallel streams and serves consecutive
 /// windows of T characters from each, for truncated backpropagation through
 /// time.
