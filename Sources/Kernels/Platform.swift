@@ -91,6 +91,18 @@ public enum Platform {
   /// The cores this process may run on: the fewest of the online cores, the
   /// CPU affinity mask (taskset) and the cgroup's CPU quota. A pool with
   /// more threads than that waits for descheduled workers at every region.
+  /// The processor's name as the system reports it ("model name" in
+  /// /proc/cpuinfo), or nil where it cannot be read.
+  public static func processorName() -> String? {
+    guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return nil }
+    for line in text.split(separator: "\n") where line.hasPrefix("model name") {
+      if let colon = line.firstIndex(of: ":") {
+        return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+      }
+    }
+    return nil
+  }
+
   public static func availableCores() -> Int {
     var cores = ProcessInfo.processInfo.activeProcessorCount
     #if canImport(Glibc)

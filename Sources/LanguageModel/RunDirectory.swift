@@ -15,7 +15,7 @@ public enum ExistingFiles: Sendable {
   case replace
 }
 
-/// A run directory: best, latest and the training state of one run.
+/// A run directory: best, latest and the training state of one run, and its log.
 ///
 /// A new run refuses a directory that holds another's files unless told to
 /// replace them; then the old files are moved aside and deleted before the
@@ -23,7 +23,10 @@ public enum ExistingFiles: Sendable {
 /// beside the new run's files. Temporaries of writers that died (kill -9
 /// between write and rename) are removed whenever a run directory is opened.
 public enum RunDirectory {
-  public static let runFiles = [Checkpoint.stateFile, Checkpoint.bestFile, Checkpoint.latestFile]
+  /// Every file a run writes (the log's two are named by Workbench's `RunLog`).
+  public static let runFiles = [
+    Checkpoint.stateFile, Checkpoint.bestFile, Checkpoint.latestFile, "metrics.csv", "report.html",
+  ]
 
   public enum Problem: Error, CustomStringConvertible {
     case holdsARun(path: String, files: [String])

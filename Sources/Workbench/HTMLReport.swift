@@ -35,6 +35,7 @@ public struct HTMLReport: Sendable {
     th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
     figure { margin: 1em 0; } p { line-height: 1.45; }
     .note { color: #555; font-size: 0.9em; }
+    pre { white-space: pre-wrap; background: #f7f7f7; padding: 8px; font-size: 0.88em; }
     </style>
     </head>
     <body>

@@ -6,9 +6,12 @@ public struct SVGChart: Sendable {
   public struct Series: Sendable {
     public var name: String
     public var points: [(x: Double, y: Double)]
-    public init(name: String, points: [(x: Double, y: Double)]) {
+    /// A dot (with its value on hover) at every point; off for dense curves.
+    public var dots: Bool
+    public init(name: String, points: [(x: Double, y: Double)], dots: Bool = true) {
       self.name = name
       self.points = points
+      self.dots = dots
     }
   }
 
@@ -21,6 +24,8 @@ public struct SVGChart: Sendable {
   public var logY = false
   /// Dashed horizontal lines with a label, e.g. chance level.
   public var referenceLines: [(y: Double, label: String)] = []
+  /// Vertical lines with a label at the top, e.g. the best checkpoint.
+  public var markers: [(x: Double, label: String)] = []
   public var width = 720.0
   public var height = 400.0
 
@@ -83,6 +88,16 @@ public struct SVGChart: Sendable {
       svg +=
         "<text x=\"\(f(right - 4))\" y=\"\(f(y - 5))\" text-anchor=\"end\" font-size=\"11\" fill=\"#555\">\(escape(line.label))</text>\n"
     }
+    for (index, marker) in markers.enumerated() where marker.x.isFinite && (!logX || marker.x > 0) {
+      let x = px(marker.x)
+      // The label on the side with room, inside the plot.
+      let leftHalf = x < (left + right) / 2
+      svg +=
+        "<line x1=\"\(f(x))\" y1=\"\(f(top))\" x2=\"\(f(x))\" y2=\"\(f(bottom))\" stroke=\"#444\" stroke-dasharray=\"3 3\"/>\n"
+      // Labels step down so that two markers close together stay readable.
+      svg +=
+        "<text x=\"\(f(leftHalf ? x + 4 : x - 4))\" y=\"\(f(top + 14 + 14 * Double(index)))\" text-anchor=\"\(leftHalf ? "start" : "end")\" font-size=\"11\" fill=\"#333\">\(escape(marker.label))</text>\n"
+    }
     for (index, s) in series.enumerated() {
       let color = Self.palette[index % Self.palette.count]
       let points = s.points.filter {
@@ -91,7 +106,7 @@ public struct SVGChart: Sendable {
       let coordinates = points.map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " ")
       svg +=
         "<polyline data-series=\"\(escape(s.name))\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" points=\"\(coordinates)\"/>\n"
-      for point in points {
+      for point in points where s.dots {
         svg +=
           "<circle cx=\"\(f(px(point.x)))\" cy=\"\(f(py(point.y)))\" r=\"2.5\" fill=\"\(color)\"><title>\(escape(s.name)): \(label(point.x)), \(label(point.y))</title></circle>\n"
       }

@@ -1,7 +1,9 @@
 import Foundation
 import Kernels
 import LanguageModel
+import Sampler
 import Tokenizer
+import Workbench
 
 enum TrainCommand {
   static let spec = CommandSpec(
@@ -54,6 +56,7 @@ enum TrainCommand {
         default: "stop"),
       OptionSpec("--max-rollbacks", "N", "with --on-divergence rollback: give up after N rollbacks", default: "3"),
       OptionSpec("--allow-no-save", nil, "keep training when a checkpoint cannot be written (else stop)"),
+      OptionSpec("--sample-every", "N", "print a short sample every N steps (the report keeps them)", default: "never"),
     ],
     examples: [
       "charlm train --corpus corpora/tinyshakespeare.txt --time 5m --out checkpoints/shakespeare",
@@ -103,6 +106,7 @@ enum TrainCommand {
       throw UsageError(description: "--bytes always has 256 symbols; drop --max-vocabulary")
     }
     let validationLimit = try args.optionalInt("--val-chars", min: 2)
+    let sampleEvery = try args.optionalInt("--sample-every", min: 1, max: maximumSteps)
     let gemm = GEMMEngine(pool: ThreadPool(threadCount: threads))
     let trainer: LanguageModelTrainer
     if args.flag("--resume") {
@@ -172,9 +176,20 @@ enum TrainCommand {
     trainer.validationLimit = validationLimit
     trainer.divergencePolicy = onDivergence == .stop ? .stop : .rollback(maximum: maximumRollbacks)
     trainer.allowNoSave = args.flag("--allow-no-save")
+    let log = try runLog(
+      trainer, corpusPath: corpusPath, budget: budget, threads: threads, resuming: args.flag("--resume"))
     Interrupts.install()
     let reporter = ProgressReporter(json: json)
-    let reason = try trainer.train(budget: budget, shouldStop: Interrupts.stopRequested, onEvent: reporter.handle)
+    let reason = try trainer.train(budget: budget, shouldStop: Interrupts.stopRequested) { event in
+      reporter.handle(event)
+      log.record(event)
+      if let every = sampleEvery, case .step(let step, _, _, _, _, _, _, _) = event, step % every == 0 {
+        let text = Self.sample(trainer, length: 200)
+        log.recordSample(text, at: step)
+        reporter.show(sample: text, step: step)
+      }
+    }
+    log.flush()
     reporter.finish()
     if reason == .interrupted {
       let message =
@@ -191,6 +206,46 @@ enum TrainCommand {
           Checkpoint.bestFile))
     }
     return 0
+  }
+
+  /// The run's metrics.csv and report.html, with what the report says about the run.
+  static func runLog(
+    _ trainer: LanguageModelTrainer, corpusPath: String, budget: TrainingBudget, threads: Int, resuming: Bool
+  ) throws -> RunLog {
+    try FileManager.default.createDirectory(atPath: trainer.outputDirectory, withIntermediateDirectories: true)
+    let m = trainer.model.config
+    let c = trainer.config
+    let corpusName = URL(fileURLWithPath: corpusPath).lastPathComponent
+    let log = RunLog(
+      directory: trainer.outputDirectory, title: "\(m.cell.rawValue) \(m.layers)×\(m.hiddenSize) on \(corpusName)",
+      itemsPerStep: trainer.itemsPerStep, resumingAt: resuming ? trainer.progress.step : nil)
+    let budgetText: String
+    switch budget {
+    case .steps(let n): budgetText = "\(n) steps"
+    case .epochs(let n): budgetText = "\(n) epoch\(n == 1 ? "" : "s")"
+    case .seconds(let s), .trainingSeconds(let s): budgetText = Terminal.duration(s)
+    }
+    let corpus = trainer.task.corpus
+    log.details = [
+      ("model", "\(m.cell.rawValue), \(m.layers) layer\(m.layers == 1 ? "" : "s") of \(m.hiddenSize), embedding \(m.embeddingSize), dropout \(m.dropout), \(trainer.model.layout.parameterCount) parameters"),
+      ("training", "batch \(c.batch) × window \(c.window), \(c.optimizer.rawValue) lr \(c.schedule.baseRate), \(c.schedule.kind.rawValue) schedule, warmup \(c.schedule.warmupSteps), clip \(c.clip), seed \(c.seed)\(c.forgetBias.map { ", forget bias \($0)" } ?? "")"),
+      ("budget", budgetText),
+      ("corpus", "\(corpusPath): \(corpus.tokens.count) characters, vocabulary \(corpus.vocabulary.count); split \(corpus.split.train.count) / \(corpus.split.validation.count) / \(corpus.split.test.count)"),
+      ("machine", "\(Platform.processorName() ?? "unknown processor"), \(threads) thread\(threads == 1 ? "" : "s")"),
+    ]
+    log.sampleAtBest = { Self.sample(trainer, length: 300) }
+    return log
+  }
+
+  /// A short sample from the current weights at temperature 0.8, primed with
+  /// the first character of the corpus.
+  static func sample(_ trainer: LanguageModelTrainer, length: Int) -> String {
+    let corpus = trainer.task.corpus
+    guard let first = corpus.tokens.first else { return "" }
+    let prime = String(Character(trainer.vocabulary.scalars[Int(first)]))
+    let generator = TextGenerator(model: trainer.model, vocabulary: trainer.vocabulary)
+    return (try? generator.generate(prime: prime, options: SamplingOptions(length: length, temperature: 0.8, seed: 1)))
+      ?? ""
   }
 
   static func modelConfig(_ args: ParsedArguments, vocabularySize: Int, base: ModelConfig?) throws(UsageError)
@@ -313,4 +368,14 @@ final class ProgressReporter {
   }
 
   func finish() { closeLine() }
+
+  func show(sample text: String, step: Int) {
+    closeLine()
+    if json {
+      let encoded = (try? JSONEncoder().encode(text)).map { String(decoding: $0, as: UTF8.self) } ?? "\"\""
+      print(#"{"event":"sample","step":\#(step),"text":\#(encoded)}"#)
+    } else {
+      print("--- sample at step \(step) ---\n\(text)\n---")
+    }
+  }
 }
