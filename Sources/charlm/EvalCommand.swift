@@ -2,6 +2,7 @@ import Foundation
 import Kernels
 import LanguageModel
 import Tokenizer
+import Workbench
 
 enum EvalCommand {
   static let spec = CommandSpec(
@@ -37,17 +38,26 @@ enum EvalCommand {
       throw RuntimeError(
         "\(path) gives a loss of \(metrics.loss) on this text: its outputs overflow (weights too large or damaged); use another checkpoint")
     }
+    // Simple models on the same characters, so that the number means something.
+    let yardsticks = NGramBaseline.yardsticks(
+      training: corpus.tokens(in: .train), vocabularySize: corpus.vocabulary.count, scoring: Array(tokens))
     if args.flag("--json") {
       let encoder = JSONEncoder()
       encoder.outputFormatting = [.sortedKeys]
       var object = try JSONSerialization.jsonObject(with: encoder.encode(metrics)) as! [String: Any]
       object["split"] = part.rawValue
+      object["yardsticks_bpc"] = Dictionary(
+        yardsticks.map { ($0.label, $0.loss / Foundation.log(2.0)) }, uniquingKeysWith: { a, _ in a })
       print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
     } else {
       print(
         String(
           format: "%@: loss %.4f nats/char, %.4f bits/char, perplexity %.3f over %d characters", part.rawValue,
           metrics.loss, metrics.bitsPerCharacter, metrics.perplexity, metrics.characters))
+      print(
+        "yardsticks on the same characters, fitted on the training split: "
+          + yardsticks.map { String(format: "%@ %.4f", $0.label, $0.loss / Foundation.log(2.0)) }.joined(
+            separator: ", ") + " bits/char")
     }
     return 0
   }

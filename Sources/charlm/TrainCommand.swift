@@ -234,6 +234,9 @@ enum TrainCommand {
       ("machine", "\(Platform.processorName() ?? "unknown processor"), \(threads) thread\(threads == 1 ? "" : "s")"),
     ]
     log.sampleAtBest = { Self.sample(trainer, length: 300) }
+    let validation = Array(corpus.tokens(in: .val).prefix(trainer.validationLimit ?? .max))
+    log.yardsticks = NGramBaseline.yardsticks(
+      training: corpus.tokens(in: .train), vocabularySize: corpus.vocabulary.count, scoring: validation)
     return log
   }
 
