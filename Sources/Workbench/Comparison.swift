@@ -27,6 +27,8 @@ public enum Comparison {
     public var startFrom: String?
     /// Cell directories that already hold a run: refused, or replaced.
     public var existing = ExistingFiles.refuse
+    /// Simple models' validation loss (nats per character) to draw beside the cells': `NGramBaseline.yardsticks`.
+    public var yardsticks: [(label: String, loss: Double)] = []
     public init() {}
   }
 
@@ -63,8 +65,13 @@ public enum Comparison {
     }
   }
 
-  /// Trains every cell in turn. `log` gets one line per event worth showing.
-  public static func run(corpus: Corpus, options: Options, gemm: GEMMEngine, log: (String) -> Void) throws -> [Run] {
+  /// Trains every cell in turn. `log` gets one line per event worth showing;
+  /// `progress` gets the fraction of the whole comparison done and an
+  /// estimate of the seconds left, after every step.
+  public static func run(
+    corpus: Corpus, options: Options, gemm: GEMMEngine, log: (String) -> Void,
+    progress: (_ fraction: Double, _ secondsLeft: Double?) -> Void = { _, _ in }
+  ) throws -> [Run] {
     var runs: [Run] = []
     // Every cell's directory is checked before any cell trains.
     if options.existing == .refuse {
@@ -72,11 +79,16 @@ public enum Comparison {
         try RunDirectory.prepareForNewRun(options.outputDirectory + "/" + cell.rawValue, existing: .refuse)
       }
     }
-    for (cell, hidden, parameters) in plan(options, vocabulary: corpus.vocabulary.count) {
+    let validation = Array(corpus.tokens(in: .val))
+    let plan = plan(options, vocabulary: corpus.vocabulary.count)
+    for (index, (cell, hidden, parameters)) in plan.enumerated() {
       let directory = options.outputDirectory + "/" + cell.rawValue
-      let config = options.training
+      var config = options.training
       let modelConfig = ModelConfig(
         cell: cell, vocabularySize: corpus.vocabulary.count, hiddenSize: hidden, layers: options.layers)
+      config.sizeSchedule(
+        to: options.budget,
+        stepsPerEpoch: try LanguageModelTask.stepsPerEpoch(trainingTokens: corpus.split.train.count, config: config))
       let trainer = try Trainer(
         modelConfig: modelConfig, config: config, corpus: corpus, outputDirectory: directory, gemm: gemm)
       try RunDirectory.prepareForNewRun(directory, existing: options.existing)
@@ -90,34 +102,55 @@ public enum Comparison {
       }
       // Space the validation points evenly over the budget.
       let totalSteps: Int
-      switch options.budget {
-      case .steps(let n): totalSteps = n
-      case .epochs(let n): totalSteps = n * trainer.stepsPerEpoch
-      case .seconds(let seconds), .trainingSeconds(let seconds):
+      if let steps = options.budget.steps(perEpoch: trainer.stepsPerEpoch) {
+        totalSteps = steps
+      } else {
+        // A timed budget: measure three steps, then count.
         for _ in 0..<3 { _ = try trainer.step() }
+        let seconds: Double
+        switch options.budget {
+        case .seconds(let s), .trainingSeconds(let s): seconds = s
+        case .steps, .epochs: seconds = 0
+        }
         totalSteps = max(4, Int(seconds / (trainer.trainingSeconds / 3)))
       }
       trainer.evaluateEvery = max(1, totalSteps / max(options.evaluationPoints, 1))
       log("\(cell.rawValue): hidden \(hidden), \(parameters) parameters")
+      try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+      let runLog = RunLog(
+        directory: directory,
+        title: "\(cell.rawValue) \(options.layers)×\(hidden) (compare)", itemsPerStep: trainer.itemsPerStep,
+        resumingAt: nil)
+      runLog.yardsticks = options.yardsticks
       var run = Run(cell: cell, hidden: hidden, parameters: parameters)
       let charactersPerStep = Double(trainer.itemsPerStep)
       let start = Date()
       try trainer.train(
         budget: options.budget,
         onEvent: { event in
+          runLog.record(event)
           if case .evaluation(let step, let metrics, _, let seconds) = event {
             run.curve.append((Double(step) * charactersPerStep, seconds, metrics.bitsPerCharacter))
             log(String(format: "  %@ step %d  validation bpc %.4f", cell.rawValue, step, metrics.bitsPerCharacter))
           }
+          if case .step(_, _, _, _, _, _, let fraction?, let left) = event {
+            // Cells still to come are assumed to take as long as this one will.
+            let overall = (Double(index) + fraction) / Double(plan.count)
+            let thisCell = Date().timeIntervalSince(start) + (left ?? 0)
+            progress(overall, left.map { $0 + thisCell * Double(plan.count - index - 1) })
+          }
         })
+      runLog.flush()
       run.wallSeconds = Date().timeIntervalSince(start)
-      run.trainingLoss = trainer.recentLoss ?? .nan
       run.itemsPerSecond = Double(trainer.progress.step) * charactersPerStep / max(trainer.trainingSeconds, 1e-9)
       run.checkpoint = directory + "/" + Checkpoint.bestFile
       let (best, _, _) = try Checkpoint.loadModel(path: run.checkpoint, gemm: gemm)
       let evaluator = Evaluator(model: best)
-      run.validation = evaluator.evaluate(corpus.tokens(in: .val))
+      run.validation = evaluator.evaluate(validation)
       run.test = evaluator.evaluate(corpus.tokens(in: .test))
+      // Training loss of the same checkpoint, on as much training text as
+      // validation has (its end, next to the validation text).
+      run.trainingLoss = evaluator.evaluate(corpus.tokens(in: .train).suffix(validation.count)).loss
       runs.append(run)
     }
     return runs
@@ -137,7 +170,7 @@ public enum Comparison {
   // MARK: - Output
 
   public static let tableHeader = [
-    "cell", "hidden", "parameters", "train loss", "val loss", "val bpc", "val perplexity", "test perplexity",
+    "cell", "hidden", "parameters", "train loss (best)", "val loss", "val bpc", "val perplexity", "test perplexity",
     "chars/s", "wall time",
   ]
 
@@ -191,17 +224,27 @@ public enum Comparison {
       series: runs.map { run in
         .init(name: "\(run.cell.rawValue) (H=\(run.hidden))", points: run.curve.map { ($0.characters, $0.bpc) })
       })
-    byCharacters.logY = false
+    let references = options.yardsticks.filter { !$0.label.hasPrefix("uniform") }.map {
+      (y: $0.loss / Foundation.log(2.0), label: $0.label)
+    }
+    byCharacters.referenceLines = references
     report.chart(byCharacters)
-    let byTime = SVGChart(
+    var byTime = SVGChart(
       title: "Validation bits per character vs training time", xLabel: "training seconds (evaluation excluded)",
       yLabel: "validation bpc",
       series: runs.map { run in
         .init(name: "\(run.cell.rawValue) (H=\(run.hidden))", points: run.curve.map { ($0.seconds, $0.bpc) })
       })
+    byTime.referenceLines = references
     report.chart(byTime)
     report.heading("Results (best checkpoint of each run)")
     report.table(header: tableHeader, rows: tableRows(runs))
+    if !options.yardsticks.isEmpty {
+      report.paragraph(
+        "Yardsticks on the same validation text, fitted on the training split (charlm baseline): "
+          + options.yardsticks.map { String(format: "%@ %.4f bpc", $0.label, $0.loss / Foundation.log(2.0)) }.joined(
+            separator: ", ") + ". Train and validation loss in the table both come from the best checkpoint.")
+    }
     report.raw(
       "<p class=\"note\">Checkpoints: \(runs.map { escape($0.checkpoint) }.joined(separator: ", ")). Curves as CSV beside this report.</p>"
     )

@@ -83,7 +83,33 @@ enum CompareCommand {
 
     let corpus = try Corpus.load(path: corpusPath)
     let gemm = GEMMEngine(pool: ThreadPool(threadCount: threads))
-    let runs = try Comparison.run(corpus: corpus, options: options, gemm: gemm) { print($0) }
+    options.yardsticks = NGramBaseline.yardsticks(
+      training: corpus.tokens(in: .train), vocabularySize: corpus.vocabulary.count,
+      scoring: Array(corpus.tokens(in: .val)))
+    let live = Terminal.isInteractive
+    var lastPrint = Date.distantPast
+    var lineOpen = false
+    let runs = try Comparison.run(
+      corpus: corpus, options: options, gemm: gemm,
+      log: { line in
+        if lineOpen {
+          Terminal.write("\n")
+          lineOpen = false
+        }
+        print(line)
+      },
+      progress: { fraction, left in
+        guard Date().timeIntervalSince(lastPrint) >= (live ? 0.2 : 10) else { return }
+        lastPrint = Date()
+        let line = String(format: "all cells: %3.0f%%", fraction * 100) + (left.map { "  ETA " + Terminal.duration($0) } ?? "")
+        if live {
+          Terminal.write("\r\u{1B}[K" + line)
+          lineOpen = true
+        } else {
+          print(line)
+        }
+      })
+    if lineOpen { Terminal.write("\n") }
     print("")
     print(Comparison.textTable(runs))
     let name = URL(fileURLWithPath: corpusPath).lastPathComponent

@@ -72,13 +72,26 @@ struct ComparisonTests {
     options.training.batch = 8
     options.training.window = 16
     options.outputDirectory = NSTemporaryDirectory() + "charlm-compare-\(UUID().uuidString)"
+    var progress: [Double] = []
+    let gemm = GEMMEngine(pool: ThreadPool(threadCount: 2))
     let runs = try Comparison.run(
-      corpus: corpus, options: options, gemm: GEMMEngine(pool: ThreadPool(threadCount: 2)), log: { _ in })
+      corpus: corpus, options: options, gemm: gemm, log: { _ in }, progress: { fraction, _ in progress.append(fraction) })
     #expect(runs.map(\.cell) == [.rnn, .gru, .lstm])
+    // One overall progress line for all cells: it only grows, and reaches the end.
+    #expect(progress.count == 3 * 24)
+    #expect(zip(progress, progress.dropFirst()).allSatisfy { $0 <= $1 })
+    #expect(abs(progress.last! - 1) < 1e-12)
     for run in runs {
       #expect(run.curve.count == 4)
       #expect(run.validation.loss.isFinite && run.test.loss.isFinite)
       #expect(FileManager.default.fileExists(atPath: run.checkpoint))
+      // Training loss from the best checkpoint, as the validation loss is (not the last minibatch's).
+      let (best, _, _) = try Checkpoint.loadModel(path: run.checkpoint, gemm: gemm)
+      let sample = corpus.tokens(in: .train).suffix(corpus.tokens(in: .val).count)
+      #expect(run.trainingLoss == Evaluator(model: best).evaluate(sample).loss)
+      // Each cell's run keeps its log.
+      let directory = URL(fileURLWithPath: run.checkpoint).deletingLastPathComponent().path
+      #expect(RunLog.readRows(directory + "/" + RunLog.csvFile).count == 24)
     }
     let counts = runs.map { Double($0.parameters) }
     #expect((counts.max()! - counts.min()!) / counts.max()! < 0.05)
