@@ -11,6 +11,8 @@ enum SampleCommand {
     options: [
       OptionSpec("--checkpoint", "PATH", "a model file, or a run directory (its best model)"),
       OptionSpec("--prime", "TEXT", "text to start from; it is printed, then continued", default: "none"),
+      OptionSpec("--prime-file", "FILE", "the prime read from a UTF-8 file (at most 1 MB)"),
+      OptionSpec("--verbose", nil, "first, on standard error: the model, its step and its validation loss"),
       OptionSpec("--length", "N", "characters to generate", default: "500"),
       OptionSpec("--temperature", "T", "greater than 0; lower is more conservative (applied first)", default: "1.0"),
       OptionSpec("--top-k", "K", "draw only from the K most likely characters (after temperature)"),
@@ -54,8 +56,23 @@ enum SampleCommand {
     let threads = try args.threads(default: 1)
     let json = args.flag("--json")
     let gemm = GEMMEngine(pool: ThreadPool(threadCount: threads))
-    let (model, vocabulary, _) = try Checkpoint.loadModel(path: path, gemm: gemm)
-    let prime = args.string("--prime") ?? ""
+    if args.has("--prime") && args.has("--prime-file") {
+      throw UsageError(description: "give --prime or --prime-file, not both")
+    }
+    let primeFromFile = try args.string("--prime-file").map(readPrime)
+    let (model, vocabulary, metadata) = try Checkpoint.loadModel(path: path, gemm: gemm)
+    let prime = primeFromFile ?? args.string("--prime") ?? ""
+    if args.flag("--verbose") {
+      let c = model.config
+      var line = "\(Checkpoint.resolveModelPath(path)): \(c.cell.rawValue) \(c.layers)×\(c.hiddenSize), vocabulary \(c.vocabularySize)"
+      if let step = metadata["charlm.step"] { line += ", step \(step)" }
+      if let loss = metadata["charlm.validation_loss"].flatMap(Double.init), loss.isFinite {
+        line += String(format: ", validation loss %.4f nats = %.4f bits per character", loss, loss / log(2.0))
+      } else {
+        line += ", no validation loss recorded (a latest, not a best, checkpoint)"
+      }
+      Terminal.note(line)
+    }
     _ = try vocabulary.encode(prime)  // check the prime before printing anything
 
     if let width = beam {
@@ -99,6 +116,30 @@ enum SampleCommand {
       }
     }
     return 0
+  }
+
+  static let maximumPrimeBytes = 1 << 20
+
+  /// The prime in a regular UTF-8 file of at most 1 MB.
+  static func readPrime(_ path: String) throws -> String {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+      throw RuntimeError("--prime-file: no file at \(path)")
+    }
+    let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+    guard !isDirectory.boolValue, attributes?[.type] as? FileAttributeType == .typeRegular else {
+      throw RuntimeError("--prime-file: \(path) is not a regular file; give a text file")
+    }
+    guard let size = attributes?[.size] as? Int, size <= maximumPrimeBytes else {
+      throw RuntimeError("--prime-file: \(path) is larger than 1 MB; a prime that long adds nothing, give its end")
+    }
+    guard let data = FileManager.default.contents(atPath: path) else {
+      throw RuntimeError("--prime-file: cannot read \(path)")
+    }
+    guard let text = String(data: data, encoding: .utf8) else {
+      throw RuntimeError("--prime-file: \(path) is not valid UTF-8")
+    }
+    return text
   }
 
   static func printJSON(_ object: Any) throws {

@@ -73,6 +73,16 @@ struct CLITests {
     #expect(first.output == second.output)
     #expect(first.output.hasPrefix("to be"))
     #expect(first.output.unicodeScalars.count == 5 + 80 + 1)
+    // The same prime from a file gives the same text; --verbose names the validation loss on standard error.
+    try "to be".write(toFile: directory + "/prime.txt", atomically: true, encoding: .utf8)
+    let fromFile = try Self.run(
+      ["sample", "--checkpoint", run, "--prime-file", directory + "/prime.txt", "--length", "80", "--seed", "7", "--verbose"])
+    #expect(fromFile.status == 0, "\(fromFile.error)")
+    #expect(fromFile.output == first.output)
+    #expect(fromFile.error.contains("validation loss") && fromFile.error.contains("bits per character"))
+    try Data([0x74, 0xFF]).write(to: URL(fileURLWithPath: directory + "/bad.txt"))
+    let badPrime = try Self.run(["sample", "--checkpoint", run, "--prime-file", directory + "/bad.txt"])
+    #expect(badPrime.status == 1 && badPrime.error.contains("not valid UTF-8"), "\(badPrime.error)")
 
     let eval = try Self.run(["eval", "--checkpoint", run, "--corpus", corpus, "--json"])
     #expect(eval.status == 0, "\(eval.error)")
