@@ -84,6 +84,28 @@ public enum ContextCorpus {
       var seen = Set<String>()
       return pairs.map(\.language).filter { seen.insert($0).inserted }
     }
+
+    /// The first thing that makes the set unusable, in words, or nil. The
+    /// probe relies on all of these; a file from elsewhere is checked whole first.
+    public var problem: String? {
+      if format != "charlm-context-probe" { return "its format is \"\(format)\", not charlm-context-probe" }
+      if pairs.count < 2 { return "it has \(pairs.count) place–language pair\(pairs.count == 1 ? "" : "s"); a probe needs at least 2" }
+      for (index, pair) in pairs.enumerated() {
+        if pair.place.isEmpty || pair.language.isEmpty { return "pair \(index + 1) has an empty place or language" }
+      }
+      let languages = pairs.map(\.language)
+      if let repeated = languages.first(where: { name in languages.filter { $0 == name }.count > 1 }) {
+        return "the language \"\(repeated)\" appears in more than one pair"
+      }
+      if stories.isEmpty { return "it has no stories" }
+      for (index, story) in stories.enumerated() {
+        if story.language.isEmpty || story.place.isEmpty { return "story \(index + 1) has an empty place or language" }
+        if !languages.contains(story.language) {
+          return "story \(index + 1) answers \"\(story.language)\", which no pair names"
+        }
+      }
+      return nil
+    }
   }
 
   public enum GeneratorError: Error, CustomStringConvertible, Equatable {

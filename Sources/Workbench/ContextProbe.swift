@@ -42,13 +42,14 @@ public enum ContextProbe {
 
   public enum ProbeError: Error, CustomStringConvertible {
     case missingCharacter(String, model: String)
-    case emptyProbeSet
+    case unusableProbeSet(String)
     public var description: String {
       switch self {
       case .missingCharacter(let character, let model):
         return
           "\(model) has no \(character) in its vocabulary: train it on the context corpus (charlm corpus context) first"
-      case .emptyProbeSet: return "the probe set has no stories; generate one with 'charlm corpus context'"
+      case .unusableProbeSet(let problem):
+        return "the probe set is not usable: \(problem); generate one with 'charlm corpus context'"
       }
     }
   }
@@ -56,7 +57,7 @@ public enum ContextProbe {
   public static func run(
     model: RecurrentModel, vocabulary: Vocabulary, probe: ContextCorpus.ProbeSet, mode: StateMode, name: String
   ) throws -> Result {
-    guard !probe.stories.isEmpty else { throw ProbeError.emptyProbeSet }
+    if let problem = probe.problem { throw ProbeError.unusableProbeSet(problem) }
     func encode(_ text: String) throws -> [Int32] {
       for scalar in text.unicodeScalars where vocabulary.id(of: scalar) == nil {
         throw ProbeError.missingCharacter(TokenizerError.describe(scalar), model: name)

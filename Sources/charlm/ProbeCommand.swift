@@ -59,8 +59,8 @@ enum ProbeCommand {
     } catch {
       throw RuntimeError("cannot read \(probePath): \(error.localizedDescription)")
     }
-    guard probe.format == "charlm-context-probe" else {
-      throw RuntimeError("\(probePath) is not a probe set; write one with 'charlm corpus context'")
+    if let problem = probe.problem {
+      throw RuntimeError("\(probePath) is not a usable probe set: \(problem); write one with 'charlm corpus context'")
     }
     let gemm = GEMMEngine(pool: ThreadPool(threadCount: threads))
     var results: [ContextProbe.Result] = []
@@ -167,11 +167,20 @@ enum ProbeCommand {
     }
   }
 
+  /// A decoding error in words: which field, where (never Swift's CodingKeys text).
   static func shortDescription(_ error: DecodingError) -> String {
+    func path(_ context: DecodingError.Context) -> String {
+      let names = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
+      return names.isEmpty ? "the top level" : names.joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
+    }
     switch error {
-    case .dataCorrupted(let context), .keyNotFound(_, let context), .typeMismatch(_, let context),
-      .valueNotFound(_, let context):
-      return context.debugDescription
+    case .keyNotFound(let key, let context):
+      let inside = context.codingPath.isEmpty ? "" : " in \(path(context))"
+      return "no \"\(key.stringValue)\" field\(inside)"
+    case .typeMismatch(let type, let context): return "\(path(context)) is not a \(type)"
+    case .valueNotFound(let type, let context): return "\(path(context)) is null, not a \(type)"
+    case .dataCorrupted(let context):
+      return context.codingPath.isEmpty ? "not valid JSON" : "\(path(context)) is malformed"
     @unknown default: return "unreadable"
     }
   }

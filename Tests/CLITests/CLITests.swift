@@ -339,6 +339,37 @@ struct ContextCLITests {
     #expect(noCheckpoint.status == 2 && noCheckpoint.error.contains("--checkpoint"))
     let notAProbeSet = try CLITests.run(["probe", "context", "--checkpoint", runs[0], "--probe-set", corpus])
     #expect(notAProbeSet.status == 1 && notAProbeSet.error.contains("not a probe set"))
+    // Damaged probe sets: each refused with its problem in words, never a trap or CodingKeys text.
+    let good = try JSONSerialization.jsonObject(
+      with: Data(contentsOf: URL(fileURLWithPath: directory + "/context.probe.json"))) as! [String: Any]
+    let pairs = good["pairs"] as! [[String: Any]]
+    let stories = good["stories"] as! [[String: Any]]
+    func with(_ key: String, _ value: Any) -> [String: Any] {
+      var copy = good
+      copy[key] = value
+      return copy
+    }
+    var strangerStory = stories[0]
+    strangerStory["language"] = "Klingon"
+    var emptyStory = stories[0]
+    emptyStory["language"] = ""
+    let damaged: [([String: Any], String)] = [
+      ([:], "no \"format\" field"),
+      (with("pairs", [] as [Any]), "0 place–language pairs"),
+      (with("pairs", [pairs[0]]), "1 place–language pair"),
+      (with("pairs", [pairs[0], pairs[0]]), "appears in more than one pair"),
+      (with("stories", [strangerStory]), "answers \"Klingon\", which no pair names"),
+      (with("stories", [emptyStory]), "empty place or language"),
+      (with("stories", [] as [Any]), "no stories"),
+      (with("seed", "x"), "seed is not a"),
+    ]
+    for (index, (object, message)) in damaged.enumerated() {
+      let path = directory + "/damaged-\(index).json"
+      try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: path))
+      let result = try CLITests.run(["probe", "context", "--checkpoint", runs[0], "--probe-set", path])
+      #expect(result.status == 1, "case \(index): \(result.error)")
+      #expect(result.error.contains(message) && !result.error.contains("CodingKeys"), "case \(index): \(result.error)")
+    }
     let unknown = try CLITests.run(["probe", "nothing"])
     #expect(unknown.status == 2 && unknown.error.contains("probe context"))
   }
