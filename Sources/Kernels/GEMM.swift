@@ -341,11 +341,16 @@ public final class PackedMatrix: @unchecked Sendable {
   }
 
   /// Storage for any of `shapes` (rows, columns), packed one at a time.
+  /// The floats `init(largestOf:)` allocates: for sizing before allocating.
+  public static func floatsNeeded(largestOf shapes: [(rows: Int, columns: Int)]) -> Int {
+    max(1, shapes.map { $0.rows * padded($0.columns) }.max() ?? 0)
+  }
+
   public init(largestOf shapes: [(rows: Int, columns: Int)]) {
     rows = shapes.first?.rows ?? 0
     columns = shapes.first?.columns ?? 0
     paddedColumns = Self.padded(columns)
-    storage = FloatBuffer(count: max(1, shapes.map { $0.rows * Self.padded($0.columns) }.max() ?? 0))
+    storage = FloatBuffer(count: Self.floatsNeeded(largestOf: shapes))
   }
 
   static func padded(_ columns: Int) -> Int {

@@ -125,4 +125,16 @@ public enum Platform {
     #endif
     return max(1, cores)
   }
+
+  /// The memory this process may use, in bytes: physical memory, or the
+  /// cgroup v2 limit (memory.max) when that is lower.
+  public static func availableMemory() -> Int {
+    var bytes = Int(clamping: ProcessInfo.processInfo.physicalMemory)
+    if let text = try? String(contentsOfFile: "/sys/fs/cgroup/memory.max", encoding: .utf8),
+      let limit = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)), limit > 0
+    {
+      bytes = min(bytes, limit)
+    }
+    return bytes
+  }
 }

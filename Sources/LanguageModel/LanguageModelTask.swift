@@ -102,12 +102,43 @@ public final class LanguageModelTask: TrainingTask {
   }
 }
 
+extension LanguageModelTask {
+  /// The bytes training this model needs: weights, gradients and optimizer
+  /// moments, the training and validation workspaces and the carried state,
+  /// from the same plans that size them.
+  public static func bytesNeeded(model: ModelConfig, training: TrainingConfig) -> Int {
+    let parameters = ParameterLayout(model).count
+    let optimizerBuffers = training.optimizer == .adam ? 2 : 1
+    return 4 * parameters * (2 + optimizerBuffers)
+      + Workspace.bytesNeeded(config: model, batch: training.batch, window: training.window)
+      + Workspace.bytesNeeded(config: model, batch: Evaluator.defaultStreams, window: Evaluator.defaultWindow)
+      + 4 * 2 * model.layers * training.batch * model.hiddenSize
+  }
+
+  /// Why training this model would not fit in `available` bytes, or nil.
+  /// A tenth is kept for the corpus, the program and the system.
+  public static func memoryProblem(model: ModelConfig, training: TrainingConfig, available: Int) -> String? {
+    let needed = bytesNeeded(model: model, training: training)
+    guard Double(needed) > 0.9 * Double(available) else { return nil }
+    return String(
+      format:
+        "this configuration needs about %.1f GB (weights, gradients, optimizer moments and activations) and this machine allows %.1f GB; use a smaller --hidden, --layers, --batch or --window",
+      Double(needed) / 1e9, Double(available) / 1e9)
+  }
+}
+
 extension Trainer where Task == LanguageModelTask {
   /// A new language-model run: the model initialised from `config.seed`.
+  /// Refused before allocating when it would not fit in memory.
   public convenience init(
     modelConfig: ModelConfig, config: TrainingConfig, corpus: Corpus, outputDirectory: String, gemm: GEMMEngine
   ) throws(TrainingError) {
     if let problem = config.problem ?? modelConfig.problem { throw .setup(problem) }
+    if let problem = LanguageModelTask.memoryProblem(
+      model: modelConfig, training: config, available: Platform.availableMemory())
+    {
+      throw .setup(problem)
+    }
     let model = RecurrentModel(config: modelConfig, gemm: gemm)
     var rng = Xoshiro256(seed: config.seed)
     model.initializeParameters(using: &rng, forgetBias: config.forgetBias)

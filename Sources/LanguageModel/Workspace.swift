@@ -52,19 +52,21 @@ public final class Workspace: @unchecked Sendable {
   let table: Int, dTable: Int, logits: Int, dhNext: Int, dcNext: Int
   let dInitialHidden: Int, dInitialCell: Int, biasSum: Int
 
-  public init(config: ModelConfig, batch: Int, window: Int) {
-    precondition(batch > 0 && window > 0)
-    self.config = config
-    self.batch = batch
-    self.window = window
-    let (b, t, h, g, v) = (batch, window, config.hiddenSize, config.gateWidth, config.vocabularySize)
-    var offset = 0
+  /// Where every role lives in the one buffer, and its size in floats.
+  struct Plan {
+    var layers: [LayerOffsets] = []
+    var table = 0, dTable = 0, logits = 0, dhNext = 0, dcNext = 0, dInitialHidden = 0, dInitialCell = 0, biasSum = 0
+    var count = 0
+  }
+
+  static func plan(config: ModelConfig, batch b: Int, window t: Int) -> Plan {
+    let (h, g, v) = (config.hiddenSize, config.gateWidth, config.vocabularySize)
+    var plan = Plan()
     func take(_ count: Int) -> Int {
-      defer { offset += (count + 15) / 16 * 16 }
-      return offset
+      defer { plan.count += (count + 15) / 16 * 16 }
+      return plan.count
     }
     let dropout = config.dropout > 0
-    var layers: [LayerOffsets] = []
     for _ in 0..<config.layers {
       var l = LayerOffsets()
       l.gates = take(t * b * g)
@@ -74,22 +76,46 @@ public final class Workspace: @unchecked Sendable {
       l.dropped = dropout ? take(t * b * h) : -1
       l.mask = dropout ? take(t * b * h) : -1
       l.dHidden = take(t * b * h)
-      layers.append(l)
+      plan.layers.append(l)
     }
-    self.layers = layers
+    plan.table = take(v * g)
+    plan.dTable = take(v * g)
+    plan.logits = take(t * b * v)
+    plan.dhNext = take(b * h)
+    plan.dcNext = take(b * h)
+    plan.dInitialHidden = take(config.layers * b * h)
+    plan.dInitialCell = take(config.layers * b * h)
+    plan.biasSum = take(config.layers * g)
+    return plan
+  }
+
+  /// The bytes a workspace of this size holds: its buffer, the packed
+  /// weights and the tokens. For refusing a configuration before allocating it.
+  public static func bytesNeeded(config: ModelConfig, batch: Int, window: Int) -> Int {
+    let (h, g, v) = (config.hiddenSize, config.gateWidth, config.vocabularySize)
+    let packed =
+      config.layers * PackedMatrix.floatsNeeded(largestOf: [(h, g), (g, h)])
+      + (config.layers - 1) * PackedMatrix.floatsNeeded(largestOf: [(h, g)])
+      + PackedMatrix.floatsNeeded(largestOf: [(h, v)])
+    return 4 * (plan(config: config, batch: batch, window: window).count + packed) + 8 * batch * window
+  }
+
+  public init(config: ModelConfig, batch: Int, window: Int) {
+    precondition(batch > 0 && window > 0)
+    self.config = config
+    self.batch = batch
+    self.window = window
+    let (b, t, h, g, v) = (batch, window, config.hiddenSize, config.gateWidth, config.vocabularySize)
+    let plan = Self.plan(config: config, batch: b, window: t)
+    layers = plan.layers
     packedRecurrent = (0..<config.layers).map { _ in PackedMatrix(largestOf: [(h, g), (g, h)]) }
     packedInput = (0..<config.layers).map {
       $0 == 0 ? PackedMatrix(rows: 0, columns: 0) : PackedMatrix(rows: h, columns: g)
     }
     packedDecoder = PackedMatrix(rows: h, columns: v)
-    table = take(v * g)
-    dTable = take(v * g)
-    logits = take(t * b * v)
-    dhNext = take(b * h)
-    dcNext = take(b * h)
-    dInitialHidden = take(config.layers * b * h)
-    dInitialCell = take(config.layers * b * h)
-    biasSum = take(config.layers * g)
+    (table, dTable, logits, dhNext, dcNext) = (plan.table, plan.dTable, plan.logits, plan.dhNext, plan.dcNext)
+    (dInitialHidden, dInitialCell, biasSum) = (plan.dInitialHidden, plan.dInitialCell, plan.biasSum)
+    let offset = plan.count
     buffer = FloatBuffer(count: offset)
     lossPartialCount = SoftmaxCrossEntropy.partialSumCount(rows: t * b)
     lossPartials = .allocate(capacity: lossPartialCount)

@@ -254,13 +254,13 @@ enum TrainCommand {
   static func modelConfig(_ args: ParsedArguments, vocabularySize: Int, base: ModelConfig?) throws(UsageError)
     -> ModelConfig
   {
-    let hidden = try args.int("--hidden", default: base?.hiddenSize ?? 128, min: 1)
+    let hidden = try args.int("--hidden", default: base?.hiddenSize ?? 128, min: 1, max: ModelConfig.maximumWidth)
     return ModelConfig(
       cell: try args.choice("--cell", default: base?.cell ?? .lstm),
       vocabularySize: vocabularySize,
-      embeddingSize: try args.int("--embedding", default: base?.embeddingSize ?? hidden, min: 1),
+      embeddingSize: try args.int("--embedding", default: base?.embeddingSize ?? hidden, min: 1, max: ModelConfig.maximumWidth),
       hiddenSize: hidden,
-      layers: try args.int("--layers", default: base?.layers ?? 2, min: 1),
+      layers: try args.int("--layers", default: base?.layers ?? 2, min: 1, max: ModelConfig.maximumLayers),
       dropout: try args.double("--dropout", default: base?.dropout ?? 0, min: 0, max: 1, upperOpen: true))
   }
 

@@ -461,7 +461,8 @@ struct HostileArgumentTests {
     (["train", "--corpus", "CORPUS", "--steps", "5", "--out", "--json"], 2, "--out needs a value"),
     (["train", "--corpus", "CORPUS", "--steps", "5", "--steps", "6"], 2, "--steps is given twice"),
     (["train", "--corpus", "CORPUS", "--resume", "--overwrite"], 2, "give one of them"),
-    (["train", "--corpus", "CORPUS", "--hidden", "100000"], 1, "--hidden must be in 1…32768"),
+    (["train", "--corpus", "CORPUS", "--hidden", "100000"], 2, "--hidden must be a whole number in 1…32768"),
+    (["train", "--corpus", "CORPUS", "--hidden", "32768", "--layers", "64"], 1, "GB (weights, gradients, optimizer moments and activations)"),
     (["eval", "--checkpoint", "CHECKPOINT", "--corpus", "FIFO"], 1, "is a pipe or a device, not a regular file"),
     (["train", "--corpus", "FIFO", "--steps", "1"], 1, "is a pipe or a device, not a regular file"),
   ]

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 
+@testable import Kernels
 @testable import LanguageModel
 
 struct RunDirectoryTests {
@@ -47,5 +48,36 @@ struct RunDirectoryTests {
     RunDirectory.removeStaleTemporaries(in: path)
     #expect(!FileManager.default.fileExists(atPath: path + "/" + dead))
     #expect(FileManager.default.fileExists(atPath: path + "/" + live))
+  }
+}
+
+struct MemoryEstimateTests {
+  /// The estimate is the allocation: the workspace's buffer, packed weights and tokens, to the byte.
+  @Test(arguments: [CellKind.lstm, .gru, .rnn, .lstmPeephole])
+  func theWorkspaceEstimateIsWhatItAllocates(cell: CellKind) {
+    for (layers, dropout, batch, window) in [(1, 0.0, 3, 5), (3, 0.2, 17, 33)] {
+      let config = ModelConfig(cell: cell, vocabularySize: 29, embeddingSize: 11, hiddenSize: 21, layers: layers, dropout: dropout)
+      let workspace = Workspace(config: config, batch: batch, window: window)
+      let packed = (workspace.packedRecurrent + workspace.packedInput + [workspace.packedDecoder]).map(\.storage.count)
+      let allocated = 4 * (workspace.buffer.count + packed.reduce(0, +)) + 8 * batch * window
+      // Layer 0's unused packed input is one float, which the estimate leaves out.
+      #expect(Workspace.bytesNeeded(config: config, batch: batch, window: window) == allocated - 4)
+    }
+  }
+
+  @Test func aModelLargerThanTheMachineIsRefusedBeforeAllocating() {
+    let corpus = try! patternCorpus(sentences: 50)
+    let huge = ModelConfig(vocabularySize: corpus.vocabulary.count, hiddenSize: 32768, layers: 64)
+    #expect(throws: TrainingError.self) {
+      _ = try Trainer(
+        modelConfig: huge, config: TrainingConfig(), corpus: corpus, outputDirectory: temporaryDirectory("huge"),
+        gemm: engine(threads: 1))
+    }
+    let problem = LanguageModelTask.memoryProblem(
+      model: ModelConfig(vocabularySize: 65, hiddenSize: 20000), training: TrainingConfig(), available: 24 << 30)
+    #expect(problem?.contains("needs about 144") == true, "\(problem ?? "nil")")
+    #expect(
+      LanguageModelTask.memoryProblem(
+        model: ModelConfig(vocabularySize: 65, hiddenSize: 512), training: TrainingConfig(), available: 24 << 30) == nil)
   }
 }
