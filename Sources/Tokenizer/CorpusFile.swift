@@ -247,19 +247,30 @@ struct SourceHasher {
 
 /// The token cache: a header, then the ids as stored in memory.
 ///
-///   "CHARLMTK" · version · flags · source size · source hash · BOM dropped ·
-///   vocabulary count · scalars · id width · token count · padding to 64 · ids
+///   "CHARLMTK" · version · flags · source size · source hash · ids hash ·
+///   BOM dropped · vocabulary count · scalars · id width · token count ·
+///   padding to 64 · ids
+///
+/// The ids' own hash catches a cache damaged in place, whose source is unchanged.
 enum TokenCache {
   static let magic = Array("CHARLMTK".utf8)
-  static let version: UInt32 = 1
+  static let version: UInt32 = 2
+  /// Magic, version, flags, source size, source hash, ids hash, BOM, vocabulary count.
+  static let fixedSize = 8 + 4 + 4 + 8 + 8 + 8 + 4 + 4
+
+  static func idsHash(_ tokens: TokenBuffer) -> UInt64 {
+    var hasher = SourceHasher()
+    hasher.add(tokens.bytes)
+    return hasher.finished
+  }
 
   static func flags(_ options: Corpus.LoadOptions) -> UInt32 {
     (options.bytes ? 1 : 0) | (options.normalizeNewlines ? 2 : 0)
   }
 
   static func header(
-    vocabulary: Vocabulary, droppedBOM: Bool, size: Int, hash: UInt64, options: Corpus.LoadOptions, width: Int,
-    count: Int
+    vocabulary: Vocabulary, droppedBOM: Bool, size: Int, hash: UInt64, idsHash: UInt64, options: Corpus.LoadOptions,
+    width: Int, count: Int
   ) -> [UInt8] {
     var out = magic
     func put<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { out += $0 } }
@@ -267,6 +278,7 @@ enum TokenCache {
     put(flags(options))
     put(UInt64(size))
     put(hash)
+    put(idsHash)
     put(UInt32(droppedBOM ? 1 : 0))
     put(UInt32(vocabulary.count))
     for scalar in vocabulary.scalars { put(scalar.value) }
@@ -281,8 +293,8 @@ enum TokenCache {
     options: Corpus.LoadOptions
   ) {
     let head = header(
-      vocabulary: vocabulary, droppedBOM: droppedBOM, size: size, hash: hash, options: options, width: tokens.width,
-      count: tokens.count)
+      vocabulary: vocabulary, droppedBOM: droppedBOM, size: size, hash: hash, idsHash: idsHash(tokens),
+      options: options, width: tokens.width, count: tokens.count)
     head.withUnsafeBytes { raw in try? AtomicFile.write(parts: [raw, tokens.bytes], to: path) }
   }
 
@@ -294,7 +306,7 @@ enum TokenCache {
     guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
     defer { try? handle.close() }
     // The fixed part, then the vocabulary (bounded by the scalar range).
-    guard let fixed = try? handle.read(upToCount: 8 + 4 * 2 + 8 * 2 + 4 * 2), fixed.count == 40,
+    guard let fixed = try? handle.read(upToCount: fixedSize), fixed.count == fixedSize,
       Array(fixed.prefix(8)) == magic
     else { return nil }
     func word<T: FixedWidthInteger>(_ data: Data, _ at: Int, _: T.Type) -> T {
@@ -304,8 +316,9 @@ enum TokenCache {
       word(fixed, 16, UInt64.self) == UInt64(size)
     else { return nil }
     let storedHash = word(fixed, 24, UInt64.self)
-    let droppedBOM = word(fixed, 32, UInt32.self) == 1
-    let vocabularyCount = Int(word(fixed, 36, UInt32.self))
+    let storedIdsHash = word(fixed, 32, UInt64.self)
+    let droppedBOM = word(fixed, 40, UInt32.self) == 1
+    let vocabularyCount = Int(word(fixed, 44, UInt32.self))
     guard vocabularyCount > 0, vocabularyCount <= 0x11_0000,
       let scalarData = try? handle.read(upToCount: 4 * vocabularyCount + 12),
       scalarData.count == 4 * vocabularyCount + 12
@@ -320,7 +333,7 @@ enum TokenCache {
     if let given = options.vocabulary, given != vocabulary { return nil }
     let width = Int(word(scalarData, 4 * vocabularyCount, UInt32.self))
     let count = Int(word(scalarData, 4 * vocabularyCount + 4, UInt64.self))
-    let headerSize = (40 + 4 * vocabularyCount + 12 + 63) / 64 * 64
+    let headerSize = (fixedSize + 4 * vocabularyCount + 12 + 63) / 64 * 64
     guard width == TokenBuffer.width(forVocabulary: vocabularyCount), count > 0,
       let cacheSize = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber,
       cacheSize.intValue == headerSize + count * width
@@ -333,6 +346,8 @@ enum TokenCache {
     guard let tokens = try? TokenBuffer(mapping: path, offset: headerSize, count: count, width: width) else {
       return nil
     }
+    // Ids damaged in place would train and score the wrong text.
+    guard idsHash(tokens) == storedIdsHash else { return nil }
     // Ids beyond the vocabulary would index past the model's tables.
     for i in 0..<count where Int(tokens[i]) >= vocabularyCount { return nil }
     return (tokens, vocabulary, droppedBOM)

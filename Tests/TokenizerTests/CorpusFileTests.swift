@@ -130,6 +130,20 @@ struct CorpusFileTests {
       #expect(TokenCache.read(cachePath, source: path, size: changed.count, options: options) == nil)
       #expect(Array(try Corpus.load(path: path, options: options).tokens) == Array(reread.tokens))
     }
+
+    // Ids changed in place, each still inside the vocabulary, with the source
+    // untouched: the cache's own checksum refuses it (version 1 used it).
+    try good.write(to: URL(fileURLWithPath: cachePath))
+    #expect(TokenCache.read(cachePath, source: path, size: changed.count, options: options) != nil)
+    var scribbled = good
+    let idsStart = scribbled.count - reread.tokens.count * reread.tokens.width
+    let width = reread.tokens.width
+    for id in stride(from: 1, to: reread.tokens.count, by: 7) {
+      for byte in 0..<width { scribbled[idsStart + id * width + byte] = scribbled[idsStart + byte] }
+    }
+    try scribbled.write(to: URL(fileURLWithPath: cachePath))
+    #expect(TokenCache.read(cachePath, source: path, size: changed.count, options: options) == nil)
+    #expect(Array(try Corpus.load(path: path, options: options).tokens) == Array(reread.tokens))
   }
 
   @Test func missingEmptyAndDirectoryPathsAreClearErrors() throws {
