@@ -93,6 +93,8 @@ public final class LanguageModelTask: TrainingTask {
     return evaluator.evaluate(limit.map { part.prefix($0) } ?? part)
   }
 
+  public var dataFingerprint: String { corpus.fingerprint }
+
   public func modelMetadata(format: String) -> [String: String] {
     Checkpoint.metadata(config: model.config, vocabulary: vocabulary, format: format)
   }

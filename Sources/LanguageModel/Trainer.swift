@@ -76,6 +76,8 @@ public final class Trainer<Task: TrainingTask> {
   private var lastGood: Snapshot?
   let optimizer: Optimizer
   var rng: Xoshiro256
+  /// Written into every file this run saves.
+  public let identity: RunIdentity
   /// How much of a timed budget is spent, while `train` runs one (the cosine schedule follows it).
   private var timeFraction: Double?
 
@@ -88,6 +90,7 @@ public final class Trainer<Task: TrainingTask> {
     if let problem = config.problem { throw .setup(problem) }
     self.task = task
     self.progress = progress
+    identity = RunIdentity(task: task, config: config)
     evaluateEvery = config.evalEvery
     self.outputDirectory = outputDirectory
     self.rng = rng
@@ -248,7 +251,7 @@ public final class Trainer<Task: TrainingTask> {
   }
 
   func summary(_ metrics: Metrics?) -> [String: String] {
-    var info = ["charlm.step": String(progress.step)]
+    var info = ["charlm.step": String(progress.step), RunIdentity.runKey: identity.run]
     if let metrics { info["charlm.validation_loss"] = String(metrics.loss) }
     return info
   }
@@ -283,7 +286,7 @@ public final class Trainer<Task: TrainingTask> {
   }
 
   func stateData() -> Data {
-    TrainingState.encode(task: task, progress: progress, rng: rng, optimizer: optimizer)
+    TrainingState.encode(task: task, progress: progress, rng: rng, optimizer: optimizer, identity: identity)
   }
 
   // MARK: - Rollback
@@ -342,8 +345,36 @@ public final class Trainer<Task: TrainingTask> {
       if let problem = task.problem(with: saved.progress.position) {
         throw CheckpointError.incompatible(path: path, reason: problem)
       }
+      // Files written before runs had identities carry none, and are trusted as before.
+      if let data = saved.file.metadata[RunIdentity.dataKey], data != task.dataFingerprint {
+        throw CheckpointError.incompatible(
+          path: path,
+          reason:
+            "this is not the text the run trained on (its data fingerprint is \(data), this text's \(task.dataFingerprint)); resume with the same file and the same reading options, or train a new run"
+        )
+      }
       let trainer = try Trainer(
         task: task, progress: saved.progress, outputDirectory: outputDirectory, rng: saved.rng)
+      let run = saved.file.metadata[RunIdentity.runKey]
+      if let run, run != trainer.identity.run {
+        throw CheckpointError.notAModel(path: path, reason: "its run identity does not match its own configuration")
+      }
+      // best and latest must come from the same run as the state.
+      for name in [Checkpoint.bestFile, Checkpoint.latestFile] {
+        let other = outputDirectory + "/" + name
+        guard let run, FileManager.default.fileExists(atPath: other) else { continue }
+        let file: Safetensors
+        do { file = try Safetensors.decode(Checkpoint.mappedData(path: other)) } catch {
+          throw CheckpointError.incompatible(path: path, reason: "\(name) beside it is unreadable: \(error)")
+        }
+        if let otherRun = file.metadata[RunIdentity.runKey], otherRun != run {
+          throw CheckpointError.incompatible(
+            path: path,
+            reason:
+              "\(name) beside it belongs to another run (\(otherRun), the training state's is \(run)); move one of them away, or start a new run with --overwrite"
+          )
+        }
+      }
       try TrainingState.restore(saved.file, into: task, optimizer: trainer.optimizer, path: path)
       return trainer
     } catch let error as CheckpointError {

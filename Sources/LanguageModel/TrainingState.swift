@@ -28,7 +28,8 @@ public struct TrainingProgress<Cursor: Codable & Sendable & Equatable>: Codable,
 /// everything an exact resume needs:
 ///
 ///   `__metadata__`  the task's model metadata, `format` = `Checkpoint.stateFormat`,
-///                   and `charlm.progress`: `TrainingProgress` as JSON
+///                   `charlm.progress`: `TrainingProgress` as JSON, and the run's
+///                   identity (`charlm.run`, `charlm.data`: see `RunIdentity`)
 ///   weights         under the model file's names
 ///   `adam.m`, `adam.v` or `sgd.momentum`: (P) optimizer state;  `optimizer.step`: (1)
 ///   carried state   the task's (`state.hidden`, `state.cell`: (L, B, H) for a language model)
@@ -37,11 +38,13 @@ public struct TrainingProgress<Cursor: Codable & Sendable & Equatable>: Codable,
 /// their moments consistent, whatever moment a crash picks.
 enum TrainingState {
   static func encode<Task: TrainingTask>(
-    task: Task, progress: TrainingProgress<Task.Cursor>, rng: Xoshiro256, optimizer: Optimizer
+    task: Task, progress: TrainingProgress<Task.Cursor>, rng: Xoshiro256, optimizer: Optimizer, identity: RunIdentity
   ) -> Data {
     var saved = progress
     saved.rngState = rng.stateWords.map { String($0, radix: 16) }
     var meta = task.modelMetadata(format: Checkpoint.stateFormat)
+    meta[RunIdentity.runKey] = identity.run
+    meta[RunIdentity.dataKey] = identity.data
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
     meta["charlm.progress"] = String(decoding: try! encoder.encode(saved), as: UTF8.self)
@@ -101,5 +104,29 @@ enum TrainingState {
       throw .shapeMismatch(path: path, name: name, expected: shape, found: tensor.shape)
     }
     guard buffer.withUnsafeMutablePointer({ tensor.copy(into: $0) }) else { throw .nonFinite(path: path, name: name) }
+  }
+}
+
+/// Which run a file belongs to. `data` fingerprints the training data (text,
+/// vocabulary, split); `run` hashes the model, the training configuration and
+/// `data`. Every file a run writes carries `run` (the state carries both), so
+/// a resume refuses other data and a directory whose files come from
+/// different runs. Deterministic: the same settings on the same data train
+/// bit for bit the same, so their files may be mixed.
+public struct RunIdentity: Sendable, Equatable {
+  public static let runKey = "charlm.run"
+  public static let dataKey = "charlm.data"
+  public let run: String
+  public let data: String
+
+  init<Task: TrainingTask>(task: Task, config: TrainingConfig) {
+    data = task.dataFingerprint
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    let model = task.modelMetadata(format: "").sorted { $0.key < $1.key }.map { $0.key + "=" + $0.value }
+    let text = model.joined(separator: "\n") + "\n" + String(decoding: try! encoder.encode(config), as: UTF8.self) + "\n" + data
+    var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+    for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
+    run = String(hash, radix: 16)
   }
 }

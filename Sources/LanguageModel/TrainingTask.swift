@@ -45,6 +45,10 @@ public protocol TrainingTask: AnyObject {
   /// weights with the lowest `loss`. `limit` bounds the items scored.
   func validate(limit: Int?) -> Metrics
 
+  /// Names the training data exactly (text, vocabulary, split): a resume on
+  /// other data is refused.
+  var dataFingerprint: String { get }
+
   /// The model file: its metadata (with `format` as its format tag) and its
   /// weights under their file names. The training state repeats both.
   func modelMetadata(format: String) -> [String: String]

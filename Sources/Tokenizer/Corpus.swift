@@ -47,6 +47,18 @@ public struct Corpus: Sendable {
     self.droppedByteOrderMark = droppedByteOrderMark
   }
 
+  /// Names this exact text, vocabulary and split: a run checks it on resume,
+  /// so that it never continues on another corpus. Not cryptographic.
+  public var fingerprint: String {
+    var hasher = SourceHasher()
+    hasher.add(tokens.bytes)
+    var header: [UInt64] = [UInt64(tokens.count), UInt64(split.train.upperBound), UInt64(split.validation.upperBound)]
+    header += vocabulary.scalars.map { UInt64($0.value) }
+    header.append(vocabulary.isBytes ? 1 : 0)
+    header.withUnsafeBytes { hasher.add($0) }
+    return String(hasher.finished, radix: 16)
+  }
+
   /// Reads a file's bytes with a clear error for a missing file, a directory or no permission.
   public static func readBytes(path: String) throws(TokenizerError) -> [UInt8] {
     _ = try checkedSize(path: path)

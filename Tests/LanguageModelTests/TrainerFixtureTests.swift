@@ -25,6 +25,9 @@ struct TrainerFixtureTests {
     /// from its metadata, which gained the budget and lost two unused
     /// fractions after the refactor (re-recorded then; these stayed the same).
     var stateTensors = ""
+    /// Every file's tensors apart from its metadata (which gained the run
+    /// identity later; re-recorded then, these stayed the same).
+    var fileTensors: [String: String] = [:]
   }
 
   static let fixturePath = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
@@ -68,12 +71,17 @@ struct TrainerFixtureTests {
       let data = try Data(contentsOf: URL(fileURLWithPath: directory + "/" + file))
       record.files[file] = fingerprint(data)
     }
-    let state = try Safetensors.decode(
-      Data(contentsOf: URL(fileURLWithPath: directory + "/" + Checkpoint.stateFile)))
-    record.stateTensors = fingerprint(
-      state.tensors.keys.sorted().flatMap { name in
-        [UInt8](name.utf8) + state.tensors[name]!.values.flatMap { withUnsafeBytes(of: $0.bitPattern) { Array($0) } }
-      })
+    func tensors(_ file: String) throws -> String {
+      let decoded = try Safetensors.decode(Data(contentsOf: URL(fileURLWithPath: directory + "/" + file)))
+      return fingerprint(
+        decoded.tensors.keys.sorted().flatMap { name in
+          [UInt8](name.utf8) + decoded.tensors[name]!.values.flatMap { withUnsafeBytes(of: $0.bitPattern) { Array($0) } }
+        })
+    }
+    record.stateTensors = try tensors(Checkpoint.stateFile)
+    for file in [Checkpoint.bestFile, Checkpoint.latestFile, Checkpoint.stateFile] {
+      record.fileTensors[file] = try tensors(file)
+    }
     return record
   }
 
@@ -95,6 +103,7 @@ struct TrainerFixtureTests {
       #expect(now.parameters == then.parameters, "\(name): weights")
       #expect(now.files == then.files, "\(name): files")
       #expect(now.stateTensors == then.stateTensors, "\(name): training-state tensors")
+      #expect(now.fileTensors == then.fileTensors, "\(name): every file's tensors")
     }
   }
 }

@@ -253,6 +253,39 @@ struct ResumeTests {
       try Trainer.resume(outputDirectory: directory, corpus: other, gemm: engine())
     }
   }
+
+  /// Every file carries its run's identity: another text with the same
+  /// characters, or a best model from another run, is refused by name.
+  @Test func resumeRefusesOtherTextAndAMixedDirectory() throws {
+    let corpus = try patternCorpus(sentences: 60, seed: 5)
+    let directory = temporaryDirectory("identity")
+    let trainer = try smallTrainer(corpus, directory: directory)
+    try trainer.train(budget: .steps(3))
+    // The same sentences in another order: the same vocabulary, another text.
+    let shuffled = try patternCorpus(sentences: 60, seed: 6)
+    #expect(shuffled.vocabulary == corpus.vocabulary)
+    #expect(throws: TrainingError.self) { try Trainer.resume(outputDirectory: directory, corpus: shuffled, gemm: engine()) }
+    do {
+      _ = try Trainer.resume(outputDirectory: directory, corpus: shuffled, gemm: engine())
+    } catch {
+      #expect(error.description.contains("not the text the run trained on"), "\(error)")
+    }
+    // The same text resumes.
+    _ = try Trainer.resume(outputDirectory: directory, corpus: corpus, gemm: engine())
+
+    // A best model from another run (another hidden size) dropped into the directory.
+    let elsewhere = temporaryDirectory("identity-other")
+    try smallTrainer(corpus, directory: elsewhere, hidden: 6).train(budget: .steps(2))
+    let best = directory + "/" + Checkpoint.bestFile
+    try FileManager.default.removeItem(atPath: best)
+    try FileManager.default.copyItem(atPath: elsewhere + "/" + Checkpoint.bestFile, toPath: best)
+    do {
+      _ = try Trainer.resume(outputDirectory: directory, corpus: corpus, gemm: engine())
+      Issue.record("a directory mixing two runs was resumed")
+    } catch {
+      #expect(error.description.contains("best.safetensors beside it belongs to another run"), "\(error)")
+    }
+  }
 }
 
 struct EvaluatorTests {
