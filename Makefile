@@ -7,7 +7,7 @@ CORPUS_SHA256 := 86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565e
 DEMO_TIME    ?= 3m
 DEMO_OUT     := checkpoints/demo
 
-.PHONY: all build demo context-demo test fuzz stress corpora bench bench-kernels bench-compare parity clean help
+.PHONY: all build demo context-demo test fuzz fuzz-cli stress corpora bench bench-kernels bench-compare parity clean help
 PYTHON       ?= $(HOME)/torchenv/bin/python
 
 all: build
@@ -17,6 +17,7 @@ help:
 	@echo "make context-demo  the 'I live in Gujarat … I know ___' probe: RNN, GRU and LSTM, ~15 minutes"
 	@echo "make test    build and run every test (release mode)"
 	@echo "make fuzz    1,000,000 damaged checkpoints and 50,000 states through the loader (FUZZ_CASES=, FUZZ_SEED=)"
+	@echo "make fuzz-cli  2,400 hostile invocations of every command, counted by class (FUZZ_CLI_CASES=, FUZZ_SEED=)"
 	@echo "make stress  kill -9 training 20+ times, resume each time, compare bit for bit"
 	@echo "make build   build the charlm command into $(BIN)"
 	@echo "make corpora fetch the corpora (from \$$CORPUS_MIRROR if set)"
@@ -84,6 +85,12 @@ context-demo: build
 # for each other (measured on a fresh clone: 128 s in parallel, 16 s serial).
 test:
 	$(SWIFT) test -c release --no-parallel
+
+# Hostile invocations of every command (Tests/CLITests/CLIFuzzTests.swift);
+# make test runs 96 of them.
+FUZZ_CLI_CASES ?= 2400
+fuzz-cli:
+	CHARLM_FUZZ_CLI_CASES=$(FUZZ_CLI_CASES) FUZZ_SEED=$(FUZZ_SEED) $(SWIFT) test -c release --filter CLIFuzzTests
 
 # The long fuzz run: damaged checkpoints and training states, loaded or
 # refused, never a crash. A hang fails it after an hour.

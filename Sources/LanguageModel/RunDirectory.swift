@@ -43,6 +43,22 @@ public enum RunDirectory {
     }
   }
 
+  /// Why `path` cannot hold a run (a file is there, or on the way to it), or nil.
+  public static func problem(with path: String) -> String? {
+    var url = URL(fileURLWithPath: path)
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue {
+      return "--out \(path) is a file, not a folder; give a folder for the run"
+    }
+    while url.path != "/" {
+      url = url.deletingLastPathComponent()
+      if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) {
+        return isDirectory.boolValue ? nil : "--out \(path) cannot be made: \(url.path) is a file, not a folder"
+      }
+    }
+    return nil
+  }
+
   /// The run files present in `path`.
   public static func existingRunFiles(in path: String) -> [String] {
     runFiles.filter { FileManager.default.fileExists(atPath: path + "/" + $0) }

@@ -30,7 +30,8 @@ public enum GradientProbeRun {
     public var description: String {
       switch self {
       case .textTooShort(let needed, let have):
-        return "the text has \(have) characters; the gradient probe needs at least \(needed) (lower --lags)"
+        return
+          "the chosen split of the text has \(have) characters and the gradient probe needs at least \(needed); lower --lags, or choose a larger split with --split (train, val, test or all)"
       }
     }
   }

@@ -75,10 +75,9 @@ enum CompareCommand {
     let threads = try args.threads()
     options.existing = args.flag("--overwrite") ? .replace : .refuse
     let csvPath = URL(fileURLWithPath: reportPath).deletingPathExtension().path + "-curves.csv"
-    let taken = [reportPath, csvPath].filter { FileManager.default.fileExists(atPath: $0) }
-    if options.existing == .refuse && !taken.isEmpty {
-      throw UsageError(
-        description: "\(taken.joined(separator: " and ")) already exist; choose another --out or --report, or replace them with --overwrite")
+    if let problem = RunDirectory.problem(with: options.outputDirectory) { throw UsageError(description: problem) }
+    for path in [reportPath, csvPath] {
+      try OutputFile.check(path, flag: "--report", overwrite: options.existing == .replace)
     }
 
     let corpus = try Corpus.load(path: corpusPath)
@@ -114,15 +113,9 @@ enum CompareCommand {
     print(Comparison.textTable(runs))
     let name = URL(fileURLWithPath: corpusPath).lastPathComponent
     let report = Comparison.report(runs, corpusName: name, options: options)
-    do {
-      try FileManager.default.createDirectory(
-        atPath: URL(fileURLWithPath: reportPath).deletingLastPathComponent().path, withIntermediateDirectories: true)
-      try report.write(to: reportPath)
-      try Data(Comparison.curvesCSV(runs).utf8).write(to: URL(fileURLWithPath: csvPath), options: .atomic)
-      print("\nreport: \(reportPath)\ncurves: \(csvPath)")
-    } catch {
-      throw RuntimeError("cannot write the report to \(reportPath): \(error.localizedDescription)")
-    }
+    try OutputFile.write(Data(report.render().utf8), to: reportPath)
+    try OutputFile.write(Data(Comparison.curvesCSV(runs).utf8), to: csvPath)
+    print("\nreport: \(reportPath)\ncurves: \(csvPath)")
     return 0
   }
 }

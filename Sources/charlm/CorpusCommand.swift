@@ -13,8 +13,8 @@ enum CorpusCommand {
       OptionSpec("--out", "FILE", "the training text; the probe set goes beside it as FILE-stem.probe.json"),
       OptionSpec("--pairs", "N", "place → language pairs, 2…\(ContextCorpus.allPairs.count)", default: "12"),
       OptionSpec("--min-gap", "A", "shortest filler between the place and 'I know', in characters", default: "0"),
-      OptionSpec("--max-gap", "B", "longest filler", default: "500"),
-      OptionSpec("--size", "CHARS", "approximate size of the training text", default: "2000000"),
+      OptionSpec("--max-gap", "B", "longest filler, at most 10000", default: "500"),
+      OptionSpec("--size", "CHARS", "approximate size of the training text, at most 10⁹", default: "2000000"),
       OptionSpec("--probe-stories", "N", "probe stories per gap bucket", default: "60"),
       OptionSpec("--probe-set", "FILE", "where the probe set goes", default: "beside --out"),
       OptionSpec("--seed", "S", "seed: the same seed writes the same files", default: "1"),
@@ -25,10 +25,11 @@ enum CorpusCommand {
   static func runContext(_ args: ParsedArguments) throws -> Int32 {
     let out = try args.required("--out")
     var options = ContextCorpus.Options()
-    options.pairs = try args.int("--pairs", default: options.pairs, min: 2)
-    options.minimumGap = try args.int("--min-gap", default: options.minimumGap, min: 0)
-    options.maximumGap = try args.int("--max-gap", default: options.maximumGap, min: 1)
-    options.size = try args.int("--size", default: options.size, min: 1)
+    options.pairs = try args.int("--pairs", default: options.pairs, min: 2, max: ContextCorpus.allPairs.count)
+    options.minimumGap = try args.int("--min-gap", default: options.minimumGap, min: 0, max: 10_000)
+    // Far beyond what any recurrent model here bridges, and generated in seconds.
+    options.maximumGap = try args.int("--max-gap", default: options.maximumGap, min: 1, max: 10_000)
+    options.size = try args.int("--size", default: options.size, min: 1, max: 1_000_000_000)
     options.probeStoriesPerBucket = try args.int("--probe-stories", default: options.probeStoriesPerBucket, min: 1)
     options.seed = try args.seed() ?? options.seed
     let probePath = args.string("--probe-set") ?? probeSetPath(forCorpus: out)

@@ -19,6 +19,7 @@ enum InspectCommand {
       OptionSpec("--unit-ids", "LIST", "or name the units, e.g. 3,17,42"),
       OptionSpec("--layer", "N", "which layer, from 1", default: "the top one"),
       OptionSpec("--report", "PATH", "where to write the HTML report", default: "inspect.html"),
+      OptionSpec("--overwrite", nil, "replace the report if it exists"),
     ],
     examples: [
       "charlm inspect --checkpoint checkpoints/shakespeare --text 'Bob is a nice person. Dan on the other hand is evil.'"
@@ -46,19 +47,15 @@ enum InspectCommand {
     }
     let layer = try args.optionalInt("--layer", min: 1).map { $0 - 1 }
     let reportPath = args.string("--report") ?? "inspect.html"
+    try OutputFile.check(reportPath, flag: "--report", overwrite: args.flag("--overwrite"))
     let (model, vocabulary, _) = try Checkpoint.loadModel(
       path: path, gemm: GEMMEngine(pool: ThreadPool(threadCount: 1)))
     let inspection = try Inspection.run(
       model: model, vocabulary: vocabulary, text: text, units: count, chosen: chosen, layer: layer)
     let name = URL(fileURLWithPath: path).lastPathComponent
-    do {
-      try inspection.report(
-        title: "Inside \(name): \(model.config.cell.rawValue) \(model.config.layers)×\(model.config.hiddenSize)"
-      )
-      .write(to: reportPath)
-    } catch {
-      throw RuntimeError("cannot write the report to \(reportPath): \(error.localizedDescription)")
-    }
+    let report = inspection.report(
+      title: "Inside \(name): \(model.config.cell.rawValue) \(model.config.layers)×\(model.config.hiddenSize)")
+    try OutputFile.write(Data(report.render().utf8), to: reportPath)
     let bits = inspection.predictions.map(\.surprisal)
     print(
       String(

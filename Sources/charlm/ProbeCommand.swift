@@ -17,6 +17,7 @@ enum ProbeCommand {
         "--state", "MODE", "reset: zero state at each story; carried: state carried from the stories before",
         default: "reset"),
       OptionSpec("--report", "PATH", "the HTML report", default: "context-probe.html"),
+      OptionSpec("--overwrite", nil, "replace the report if it exists"),
       OptionSpec("--json", nil, "print the results as JSON instead of a table"),
       OptionSpec("--threads", "N", "worker threads", default: "1"),
     ],
@@ -36,6 +37,7 @@ enum ProbeCommand {
       OptionSpec("--windows", "N", "windows averaged over", default: "64"),
       OptionSpec("--seed", "S", "seed for the window positions", default: "1"),
       OptionSpec("--report", "PATH", "the HTML report", default: "gradient-probe.html"),
+      OptionSpec("--overwrite", nil, "replace the report if it exists"),
       OptionSpec("--json", nil, "print the results as JSON instead of a table"),
       OptionSpec("--threads", "N", "worker threads", default: "the cores this process may use (affinity, cgroup quota)"),
     ],
@@ -48,14 +50,16 @@ enum ProbeCommand {
     let probePath = try args.required("--probe-set")
     let mode: ContextProbe.StateMode = try args.choice("--state", default: .reset)
     let reportPath = args.string("--report") ?? "context-probe.html"
+    try OutputFile.check(reportPath, flag: "--report", overwrite: args.flag("--overwrite"))
     let threads = try args.threads(default: 1)
     let probe: ContextCorpus.ProbeSet
     do {
-      probe = try JSONDecoder().decode(
-        ContextCorpus.ProbeSet.self, from: Data(contentsOf: URL(fileURLWithPath: probePath)))
+      probe = try JSONDecoder().decode(ContextCorpus.ProbeSet.self, from: try readProbeSet(probePath))
     } catch let error as DecodingError {
       throw RuntimeError(
         "\(probePath) is not a probe set (\(shortDescription(error))); write one with 'charlm corpus context'")
+    } catch let error as RuntimeError {
+      throw error
     } catch {
       throw RuntimeError("cannot read \(probePath): \(error.localizedDescription)")
     }
@@ -101,10 +105,11 @@ enum ProbeCommand {
     let corpusPath = try args.required("--corpus")
     let part: CorpusSplit.Part = try args.choice("--split", default: .val)
     var options = GradientProbeRun.Options()
-    options.lags = try args.int("--lags", default: options.lags, min: 1)
-    options.windows = try args.int("--windows", default: options.windows, min: 1)
+    options.lags = try args.int("--lags", default: options.lags, min: 1, max: 100_000)
+    options.windows = try args.int("--windows", default: options.windows, min: 1, max: 100_000)
     options.seed = try args.seed() ?? options.seed
     let reportPath = args.string("--report") ?? "gradient-probe.html"
+    try OutputFile.check(reportPath, flag: "--report", overwrite: args.flag("--overwrite"))
     let threads = try args.threads()
     let gemm = GEMMEngine(pool: ThreadPool(threadCount: threads))
     var results: [GradientProbeRun.Result] = []
@@ -157,14 +162,27 @@ enum ProbeCommand {
     }
   }
 
-  static func write(_ report: HTMLReport, _ path: String) throws {
-    do {
-      let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
-      try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-      try report.write(to: path)
-    } catch {
-      throw RuntimeError("cannot write the report to \(path): \(error.localizedDescription)")
+  /// A probe set is small: a regular file of at most 16 MB, read whole.
+  static func readProbeSet(_ path: String) throws -> Data {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+      throw RuntimeError("no probe set at \(path); write one with 'charlm corpus context'")
     }
+    let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+    guard !isDirectory.boolValue, attributes?[.type] as? FileAttributeType == .typeRegular else {
+      throw RuntimeError("--probe-set \(path) is not a regular file; give the .probe.json that 'charlm corpus context' wrote")
+    }
+    guard let size = attributes?[.size] as? Int, size <= 16 << 20 else {
+      throw RuntimeError("--probe-set \(path) is larger than 16 MB; it is not a probe set")
+    }
+    guard let data = FileManager.default.contents(atPath: path) else {
+      throw RuntimeError("cannot read \(path): permission denied or a read error")
+    }
+    return data
+  }
+
+  static func write(_ report: HTMLReport, _ path: String) throws {
+    try OutputFile.write(Data(report.render().utf8), to: path)
   }
 
   /// A decoding error in words: which field, where (never Swift's CodingKeys text).

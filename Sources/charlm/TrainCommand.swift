@@ -68,6 +68,7 @@ enum TrainCommand {
     let corpusPath = try args.required("--corpus")
     let outputDirectory = args.string("--out") ?? "checkpoints/run"
     let json = args.flag("--json")
+    if let problem = RunDirectory.problem(with: outputDirectory) { throw UsageError(description: problem) }
     if args.flag("--resume") && args.flag("--overwrite") {
       throw UsageError(description: "--resume continues the run in --out and --overwrite replaces it; give one of them")
     }

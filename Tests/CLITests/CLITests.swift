@@ -465,6 +465,14 @@ struct HostileArgumentTests {
     (["train", "--corpus", "CORPUS", "--hidden", "32768", "--layers", "64"], 1, "GB (weights, gradients, optimizer moments and activations)"),
     (["eval", "--checkpoint", "CHECKPOINT", "--corpus", "FIFO"], 1, "is a pipe or a device, not a regular file"),
     (["train", "--corpus", "FIFO", "--steps", "1"], 1, "is a pipe or a device, not a regular file"),
+    (["train", "--corpus", "CORPUS", "--out", "CORPUS"], 2, "is a file, not a folder"),
+    (["train", "--corpus", "CORPUS", "--out", "CORPUS/run"], 2, "is a file, not a folder"),
+    (["inspect", "--checkpoint", "CHECKPOINT", "--text", "ab", "--report", "CHECKPOINT"], 2, "is a folder; give a file name"),
+    (["inspect", "--checkpoint", "CHECKPOINT", "--text", "ab", "--report", "CORPUS"], 2, "already exists; choose another --report"),
+    (["probe", "context", "--checkpoint", "CHECKPOINT", "--probe-set", "CHECKPOINT", "--report", "DIR/p.html"], 1, "is not a regular file"),
+    (["probe", "gradient", "--checkpoint", "CHECKPOINT", "--corpus", "CORPUS", "--lags", "9223372036854775807"], 2, "--lags must be a whole number in 1…100000"),
+    (["corpus", "context", "--out", "DIR/ctx.txt", "--size", "9223372036854775807"], 2, "--size must be a whole number in 1…1000000000"),
+    (["corpus", "context", "--out", "DIR/ctx.txt", "--max-gap", "1000000"], 2, "--max-gap must be a whole number in 1…10000"),
   ]
 
   @Test(arguments: cases.indices)
@@ -481,10 +489,14 @@ struct HostileArgumentTests {
       ])
       #expect(trained.status == 0, "\(trained.error)")
     }
-    let names = ["CORPUS": corpus, "FIFO": fifo, "CHECKPOINT": model]
-    var arguments = Self.cases[index].arguments.map { names[$0] ?? $0 }
+    let names = ["CORPUS": corpus, "FIFO": fifo, "CHECKPOINT": model, "DIR": directory]
+    var arguments = Self.cases[index].arguments.map { argument in
+      names.reduce(argument) { $0.replacingOccurrences(of: $1.key, with: $1.value) }
+    }
     if arguments[0] == "train" && !arguments.contains("--out") { arguments += ["--out", run] }
-    let result = try CLITests.run(arguments + ["--threads", "1"])
+    // --threads where the command has it.
+    if ["train", "sample", "eval", "probe"].contains(arguments[0]) { arguments += ["--threads", "1"] }
+    let result = try CLITests.run(arguments)
     #expect(result.status == Self.cases[index].status, "\(arguments): \(result.error)")
     #expect(result.error.contains(Self.cases[index].message), "\(arguments): \(result.error)")
     #expect(result.error.split(separator: "\n").count == 1, "one line: \(result.error)")

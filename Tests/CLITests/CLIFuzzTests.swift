@@ -1,0 +1,364 @@
+import Foundation
+import Kernels
+import Testing
+
+/// `make fuzz-cli`: seeded hostile invocations of every command, in classes
+/// (non-regular and damaged files, extreme numbers, missing values, repeated
+/// and conflicting flags, existing outputs, full and closed stdout, mixed run
+/// directories, signals mid-run). Each must exit 0, 1 or 2 (130 after
+/// Ctrl-C), never by a signal; print no "Fatal error" or backtrace; explain
+/// a failure in a `charlm: error:` line; finish within a bound; leave every
+/// file that existed before byte-identical unless `--overwrite` (or a
+/// `--resume` of that run) allowed the change; and with `--json` print JSON.
+///
+/// `make test` runs a short slice (CHARLM_FUZZ_CLI_CASES, default 96);
+/// `make fuzz-cli` runs 2,400. FUZZ_SEED picks the sequence.
+struct CLIFuzzTests {
+  enum Kind: String, CaseIterable {
+    case nonRegularFile = "non-regular or unreadable file"
+    case damagedFile = "damaged file"
+    case number = "extreme or malformed number"
+    case missingValue = "missing value"
+    case repeatedOrConflicting = "repeated or conflicting flags"
+    case existingOutput = "existing output"
+    case stdout = "full or closed stdout"
+    case mixedRun = "mixed run directory"
+    case signal = "signal mid-run"
+    case json = "--json output"
+  }
+
+  struct Case {
+    var kind: Kind
+    var arguments: [String]
+    var stdout = Output.pipe
+    var signalAfterFirstStep = false
+    enum Output { case pipe, full, closed }
+  }
+
+  /// The commands, each with arguments that work in the sandbox.
+  static let templates: [[String]] = [
+    [
+      "train", "--corpus", "corpus.txt", "--hidden", "8", "--layers", "1", "--batch", "2", "--window", "8", "--steps", "3",
+      "--out", "runs/new", "--threads", "1",
+    ],
+    ["train", "--corpus", "corpus.txt", "--out", "runs/a", "--resume", "--steps", "6", "--threads", "1"],
+    ["sample", "--checkpoint", "runs/a", "--length", "20", "--seed", "1"],
+    ["eval", "--checkpoint", "runs/a", "--corpus", "corpus.txt"],
+    ["info", "--checkpoint", "runs/a"],
+    ["inspect", "--checkpoint", "runs/a", "--text", "to be or", "--report", "inspect.html"],
+    [
+      "compare", "--corpus", "corpus.txt", "--cells", "rnn", "--layers", "1", "--hidden", "8", "--batch", "2", "--window",
+      "8", "--steps", "2", "--out", "cmp", "--threads", "1",
+    ],
+    ["corpus", "context", "--out", "ctx.txt", "--size", "20000", "--max-gap", "60", "--pairs", "3"],
+    ["probe", "context", "--checkpoint", "runs/a", "--probe-set", "probe.json", "--report", "probe.html"],
+    [
+      "probe", "gradient", "--checkpoint", "runs/a", "--corpus", "corpus.txt", "--lags", "5", "--windows", "2",
+      "--report", "gradient.html",
+    ],
+    ["baseline", "--corpus", "corpus.txt", "--order", "3"],
+  ]
+
+  static let hostileNumbers = [
+    "0", "-1", "1e309", "-1e309", "1e-320", "nan", "inf", "-inf", "0x10", "1.5", "9223372036854775807",
+    "99999999999999999999999", "", " 3", "3 ", "1e39", "-0", "1_000", "٣",
+  ]
+  static let fileOptions = ["--corpus", "--checkpoint", "--probe-set", "--prime-file", "--file"]
+  static let outputOptions = ["--out", "--report"]
+
+  static func numericOptions(of arguments: [String]) -> [String] {
+    let numeric: Set = [
+      "--hidden", "--layers", "--batch", "--window", "--steps", "--length", "--seed", "--size", "--max-gap", "--pairs",
+      "--lags", "--windows", "--order", "--threads", "--lr", "--temperature", "--top-k", "--top-p", "--dropout",
+      "--epochs", "--eval-every", "--clip", "--units", "--count", "--beam", "--time", "--val-chars", "--warmup",
+    ]
+    return arguments.filter { numeric.contains($0) }
+  }
+
+  static func replacing(_ arguments: [String], option: String, with value: String) -> [String] {
+    var copy = arguments
+    if let i = copy.firstIndex(of: option), i + 1 < copy.count { copy[i + 1] = value } else { copy += [option, value] }
+    return copy
+  }
+
+  /// The next case of `kind`, drawn from `rng`.
+  static func makeCase(_ kind: Kind, rng: inout Xoshiro256) -> Case {
+    func pick<T>(_ items: [T]) -> T { items[Int(rng.next() % UInt64(items.count))] }
+    var arguments = pick(templates)
+    switch kind {
+    case .nonRegularFile:
+      let targets = ["fifo", "folder", "/dev/null", "missing.txt", "empty.txt", "latin1.txt", "binary.bin", "folder/"]
+      let options = arguments.filter { fileOptions.contains($0) }
+      if options.isEmpty {
+        arguments = ["sample", "--checkpoint", "runs/a", "--prime-file", pick(targets), "--length", "5"]
+      } else {
+        arguments = replacing(arguments, option: pick(options), with: pick(targets))
+      }
+    case .damagedFile:
+      let damaged = ["damaged/truncated.safetensors", "damaged/flipped.safetensors", "damaged/header.safetensors", "damaged/state-run"]
+      if arguments.contains("--probe-set") && rng.next() % 2 == 0 {
+        arguments = replacing(arguments, option: "--probe-set", with: pick(["damaged/probe-empty.json", "damaged/probe-one.json", "damaged/probe-bad.json"]))
+      } else if arguments.contains("--resume") {
+        arguments = replacing(arguments, option: "--out", with: "damaged/state-run")
+      } else {
+        arguments = ["sample", "--checkpoint", pick(damaged), "--length", "5"]
+        if rng.next() % 2 == 0 { arguments = ["info", "--checkpoint", pick(damaged)] }
+      }
+    case .number:
+      let options = numericOptions(of: arguments) + ["--threads"]
+      arguments = replacing(arguments, option: pick(options), with: pick(hostileNumbers))
+    case .missingValue:
+      let options = arguments.enumerated().filter { $0.element.hasPrefix("--") && $0.offset + 1 < arguments.count && !arguments[$0.offset + 1].hasPrefix("--") }
+      if let (index, _) = options.isEmpty ? nil : pick(options) {
+        arguments.remove(at: index + 1)
+        if rng.next() % 2 == 0 {  // the flag at the end, with nothing after it
+          let flag = arguments.remove(at: index)
+          arguments.append(flag)
+        }
+      }
+    case .repeatedOrConflicting:
+      let conflicts: [[String]] = [
+        ["--resume", "--overwrite"], ["--steps", "5", "--time", "1s"], ["--prime", "a", "--prime-file", "corpus.txt"],
+        ["--beam", "2", "--count", "2"], ["--params", "100", "--hidden", "8"], ["--greedy", "--beam", "2"],
+        ["--bytes", "--max-vocabulary", "10"],
+      ]
+      if rng.next() % 2 == 0 {
+        let options = arguments.enumerated().filter { $0.element.hasPrefix("--") && $0.offset + 1 < arguments.count }
+        let (index, flag) = pick(options)
+        arguments += [flag, arguments[index + 1]]
+      } else {
+        arguments += pick(conflicts)
+      }
+    case .existingOutput:
+      let options = arguments.filter { outputOptions.contains($0) }
+      let targets = ["corpus.txt", "runs/a", "runs/b", "existing.html", "folder", "corpus.txt/below", "probe.json"]
+      if options.isEmpty {
+        arguments = ["inspect", "--checkpoint", "runs/a", "--text", "abc", "--report", pick(targets)]
+      } else {
+        arguments = replacing(arguments, option: pick(options), with: pick(targets))
+        arguments.removeAll { $0 == "--resume" }
+      }
+      if rng.next() % 4 == 0 { arguments.append("--overwrite") }
+    case .stdout:
+      let printing = [
+        ["info", "--checkpoint", "runs/a"], ["info", "--checkpoint", "runs/a", "--json"],
+        ["sample", "--checkpoint", "runs/a", "--length", "2000", "--seed", "2"],
+        ["sample", "--checkpoint", "runs/a", "--count", "3", "--json", "--seed", "2"],
+        ["eval", "--checkpoint", "runs/a", "--corpus", "corpus.txt"], ["baseline", "--corpus", "corpus.txt"],
+        ["train", "--help"], ["--help"], templates[0],
+      ]
+      return Case(kind: kind, arguments: pick(printing), stdout: rng.next() % 2 == 0 ? .full : .closed)
+    case .mixedRun:
+      arguments = pick([
+        ["train", "--corpus", "corpus.txt", "--out", "runs/mixed", "--resume", "--steps", "6", "--threads", "1"],
+        ["train", "--corpus", "other.txt", "--out", "runs/a", "--resume", "--steps", "6", "--threads", "1"],
+        ["sample", "--checkpoint", "runs/mixed", "--length", "10", "--seed", "1"],
+        ["train", "--corpus", "corpus.txt", "--out", "runs/mixed", "--steps", "2", "--threads", "1"],
+      ])
+    case .signal:
+      return Case(
+        kind: kind,
+        arguments: [
+          "train", "--corpus", "corpus.txt", "--hidden", "8", "--layers", "1", "--batch", "2", "--window", "8",
+          "--steps", "100000000", "--eval-every", "1000000", "--out", pick(["runs/new", "runs/a"]),
+          "--threads", "1", "--json",
+        ] + (rng.next() % 2 == 0 ? ["--overwrite"] : []),
+        signalAfterFirstStep: true)
+    case .json:
+      let withJSON = ["train", "sample", "eval", "info", "probe", "baseline"]
+      if !withJSON.contains(arguments[0]) { arguments = templates[0] }
+      arguments.append("--json")
+    }
+    return Case(kind: kind, arguments: arguments)
+  }
+
+  // MARK: - The sandbox
+
+  /// Builds the files every case starts from, once.
+  static func makeTemplate() throws -> String {
+    let (directory, corpus) = try CLITests.makeCorpus()
+    let fm = FileManager.default
+    #expect(corpus == directory + "/corpus.txt")
+    let train = ["--hidden", "8", "--layers", "1", "--batch", "2", "--window", "8", "--threads", "1"]
+    func run(_ arguments: [String]) throws {
+      let process = Process()
+      process.executableURL = URL(fileURLWithPath: CLITests.binary)
+      process.arguments = arguments
+      process.currentDirectoryURL = URL(fileURLWithPath: directory)
+      process.standardOutput = FileHandle.nullDevice
+      process.standardError = FileHandle.nullDevice
+      try process.run()
+      process.waitUntilExit()
+      #expect(process.terminationStatus == 0, "template: \(arguments)")
+    }
+    try run(["train", "--corpus", "corpus.txt", "--steps", "4", "--eval-every", "2", "--out", "runs/a"] + train)
+    try run(["train", "--corpus", "corpus.txt", "--steps", "3", "--hidden", "6", "--out", "runs/b", "--layers", "1", "--batch", "2", "--window", "8", "--threads", "1"])
+    try run(["corpus", "context", "--out", "context.txt", "--size", "20000", "--max-gap", "60", "--pairs", "3"])
+    try fm.moveItem(atPath: directory + "/context.probe.json", toPath: directory + "/probe.json")
+    // The same characters as corpus.txt, another text.
+    let text = try String(contentsOfFile: directory + "/corpus.txt", encoding: .utf8)
+    try String(text.reversed()).write(toFile: directory + "/other.txt", atomically: true, encoding: .utf8)
+    try fm.createDirectory(atPath: directory + "/folder", withIntermediateDirectories: true)
+    try Data().write(to: URL(fileURLWithPath: directory + "/empty.txt"))
+    try Data([0x63, 0x61, 0x66, 0xE9, 0x0A]).write(to: URL(fileURLWithPath: directory + "/latin1.txt"))
+    try Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 7) }).write(
+      to: URL(fileURLWithPath: directory + "/binary.bin"))
+    try "<html/>".write(toFile: directory + "/existing.html", atomically: true, encoding: .utf8)
+    // A run whose best model comes from another run.
+    try fm.copyItem(atPath: directory + "/runs/a", toPath: directory + "/runs/mixed")
+    try fm.removeItem(atPath: directory + "/runs/mixed/best.safetensors")
+    try fm.copyItem(atPath: directory + "/runs/b/best.safetensors", toPath: directory + "/runs/mixed/best.safetensors")
+    // Damaged files.
+    try fm.createDirectory(atPath: directory + "/damaged", withIntermediateDirectories: true)
+    let model = try Data(contentsOf: URL(fileURLWithPath: directory + "/runs/a/best.safetensors"))
+    try model.prefix(model.count / 2).write(to: URL(fileURLWithPath: directory + "/damaged/truncated.safetensors"))
+    var flipped = model
+    flipped[model.count - 37] ^= 0x40
+    try flipped.write(to: URL(fileURLWithPath: directory + "/damaged/flipped.safetensors"))
+    var header = model
+    header[12] = UInt8(ascii: "{")
+    try header.write(to: URL(fileURLWithPath: directory + "/damaged/header.safetensors"))
+    try fm.copyItem(atPath: directory + "/runs/a", toPath: directory + "/damaged/state-run")
+    let statePath = directory + "/damaged/state-run/latest.state.safetensors"
+    let state = try Data(contentsOf: URL(fileURLWithPath: statePath))
+    try state.prefix(state.count - 9).write(to: URL(fileURLWithPath: statePath))
+    try #"{"format":"charlm-context-probe","version":1,"seed":1,"minimumGap":0,"maximumGap":9,"pairs":[],"stories":[]}"#
+      .write(toFile: directory + "/damaged/probe-empty.json", atomically: true, encoding: .utf8)
+    try #"{"format":"charlm-context-probe","version":1,"seed":1,"minimumGap":0,"maximumGap":9,"pairs":[{"place":"Goa","language":"Konkani"}],"stories":[{"place":"Goa","language":"Tamil","filler":""}]}"#
+      .write(toFile: directory + "/damaged/probe-one.json", atomically: true, encoding: .utf8)
+    try "{\"format\": [".write(toFile: directory + "/damaged/probe-bad.json", atomically: true, encoding: .utf8)
+    return directory
+  }
+
+  /// Every regular file under `directory`, with its bytes.
+  static func snapshot(_ directory: String) -> [String: Data] {
+    var files: [String: Data] = [:]
+    guard let walker = FileManager.default.enumerator(atPath: directory) else { return files }
+    while let name = walker.nextObject() as? String {
+      let path = directory + "/" + name
+      var isDirectory: ObjCBool = false
+      guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
+        (try? FileManager.default.attributesOfItem(atPath: path)[.type] as? FileAttributeType) == .typeRegular
+      else { continue }
+      files[name] = FileManager.default.contents(atPath: path)
+    }
+    return files
+  }
+
+  struct Outcome {
+    var status: Int32 = 0
+    var bySignal = false
+    var output = ""
+    var error = ""
+    var timedOut = false
+  }
+
+  static func execute(_ c: Case, in directory: String) throws -> Outcome {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: CLITests.binary)
+    process.arguments = c.arguments
+    process.currentDirectoryURL = URL(fileURLWithPath: directory)
+    let out = Pipe()
+    let err = Pipe()
+    switch c.stdout {
+    case .pipe: process.standardOutput = out
+    case .full: process.standardOutput = FileHandle(forWritingAtPath: "/dev/full")
+    case .closed:
+      process.standardOutput = out
+      try out.fileHandleForReading.close()
+    }
+    process.standardError = err
+    try process.run()
+    // A hang guard, not a timer the verdict depends on (a working case takes under a second).
+    nonisolated(unsafe) let watched = process
+    let deadline = DispatchTime.now() + 120
+    DispatchQueue.global().asyncAfter(deadline: deadline) {
+      if watched.isRunning { kill(watched.processIdentifier, SIGKILL) }
+    }
+    var outcome = Outcome()
+    var outData = Data()
+    if c.signalAfterFirstStep {
+      // The first step's line is printed at once (--json); then Ctrl-C.
+      var seen = ""
+      while !seen.contains("\"event\":\"step\"") {
+        let chunk = out.fileHandleForReading.availableData
+        if chunk.isEmpty { break }
+        seen += String(decoding: chunk, as: UTF8.self)
+      }
+      if process.isRunning { kill(process.processIdentifier, SIGINT) }
+      outData = Data(seen.utf8)
+    }
+    if c.stdout != .closed && c.stdout != .full { outData += out.fileHandleForReading.readDataToEndOfFile() }
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    outcome.status = process.terminationStatus
+    outcome.bySignal = process.terminationReason == .uncaughtSignal
+    outcome.timedOut = outcome.bySignal && outcome.status == SIGKILL
+    outcome.output = String(decoding: outData, as: UTF8.self)
+    outcome.error = String(decoding: errData, as: UTF8.self)
+    return outcome
+  }
+
+  /// What is wrong with `outcome`, or nil.
+  static func verdict(_ c: Case, _ outcome: Outcome, before: [String: Data], after: [String: Data]) -> String? {
+    if outcome.timedOut { return "did not finish within the bound" }
+    if outcome.bySignal { return "killed by signal \(outcome.status)" }
+    let allowed: Set<Int32> = c.signalAfterFirstStep ? [0, 1, 2, 130] : [0, 1, 2]
+    if !allowed.contains(outcome.status) { return "exit \(outcome.status)" }
+    for marker in ["Fatal error", "Backtrac", "Program crashed", "NSCocoaErrorDomain", "CodingKeys"]
+    where outcome.error.contains(marker) || outcome.output.contains(marker) {
+      return "printed \"\(marker)\": \(outcome.error.prefix(300))"
+    }
+    if (outcome.status == 1 || outcome.status == 2) && !outcome.error.contains("charlm: error: ") {
+      return "failed without a 'charlm: error:' line: \(outcome.error.prefix(300))"
+    }
+    // Files that existed before: unchanged, unless the command was allowed to replace them.
+    let overwrite = c.arguments.contains("--overwrite")
+    let resumedRun: String? =
+      c.arguments.contains("--resume")
+      ? c.arguments.firstIndex(of: "--out").flatMap { $0 + 1 < c.arguments.count ? c.arguments[$0 + 1] : nil } : nil
+    for (name, bytes) in before where after[name] != bytes {
+      if overwrite { continue }
+      // A resumed run goes on writing its own files.
+      if let run = resumedRun, name.hasPrefix(run + "/"), outcome.status == 0 || outcome.status == 130 { continue }
+      return after[name] == nil ? "deleted \(name)" : "changed \(name)"
+    }
+    if c.arguments.contains("--json") && outcome.status == 0 && c.stdout == .pipe && !c.arguments.contains("--help") {
+      for line in outcome.output.split(separator: "\n") {
+        guard (try? JSONSerialization.jsonObject(with: Data(line.utf8))) != nil else {
+          return "--json printed a line that is not JSON: \(line.prefix(200))"
+        }
+      }
+    }
+    return nil
+  }
+
+  @Test func hostileInvocationsFailCleanly() throws {
+    let environment = ProcessInfo.processInfo.environment
+    let count = environment["CHARLM_FUZZ_CLI_CASES"].flatMap(Int.init) ?? 96
+    let seed = environment["FUZZ_SEED"].flatMap(UInt64.init) ?? 0
+    let template = try Self.makeTemplate()
+    var rng = Xoshiro256(seed: seed)
+    var tried: [Kind: Int] = [:]
+    var failures: [String] = []
+    for index in 0..<count {
+      let kind = Kind.allCases[index % Kind.allCases.count]
+      let c = Self.makeCase(kind, rng: &rng)
+      let sandbox = template + "-case-\(index)"
+      try FileManager.default.copyItem(atPath: template, toPath: sandbox)
+      mkfifo(sandbox + "/fifo", 0o600)
+      let before = Self.snapshot(sandbox)
+      let outcome = try Self.execute(c, in: sandbox)
+      tried[kind, default: 0] += 1
+      if let problem = Self.verdict(c, outcome, before: before, after: Self.snapshot(sandbox)) {
+        failures.append("[\(kind.rawValue)] charlm \(c.arguments.joined(separator: " ")): \(problem)")
+      } else {
+        try? FileManager.default.removeItem(atPath: sandbox)
+      }
+    }
+    print("fuzz-cli: seed \(seed), \(count) invocations, \(failures.count) failed")
+    for kind in Kind.allCases { print("  \(tried[kind] ?? 0)\t\(kind.rawValue)") }
+    for failure in failures.prefix(40) { print("  FAILED " + failure) }
+    #expect(failures.isEmpty, "\(failures.count) of \(count) invocations misbehaved; first: \(failures.first ?? "")")
+  }
+}
