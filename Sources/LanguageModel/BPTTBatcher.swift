@@ -37,7 +37,7 @@ public struct BPTTBatcher: Sendable {
     let needed = Self.minimumTokens(streams: streams, window: window)
     guard tokenCount >= needed else {
       throw .corpusTooShort(
-        characters: tokenCount, needed: needed, reason: "the training split for \(streams) streams of \(window)")
+        characters: tokenCount, needed: needed, part: .trainingSplit(streams: streams, window: window))
     }
     self.streams = streams
     self.window = window

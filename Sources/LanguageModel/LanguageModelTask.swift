@@ -32,7 +32,7 @@ public final class LanguageModelTask: TrainingTask {
       throw .setup(
         TokenizerError.corpusTooShort(
           characters: corpus.split.train.count, needed: batch * (window + 1) + batch,
-          reason: "the training split for \(batch) streams of \(window)"
+          part: .trainingSplit(streams: batch, window: window)
         ).description)
     }
     workspace = Workspace(config: model.config, batch: batch, window: window)

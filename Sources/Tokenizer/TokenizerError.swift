@@ -4,7 +4,7 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
   case invalidUTF8(byteOffset: Int)
   case unknownCharacter(Unicode.Scalar, position: Int)
   case emptyCorpus
-  case corpusTooShort(characters: Int, needed: Int, reason: String)
+  case corpusTooShort(characters: Int, needed: Int, part: ShortPart)
   case fileNotFound(path: String)
   case isDirectory(path: String)
   case notARegularFile(path: String)
@@ -15,7 +15,7 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
     switch self {
     case .invalidUTF8(let offset):
       return
-        "the text is not valid UTF-8 (first bad byte at offset \(offset)); convert it to UTF-8 (e.g. with iconv), or train on its raw bytes with --bytes"
+        "the text is not valid UTF-8 (first bad byte at offset \(offset)); convert it to UTF-8 (e.g. with iconv), or train a byte-level model on it with 'charlm train --bytes'"
     case .unknownCharacter(let scalar, let position):
       return
         "character \(TokenizerError.describe(scalar)) at position \(position) is not in the model's vocabulary; remove it or train on text that contains it"
@@ -30,13 +30,23 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
         "\(path) is a pipe or a device, not a regular file; a corpus is read twice, so save it to a file first (e.g. cat … > book.txt) and give that"
     case .vocabularyTooLarge(let count, let limit):
       return
-        "the text has \(count) distinct characters, more than the limit of \(limit); is it really text? For a binary or mixed-encoding file use --bytes; if it is text, raise the limit with --max-vocabulary"
+        "the text has \(count) distinct characters, more than the limit of \(limit); is it really text? For a binary or mixed-encoding file train with 'charlm train --bytes'; if it is text, raise the limit with --max-vocabulary"
     case .unreadable(let path, let reason):
       return "cannot read \(path): \(reason); check its permissions"
-    case .corpusTooShort(let characters, let needed, let reason):
+    case .corpusTooShort(let characters, let needed, .trainingSplit(let streams, let window)):
       return
-        "the corpus is too short: \(characters) characters, \(reason) needs at least \(needed); use a longer text or lower --batch / --window"
+        "the corpus is too short: \(characters) characters, the training split for \(streams) streams of \(window) needs at least \(needed); use a longer text or lower --batch / --window"
+    case .corpusTooShort(let characters, let needed, .validationSplit):
+      // The split's share is fixed: --batch and --window cannot help.
+      return
+        "the corpus is too short: \(characters) characters, and a validation split (5%) of at least 2 characters needs at least \(needed); use a longer text"
     }
+  }
+
+  /// Which part of a corpus is too short: only the training split's need depends on --batch and --window.
+  public enum ShortPart: Equatable, Sendable {
+    case trainingSplit(streams: Int, window: Int)
+    case validationSplit
   }
 
   /// "'é' (U+00E9)", or just the code for invisible scalars.

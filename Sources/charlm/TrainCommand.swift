@@ -153,14 +153,13 @@ enum TrainCommand {
       }
       let modelConfig = try modelConfig(args, vocabularySize: corpus.vocabulary.count, base: nil)
       var config = try trainingConfig(args, base: nil)
-      config.sizeSchedule(
-        to: budget, stepsPerEpoch: try LanguageModelTask.stepsPerEpoch(trainingTokens: corpus.split.train.count, config: config))
+      // First: no --batch or --window can make up for it.
       if corpus.split.validation.count < 2 {
         throw RuntimeError(
-          TokenizerError.corpusTooShort(
-            characters: corpus.tokens.count, needed: 40, reason: "a validation split of at least 2 characters"
-          ).description)
+          TokenizerError.corpusTooShort(characters: corpus.tokens.count, needed: 40, part: .validationSplit).description)
       }
+      config.sizeSchedule(
+        to: budget, stepsPerEpoch: try LanguageModelTask.stepsPerEpoch(trainingTokens: corpus.split.train.count, config: config))
       trainer = try Trainer(
         modelConfig: modelConfig, config: config, corpus: corpus, outputDirectory: outputDirectory, gemm: gemm)
       do { try RunDirectory.prepareForNewRun(outputDirectory, existing: existing) } catch {
@@ -198,7 +197,11 @@ enum TrainCommand {
       if json { print(#"{"event":"interrupted","step":\#(trainer.progress.step)}"#) } else { print(message) }
       return 128 + Interrupts.received
     }
-    if !json, let best = trainer.progress.bestValidationLoss {
+    if !json && reporter.skippedSaves > 0 {
+      print(
+        "done: \(trainer.progress.step) steps, but \(reporter.skippedSaves) save\(reporter.skippedSaves == 1 ? "" : "s") failed (--allow-no-save): the files in \(outputDirectory) may hold an older model than this run reached"
+      )
+    } else if !json, let best = trainer.progress.bestValidationLoss {
       let metrics = Metrics(loss: best, characters: 0)
       print(
         String(
@@ -305,6 +308,8 @@ final class ProgressReporter {
   let live = Terminal.isInteractive
   var lastPrint = Date.distantPast
   var lineOpen = false
+  /// Saves that failed under --allow-no-save: the files on disk are older than the run.
+  var skippedSaves = 0
 
   init(json: Bool) { self.json = json }
 
@@ -352,6 +357,7 @@ final class ProgressReporter {
     case .saved:
       break
     case .saveSkipped(let message):
+      skippedSaves += 1
       closeLine()
       Terminal.warning("not saved (--allow-no-save, training goes on): \(message)")
     case .rolledBack(let from, let to, let scale):

@@ -83,7 +83,24 @@ func runCommand(_ arguments: [String]) -> Int32 {
 
 // A closed pipe fails the write (EPIPE), which Terminal.write handles, instead of killing us.
 Platform.ignore(SIGPIPE)
-let status = runCommand(Array(CommandLine.arguments.dropFirst()))
+/// The first argument that is not valid UTF-8 (Swift would read its bad bytes as U+FFFD), or nil.
+func undecodableArgument() -> Int? {
+  for index in 1..<Int(CommandLine.argc) {
+    guard let raw = CommandLine.unsafeArgv[index] else { continue }
+    if String(validatingCString: raw) == nil { return index }
+  }
+  return nil
+}
+
+let status: Int32
+if let index = undecodableArgument() {
+  let before = index > 1 ? " (after \(CommandLine.arguments[index - 1]))" : ""
+  Terminal.error(
+    "argument \(index)\(before) is not valid UTF-8; charlm reads its arguments as text, so give them in UTF-8")
+  status = 2
+} else {
+  status = runCommand(Array(CommandLine.arguments.dropFirst()))
+}
 // For measuring any command's memory from outside (the loader's memory test).
 if ProcessInfo.processInfo.environment["CHARLM_REPORT_PEAK_MEMORY"] != nil {
   Terminal.note("peak resident memory \(Platform.peakResidentBytes()) bytes")

@@ -18,3 +18,45 @@ struct BaselineCLITests {
     #expect(tooHigh.error.contains("--order must be"), "\(tooHigh.error)")
   }
 }
+
+/// Messages that used to mislead.
+struct MisleadingMessageTests {
+  @Test func anArgumentThatIsNotUTF8IsRefusedNotReadAsReplacementCharacters() throws {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/bash")
+    process.arguments = ["-c", "\"$0\" sample --checkpoint none --prime $'\\xff\\xfe'", CLITests.binary]
+    let err = Pipe()
+    process.standardError = err
+    process.standardOutput = FileHandle.nullDevice
+    try process.run()
+    let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 2)
+    #expect(message.contains("argument 5 (after --prime) is not valid UTF-8"), "\(message)")
+  }
+
+  @Test func aShortValidationSplitDoesNotBlameTheBatch() throws {
+    let (directory, _) = try CLITests.makeCorpus()
+    let tiny = directory + "/tiny.txt"
+    try "to be or not to be, t".write(toFile: tiny, atomically: true, encoding: .utf8)
+    let result = try CLITests.run([
+      "train", "--corpus", tiny, "--batch", "1", "--window", "4", "--out", directory + "/run", "--threads", "1",
+    ])
+    #expect(result.status == 1)
+    #expect(result.error.contains("validation split") && !result.error.contains("--batch"), "\(result.error)")
+  }
+
+  @Test func inspectDoesNotSuggestAFlagItLacks() throws {
+    let (directory, corpus) = try CLITests.makeCorpus()
+    let run = directory + "/run"
+    let trained = try CLITests.run([
+      "train", "--corpus", corpus, "--hidden", "8", "--layers", "1", "--batch", "2", "--window", "8", "--steps", "1",
+      "--out", run, "--threads", "1",
+    ])
+    #expect(trained.status == 0, "\(trained.error)")
+    try Data([0x61, 0xFF, 0x62]).write(to: URL(fileURLWithPath: directory + "/bad.txt"))
+    let result = try CLITests.run(["inspect", "--checkpoint", run, "--file", directory + "/bad.txt", "--report", directory + "/i.html"])
+    #expect(result.status == 1)
+    #expect(result.error.contains("not valid UTF-8") && result.error.contains("charlm train --bytes"), "\(result.error)")
+  }
+}
