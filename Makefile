@@ -7,7 +7,7 @@ CORPUS_SHA256 := 86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565e
 DEMO_TIME    ?= 3m
 DEMO_OUT     := checkpoints/demo
 
-.PHONY: all build demo context-demo test fuzz fuzz-cli stress corpora bench bench-kernels bench-compare parity clean help
+.PHONY: all build demo context-demo test fuzz fuzz-cli stress bench-contention corpora bench bench-kernels bench-compare parity clean help
 PYTHON       ?= $(HOME)/torchenv/bin/python
 
 all: build
@@ -22,6 +22,7 @@ help:
 	@echo "make build   build the charlm command into $(BIN)"
 	@echo "make corpora fetch the corpora (from \$$CORPUS_MIRROR if set)"
 	@echo "make bench   training and sampling speed, memory, GEMM kernels"
+	@echo "make bench-contention  default threads vs --threads 1 with one core busy"
 	@echo "make bench-compare  the same in CharLM and PyTorch, alternating, with ratios (needs torch: PYTHON=...)"
 	@echo "make parity  logits, gradients and Adam steps against PyTorch (needs torch: PYTHON=...)"
 
@@ -127,3 +128,8 @@ parity: build
 
 clean:
 	rm -rf .build checkpoints/demo checkpoints/context
+
+# With one core held by another process (yes > /dev/null), the default
+# thread count against --threads 1.
+bench-contention: $(CORPUS) build
+	bash bench/contention.sh $(BIN)

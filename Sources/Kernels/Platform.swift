@@ -91,6 +91,15 @@ public enum Platform {
   /// The cores this process may run on: the fewest of the online cores, the
   /// CPU affinity mask (taskset) and the cgroup's CPU quota. A pool with
   /// more threads than that waits for descheduled workers at every region.
+  /// Gives this thread's core to another runnable thread, if any (sched_yield).
+  public static func yieldProcessor() {
+    #if canImport(Glibc)
+      sched_yield()
+    #else
+      Thread.sleep(forTimeInterval: 0)
+    #endif
+  }
+
   /// The processor's name as the system reports it ("model name" in
   /// /proc/cpuinfo), or nil where it cannot be read.
   public static func processorName() -> String? {

@@ -39,6 +39,13 @@ public final class ThreadPool: @unchecked Sendable {
       for index in 0..<count { body(index) }
       return
     }
+    // Under contention (see `Shared.serialRegions`) the caller runs regions
+    // alone for a while; the tasks are the same, so are the results.
+    if shared.serialRegions > 0 {
+      shared.serialRegions -= 1
+      for index in 0..<count { body(index) }
+      return
+    }
     withoutActuallyEscaping(body) { task in
       shared.run(task, count: count, workers: threadCount - 1)
     }
@@ -54,6 +61,15 @@ public final class ThreadPool: @unchecked Sendable {
     // Written by the caller before the generation bump, read by workers after it.
     var task: ((Int) -> Void)?
     var taskCount = 0
+    /// Regions the caller will run alone, and the back-off that set it: when
+    /// two of the last eight regions waited for a worker longer than the
+    /// caller worked (its core held by another process), waiting costs more
+    /// than its help, so the pool runs serially for 64 regions, doubling (to
+    /// 65,536) while that goes on. The caller's thread only.
+    var serialRegions = 0
+    var backOff = 32
+    /// One bit per recent region, set when it was late.
+    var lateHistory: UInt8 = 0
 
     /// How long an idle worker spins before it sleeps. Training has serial
     /// gaps between regions (clipping, the optimizer's bookkeeping, the
@@ -65,28 +81,59 @@ public final class ThreadPool: @unchecked Sendable {
     /// core back within milliseconds.
     static let spinNanoseconds: UInt64 = 5_000_000
 
+    /// Spins of the caller waiting for a worker before it starts yielding
+    /// its core (a few µs: a running worker arrives well within it).
+    static let callerSpins = 2_000
+
     func run(_ body: @escaping (Int) -> Void, count: Int, workers: Int) {
       task = body
       taskCount = count
       nextTask.store(0, ordering: .relaxed)
       pendingWorkers.store(workers, ordering: .relaxed)
       generation.add(1, ordering: .sequentiallyConsistent)
-      if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
+      let wokeSleepers = sleepers.load(ordering: .sequentiallyConsistent) > 0
+      if wokeSleepers {
         condition.lock()
         condition.broadcast()
         condition.unlock()
       }
+      let started = DispatchTime.now().uptimeNanoseconds
       drainTasks()
-      while pendingWorkers.load(ordering: .acquiring) > 0 {}
+      let drained = DispatchTime.now().uptimeNanoseconds
+      // A worker that has not arrived may be waiting for a core that
+      // another process holds: after a short spin, give ours up (yield),
+      // so that the kernel can run it here, rather than spin a time slice.
+      var spins = 0
+      while pendingWorkers.load(ordering: .acquiring) > 0 {
+        spins &+= 1
+        if spins > Self.callerSpins { Platform.yieldProcessor() }
+      }
       task = nil
+      // Late: the caller waited for the workers longer than it worked itself
+      // (and more than 20 µs): a worker was off its core, not merely busy.
+      // Waking a sleeping worker is slow too, but says nothing about contention.
+      let waited = spins > Self.callerSpins ? DispatchTime.now().uptimeNanoseconds - drained : 0
+      let late = !wokeSleepers && waited > max(drained - started, 50_000)
+      lateHistory = (lateHistory << 1 | (late ? 1 : 0)) & 0xFF
+      if lateHistory.nonzeroBitCount >= 2 {
+        backOff = min(backOff * 2, 65_536)
+        serialRegions = backOff
+        lateHistory = 0
+      } else if lateHistory == 0 {
+        backOff = 32
+      }
     }
 
-    func drainTasks() {
-      guard let body = task else { return }
+    /// Runs tasks until none is left; returns how many ran here.
+    @discardableResult
+    func drainTasks() -> Int {
+      guard let body = task else { return 0 }
+      var ran = 0
       while true {
         let index = nextTask.add(1, ordering: .relaxed).oldValue
-        if index >= taskCount { return }
+        if index >= taskCount { return ran }
         body(index)
+        ran += 1
       }
     }
 
@@ -98,6 +145,9 @@ public final class ThreadPool: @unchecked Sendable {
         while generation.load(ordering: .acquiring) == seen && !stopping.load(ordering: .relaxed) {
           spins &+= 1
           if spins & 255 != 0 { continue }
+          // Past the first few µs, let other threads on this core run (the
+          // caller, or another process); a yield costs nothing when none waits.
+          if spins > Self.callerSpins { Platform.yieldProcessor() }
           // Reading the clock costs about 20 ns, so only every 256 spins.
           let now = DispatchTime.now().uptimeNanoseconds
           if deadline == 0 { deadline = now + Self.spinNanoseconds }
