@@ -79,6 +79,8 @@ public enum GradientProbeRun {
       for m in [1, 2, 5] where m * decade <= lags { result.append(m * decade) }
       decade *= 10
     }
+    // The table always reaches the largest distance asked for.
+    if result.last != lags { result.append(lags) }
     return result
   }
 

@@ -136,6 +136,9 @@ struct ContextProbeTests {
           gemm: GEMMEngine(pool: ThreadPool(threadCount: 1))), tokens: tokens, options: short, name: "x")
     }
     #expect(GradientProbeRun.tableLags(100) == [0, 1, 2, 5, 10, 20, 50, 100])
+    // --lags 150 printed a table that stopped at k = 100.
+    #expect(GradientProbeRun.tableLags(150) == [0, 1, 2, 5, 10, 20, 50, 100, 150])
+    #expect(GradientProbeRun.tableLags(3) == [0, 1, 2, 3])
     let (ok, collector) = parseReport(GradientProbeRun.report(results, corpusName: "fox").render())
     #expect(ok)
     #expect(collector.series == ["rnn", "lstm", "rnn", "lstm"])
