@@ -1,6 +1,28 @@
 import Foundation
 import Kernels
 
+/// A small file a command reads whole (a prime, a probe set): a regular
+/// file within a size bound, or one line that says what is wrong.
+enum InputFile {
+  static func read(_ path: String, flag: String, maximumBytes: Int, give advice: String) throws(RuntimeError) -> Data {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+      throw RuntimeError("\(flag): no file at \(path); \(advice)")
+    }
+    let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+    guard !isDirectory.boolValue, attributes?[.type] as? FileAttributeType == .typeRegular else {
+      throw RuntimeError("\(flag): \(path) is not a regular file; \(advice)")
+    }
+    guard let size = attributes?[.size] as? Int, size <= maximumBytes else {
+      throw RuntimeError("\(flag): \(path) is larger than \(maximumBytes >> 20) MB; \(advice)")
+    }
+    guard let data = FileManager.default.contents(atPath: path) else {
+      throw RuntimeError("\(flag): cannot read \(path) (permission denied or a read error)")
+    }
+    return data
+  }
+}
+
 /// A file a command writes (a report, a CSV): checked before any work, so
 /// that a command never replaces what it did not create unless given
 /// `--overwrite`, and never fails late with a system error in place of words.

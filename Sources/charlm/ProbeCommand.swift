@@ -164,21 +164,9 @@ enum ProbeCommand {
 
   /// A probe set is small: a regular file of at most 16 MB, read whole.
   static func readProbeSet(_ path: String) throws -> Data {
-    var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-      throw RuntimeError("no probe set at \(path); write one with 'charlm corpus context'")
-    }
-    let attributes = try? FileManager.default.attributesOfItem(atPath: path)
-    guard !isDirectory.boolValue, attributes?[.type] as? FileAttributeType == .typeRegular else {
-      throw RuntimeError("--probe-set \(path) is not a regular file; give the .probe.json that 'charlm corpus context' wrote")
-    }
-    guard let size = attributes?[.size] as? Int, size <= 16 << 20 else {
-      throw RuntimeError("--probe-set \(path) is larger than 16 MB; it is not a probe set")
-    }
-    guard let data = FileManager.default.contents(atPath: path) else {
-      throw RuntimeError("cannot read \(path): permission denied or a read error")
-    }
-    return data
+    try InputFile.read(
+      path, flag: "--probe-set", maximumBytes: 16 << 20,
+      give: "give the .probe.json that 'charlm corpus context' wrote")
   }
 
   static func write(_ report: HTMLReport, _ path: String) throws {

@@ -122,20 +122,8 @@ enum SampleCommand {
 
   /// The prime in a regular UTF-8 file of at most 1 MB.
   static func readPrime(_ path: String) throws -> String {
-    var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-      throw RuntimeError("--prime-file: no file at \(path)")
-    }
-    let attributes = try? FileManager.default.attributesOfItem(atPath: path)
-    guard !isDirectory.boolValue, attributes?[.type] as? FileAttributeType == .typeRegular else {
-      throw RuntimeError("--prime-file: \(path) is not a regular file; give a text file")
-    }
-    guard let size = attributes?[.size] as? Int, size <= maximumPrimeBytes else {
-      throw RuntimeError("--prime-file: \(path) is larger than 1 MB; a prime that long adds nothing, give its end")
-    }
-    guard let data = FileManager.default.contents(atPath: path) else {
-      throw RuntimeError("--prime-file: cannot read \(path)")
-    }
+    let data = try InputFile.read(
+      path, flag: "--prime-file", maximumBytes: maximumPrimeBytes, give: "give a text file of at most 1 MB (its end, for a long text)")
     guard let text = String(data: data, encoding: .utf8) else {
       throw RuntimeError("--prime-file: \(path) is not valid UTF-8")
     }
