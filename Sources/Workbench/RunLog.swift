@@ -237,3 +237,45 @@ public final class RunLog {
     x >= 1e6 ? String(format: "%.2fM", x / 1e6) : x >= 1e4 ? String(format: "%.1fk", x / 1e3) : String(format: "%.0f", x)
   }
 }
+
+extension RunLog {
+  /// Several runs on one page: validation (and smoothed training) loss
+  /// against items and against time, and a table of each run's best point.
+  /// `runs`: a name and the rows of its metrics.csv.
+  public static func overlay(_ runs: [(name: String, rows: [Row])], itemName: String = "characters") -> HTMLReport {
+    var page = HTMLReport(title: "\(runs.count) runs: \(runs.map(\.name).joined(separator: ", "))")
+    page.paragraph(
+      "Validation loss of each run at its evaluations (solid, dots) and its smoothed training loss (dashed, the same colour), from each run's \(csvFile). Lower is better.")
+    let axes: [((Row) -> Double, String)] = [({ Double($0.items) }, itemName), ({ $0.seconds }, "seconds")]
+    for (x, label) in axes {
+      var series: [SVGChart.Series] = []
+      // A run's two curves share its colour; training is the dashed one.
+      for (index, run) in runs.enumerated() {
+        var validation = SVGChart.Series(
+          name: "\(run.name) validation", points: run.rows.compactMap { row in row.validationLoss.map { (x(row), $0) } })
+        validation.colorIndex = index
+        let stride = max(1, run.rows.count / 400)
+        let points = run.rows.enumerated().filter { $0.offset % stride == 0 }.map { (x($0.element), $0.element.trainingLoss) }
+        var training = SVGChart.Series(name: "\(run.name) training", points: points, dots: false)
+        training.colorIndex = index
+        training.dashed = true
+        series += [validation, training]
+      }
+      page.chart(
+        SVGChart(
+          title: "Loss against \(label)", xLabel: label, yLabel: "loss (nats per \(itemName.dropLast()))", series: series))
+    }
+    page.table(
+      header: ["run", "steps", itemName, "seconds", "best validation loss", "bits", "at step"],
+      rows: runs.map { run in
+        let best = run.rows.filter { $0.validationLoss != nil }.min { $0.validationLoss! < $1.validationLoss! }
+        let last = run.rows.last
+        return [
+          run.name, String(last?.step ?? 0), count(Double(last?.items ?? 0)), String(format: "%.0f", last?.seconds ?? 0),
+          best.map { String(format: "%.4f", $0.validationLoss!) } ?? "–",
+          best.map { String(format: "%.4f", $0.validationLoss! / log(2.0)) } ?? "–", best.map { String($0.step) } ?? "–",
+        ]
+      })
+    return page
+  }
+}

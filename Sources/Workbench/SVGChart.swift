@@ -8,6 +8,10 @@ public struct SVGChart: Sendable {
     public var points: [(x: Double, y: Double)]
     /// A dot (with its value on hover) at every point; off for dense curves.
     public var dots: Bool
+    /// The palette entry (default: the series' place), so that two series can share a colour.
+    public var colorIndex: Int?
+    /// A thin dashed line, for a companion of another series (a run's training curve).
+    public var dashed = false
     public init(name: String, points: [(x: Double, y: Double)], dots: Bool = true) {
       self.name = name
       self.points = points
@@ -99,20 +103,21 @@ public struct SVGChart: Sendable {
         "<text x=\"\(f(leftHalf ? x + 4 : x - 4))\" y=\"\(f(top + 14 + 14 * Double(index)))\" text-anchor=\"\(leftHalf ? "start" : "end")\" font-size=\"11\" fill=\"#333\">\(escape(marker.label))</text>\n"
     }
     for (index, s) in series.enumerated() {
-      let color = Self.palette[index % Self.palette.count]
+      let color = Self.palette[(s.colorIndex ?? index) % Self.palette.count]
+      let stroke = s.dashed ? "stroke-width=\"1.2\" stroke-dasharray=\"5 3\"" : "stroke-width=\"2\""
       let points = s.points.filter {
         $0.x.isFinite && $0.y.isFinite && (!logX || $0.x > 0) && (!logY || $0.y > 0)
       }
       let coordinates = points.map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " ")
       svg +=
-        "<polyline data-series=\"\(escape(s.name))\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" points=\"\(coordinates)\"/>\n"
+        "<polyline data-series=\"\(escape(s.name))\" fill=\"none\" stroke=\"\(color)\" \(stroke) points=\"\(coordinates)\"/>\n"
       for point in points where s.dots {
         svg +=
           "<circle cx=\"\(f(px(point.x)))\" cy=\"\(f(py(point.y)))\" r=\"2.5\" fill=\"\(color)\"><title>\(escape(s.name)): \(label(point.x)), \(label(point.y))</title></circle>\n"
       }
       let legendY = top + 10 + Double(index) * 20
       svg +=
-        "<line x1=\"\(f(right + 12))\" y1=\"\(f(legendY))\" x2=\"\(f(right + 36))\" y2=\"\(f(legendY))\" stroke=\"\(color)\" stroke-width=\"3\"/>\n"
+        "<line x1=\"\(f(right + 12))\" y1=\"\(f(legendY))\" x2=\"\(f(right + 36))\" y2=\"\(f(legendY))\" stroke=\"\(color)\" \(s.dashed ? "stroke-width=\"1.5\" stroke-dasharray=\"5 3\"" : "stroke-width=\"3\"")/>\n"
       svg += "<text x=\"\(f(right + 42))\" y=\"\(f(legendY + 4))\" font-size=\"12\">\(escape(s.name))</text>\n"
     }
     svg += "</svg>"

@@ -8,7 +8,7 @@ import Workbench
 
 let commands = [
   TrainCommand.spec, SampleCommand.spec, EvalCommand.spec, CompareCommand.spec, InspectCommand.spec, BenchCommand.spec,
-  InfoCommand.spec, BaselineCommand.spec, ParityCommand.spec, CorpusCommand.contextSpec, ProbeCommand.contextSpec, ProbeCommand.gradientSpec,
+  InfoCommand.spec, BaselineCommand.spec, ReportCommand.spec, ParityCommand.spec, CorpusCommand.contextSpec, ProbeCommand.contextSpec, ProbeCommand.gradientSpec,
 ]
 let overview = """
   charlm: character-level language models (RNN, GRU, LSTM), trained on your own text
@@ -68,6 +68,7 @@ func runCommand(_ arguments: [String]) -> Int32 {
     case "probe gradient": return try ProbeCommand.runGradient(parsed)
     case "eval": return try EvalCommand.run(parsed)
     case "baseline": return try BaselineCommand.run(parsed)
+    case "report": return try ReportCommand.run(parsed)
     default:
       Terminal.error("'charlm \(name)' is listed but not wired to a handler; this is a bug in charlm")
       return 1

@@ -57,13 +57,14 @@ struct CLIFuzzTests {
       "--report", "gradient.html",
     ],
     ["baseline", "--corpus", "corpus.txt", "--order", "3"],
+    ["report", "--run", "runs/a", "runs/b", "--out", "runs.html"],
   ]
 
   static let hostileNumbers = [
     "0", "-1", "1e309", "-1e309", "1e-320", "nan", "inf", "-inf", "0x10", "1.5", "9223372036854775807",
     "99999999999999999999999", "", " 3", "3 ", "1e39", "-0", "1_000", "٣",
   ]
-  static let fileOptions = ["--corpus", "--checkpoint", "--probe-set", "--prime-file", "--file"]
+  static let fileOptions = ["--corpus", "--checkpoint", "--probe-set", "--prime-file", "--file", "--run"]
   static let outputOptions = ["--out", "--report"]
 
   static func numericOptions(of arguments: [String]) -> [String] {

@@ -57,5 +57,43 @@ struct RunLogCLITests {
     let after = RunLog.readRows(run + "/" + RunLog.csvFile)
     #expect(after.map(\.step) == Array(1...45))
     #expect(Array(after.prefix(30)) == rows)
+
+    // charlm report overlays runs: one validation and one training curve per run, per chart.
+    let second = directory + "/second"
+    let small = try CLITests.run([
+      "train", "--corpus", corpus, "--hidden", "6", "--batch", "2", "--window", "8", "--steps", "12", "--eval-every", "4",
+      "--out", second, "--threads", "1",
+    ])
+    #expect(small.status == 0, "\(small.error)")
+    let overlay = directory + "/runs.html"
+    let overlaid = try CLITests.run(["report", "--run", run, second, "--out", overlay])
+    #expect(overlaid.status == 0, "\(overlaid.error)")
+    let html = try String(contentsOfFile: overlay, encoding: .utf8)
+    let (wellFormed, collector) = parseOverlay(html)
+    #expect(wellFormed)
+    let perChart = ["run validation", "run training", "second validation", "second training"]
+    #expect(collector == perChart + perChart)
+    #expect(html.contains("<td>second</td><td>12</td>"))
+    let again = try CLITests.run(["report", "--run", run, "--out", overlay])
+    #expect(again.status == 2 && again.error.contains("already exists"), "\(again.error)")
+    let notARun = try CLITests.run(["report", "--run", directory, "--out", directory + "/other.html"])
+    #expect(notARun.status == 1 && notARun.error.contains("has no metrics.csv"), "\(notARun.error)")
+  }
+
+  /// The data-series names of the report's polylines, in order; false if the page is not well-formed.
+  func parseOverlay(_ html: String) -> (Bool, [String]) {
+    final class Names: NSObject, XMLParserDelegate {
+      var names: [String] = []
+      func parser(
+        _ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
+        attributes: [String: String] = [:]
+      ) {
+        if name == "polyline" { names.append(attributes["data-series"] ?? "") }
+      }
+    }
+    let parser = XMLParser(data: Data(html.replacingOccurrences(of: "<!DOCTYPE html>", with: "").utf8))
+    let names = Names()
+    parser.delegate = names
+    return (parser.parse(), names.names)
   }
 }
