@@ -13,7 +13,7 @@ enum SampleCommand {
       OptionSpec("--prime", "TEXT", "text to start from; it is printed, then continued", default: "none"),
       OptionSpec("--prime-file", "FILE", "the prime read from a UTF-8 file (at most 1 MB)"),
       OptionSpec("--verbose", nil, "first, on standard error: the model, its step and its validation loss"),
-      OptionSpec("--length", "N", "characters to generate", default: "500"),
+      OptionSpec("--length", "N", "characters to generate, at most 10,000,000", default: "500"),
       OptionSpec("--temperature", "T", "greater than 0; lower is more conservative (applied first)", default: "1.0"),
       OptionSpec("--top-k", "K", "draw only from the K most likely characters (after temperature)"),
       OptionSpec("--top-p", "P", "nucleus: the most likely characters covering probability P, 0 < P ≤ 1 (after top-k)"),
@@ -34,7 +34,7 @@ enum SampleCommand {
   static func run(_ args: ParsedArguments) throws -> Int32 {
     let path = try args.required("--checkpoint")
     var options = SamplingOptions()
-    options.length = try args.int("--length", default: 500, min: 0)
+    options.length = try args.int("--length", default: 500, min: 0, max: 10_000_000)
     options.strategy.temperature = try args.float("--temperature", default: 1, in: 1e-3...1e3)
     options.strategy.topK = try args.optionalInt("--top-k", min: 1)
     if args.has("--top-p") {

@@ -452,6 +452,8 @@ struct HostileArgumentTests {
   static let cases: [(arguments: [String], status: Int32, message: String)] = [
     (["sample", "--checkpoint", "none", "--temperature", "1e-50"], 2, "--temperature must be a number in [0.001, 1000]"),
     (["sample", "--checkpoint", "none", "--temperature", "1e39"], 2, "--temperature must be a number in [0.001, 1000]"),
+    // It streamed for ever (fuzz-cli's time bound caught it).
+    (["sample", "--checkpoint", "none", "--length", "9223372036854775807"], 2, "--length must be a whole number in 0…10000000"),
     (["train", "--corpus", "CORPUS", "--epochs", "100000000000000000"], 2, "--epochs must be a whole number in 1…1000000"),
     (["train", "--corpus", "CORPUS", "--time", "99999999999999999999h"], 2, "at most 1000h"),
     (["train", "--corpus", "CORPUS", "--steps", "9223372036854775807"], 2, "--steps must be a whole number in 1…"),
