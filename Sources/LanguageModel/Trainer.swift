@@ -345,16 +345,16 @@ public final class Trainer<Task: TrainingTask> {
       if let problem = task.problem(with: saved.progress.position) {
         throw CheckpointError.incompatible(path: path, reason: problem)
       }
+      let trainer = try Trainer(
+        task: task, progress: saved.progress, outputDirectory: outputDirectory, rng: saved.rng)
       // Files written before runs had identities carry none, and are trusted as before.
-      if let data = saved.file.metadata[RunIdentity.dataKey], data != task.dataFingerprint {
+      if let data = saved.file.metadata[RunIdentity.dataKey], data != trainer.identity.data {
         throw CheckpointError.incompatible(
           path: path,
           reason:
-            "this is not the text the run trained on (its data fingerprint is \(data), this text's \(task.dataFingerprint)); resume with the same file and the same reading options, or train a new run"
+            "this is not the text the run trained on (its data fingerprint is \(data), this text's \(trainer.identity.data)); resume with the same file and the same reading options, or train a new run"
         )
       }
-      let trainer = try Trainer(
-        task: task, progress: saved.progress, outputDirectory: outputDirectory, rng: saved.rng)
       let run = saved.file.metadata[RunIdentity.runKey]
       if let run, run != trainer.identity.run {
         throw CheckpointError.notAModel(path: path, reason: "its run identity does not match its own configuration")

@@ -125,8 +125,8 @@ public struct NGramBaseline: Sendable {
 }
 
 extension NGramBaseline {
-  /// The fewest training characters the yardsticks read: beyond this, a
-  /// prefix of the training split, so that memory and time stay bounded.
+  /// The most training characters the yardsticks read: of a longer training
+  /// split, its prefix, so that memory and time stay bounded.
   public static let yardstickTrainingLimit = 4_000_000
 
   /// What a model's loss on `tokens` can be held against: uniform, unigram,

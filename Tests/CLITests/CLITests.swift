@@ -54,6 +54,15 @@ struct CLITests {
     return (directory, corpus)
   }
 
+  /// Trains a 1×8 LSTM for `steps` steps into `out`: a model for tests that need one.
+  static func trainTiny(corpus: String, out: String, steps: Int) throws {
+    let trained = try run([
+      "train", "--corpus", corpus, "--hidden", "8", "--layers", "1", "--batch", "2", "--window", "8", "--steps",
+      String(steps), "--out", out, "--threads", "1",
+    ])
+    #expect(trained.status == 0, "\(trained.error)")
+  }
+
   @Test func trainSampleAndEvalEndToEnd() throws {
     let (directory, corpus) = try Self.makeCorpus()
     let run = directory + "/run"
@@ -485,11 +494,7 @@ struct HostileArgumentTests {
     let run = directory + "/run"
     let model = directory + "/model"
     if Self.cases[index].arguments.contains("CHECKPOINT") {
-      let trained = try CLITests.run([
-        "train", "--corpus", corpus, "--hidden", "8", "--layers", "1", "--batch", "2", "--window", "8", "--steps", "1",
-        "--out", model, "--threads", "1",
-      ])
-      #expect(trained.status == 0, "\(trained.error)")
+      try CLITests.trainTiny(corpus: corpus, out: model, steps: 1)
     }
     let names = ["CORPUS": corpus, "FIFO": fifo, "CHECKPOINT": model, "DIR": directory]
     var arguments = Self.cases[index].arguments.map { argument in
@@ -573,11 +578,7 @@ struct NonFiniteOutputTests {
   @Test func overflowingLogitsAndDamagedMetadataAreErrors() throws {
     let (directory, corpus) = try CLITests.makeCorpus()
     let run = directory + "/run"
-    let trained = try CLITests.run([
-      "train", "--corpus", corpus, "--hidden", "8", "--layers", "1", "--batch", "2", "--window", "8", "--steps", "2",
-      "--out", run, "--threads", "1",
-    ])
-    #expect(trained.status == 0, "\(trained.error)")
+    try CLITests.trainTiny(corpus: corpus, out: run, steps: 2)
     let (model, vocabulary, _) = try Checkpoint.loadModel(
       path: run + "/latest.safetensors", gemm: GEMMEngine(pool: ThreadPool(threadCount: 1)))
     // Rows of opposite sign: the logits of half the characters sit ~6e38 below the others' (or overflow).
