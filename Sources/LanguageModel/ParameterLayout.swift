@@ -40,37 +40,51 @@ public struct ParameterLayout: Sendable {
   public let count: Int
 
   public init(_ config: ModelConfig) {
-    var tensors: [TensorSlice] = []
-    var offset = 0
-    func add(_ name: String, _ shape: [Int]) -> TensorSlice {
-      let slice = TensorSlice(name: name, shape: shape, offset: offset)
-      // Keep every tensor 16-float aligned so SIMD loops start on a boundary.
-      offset += (slice.count + 15) / 16 * 16
-      tensors.append(slice)
-      return slice
+    var builder = TensorLayoutBuilder()
+    let (v, e, h) = (config.vocabularySize, config.embeddingSize, config.hiddenSize)
+    embedding = builder.add("embedding.weight", [v, e])
+    layers = (0..<config.layers).map { k in
+      builder.recurrentLayer(config.cell, index: k, suffix: "", input: config.inputSize(layer: k), hidden: h)
     }
-    let (v, e, h, g) = (config.vocabularySize, config.embeddingSize, config.hiddenSize, config.gateWidth)
-    embedding = add("embedding.weight", [v, e])
-    var layers: [Layer] = []
-    let cell = config.cell.cell
-    for k in 0..<config.layers {
-      let input = config.inputSize(layer: k)
-      let weightIH = add("rnn.weight_ih_l\(k)", [g, input])
-      let weightHH = add("rnn.weight_hh_l\(k)", [g, h])
-      let biasIH = add("rnn.bias_ih_l\(k)", [g])
-      let biasHH = add("rnn.bias_hh_l\(k)", [g])
-      let extra = cell.extraParameter(hiddenSize: h).map { add("rnn.\($0.name)_l\(k)", $0.shape) }
-      layers.append(Layer(weightIH: weightIH, weightHH: weightHH, biasIH: biasIH, biasHH: biasHH, extra: extra))
-    }
-    self.layers = layers
-    decoderWeight = add("decoder.weight", [v, h])
-    decoderBias = add("decoder.bias", [v])
-    self.tensors = tensors
-    count = offset
+    decoderWeight = builder.add("decoder.weight", [v, h])
+    decoderBias = builder.add("decoder.bias", [v])
+    tensors = builder.tensors
+    count = builder.count
   }
 
   /// Trainable values (without alignment padding).
   public var parameterCount: Int { tensors.reduce(0) { $0 + $1.count } }
 
   public func tensor(named name: String) -> TensorSlice? { tensors.first { $0.name == name } }
+}
+
+/// Lays named tensors out one after another in a flat buffer, each 16-float
+/// aligned so that SIMD loops start on a boundary. Every model's layout is
+/// built from these declarations, so names, shapes and offsets agree.
+struct TensorLayoutBuilder {
+  private(set) var tensors: [TensorSlice] = []
+  private(set) var count = 0
+
+  mutating func add(_ name: String, _ shape: [Int]) -> TensorSlice {
+    let slice = TensorSlice(name: name, shape: shape, offset: count)
+    count += (slice.count + 15) / 16 * 16
+    tensors.append(slice)
+    return slice
+  }
+
+  /// One recurrent layer's tensors under PyTorch's names: `rnn.weight_ih_l{k}`
+  /// and so on, `suffix` "_reverse" for the backward direction of a
+  /// bidirectional layer, then the cell's extra tensor if it declares one.
+  mutating func recurrentLayer(
+    _ kind: CellKind, index k: Int, suffix: String, input: Int, hidden h: Int
+  ) -> ParameterLayout.Layer {
+    let cell = kind.cell
+    let g = cell.gateBlocks * h
+    let weightIH = add("rnn.weight_ih_l\(k)\(suffix)", [g, input])
+    let weightHH = add("rnn.weight_hh_l\(k)\(suffix)", [g, h])
+    let biasIH = add("rnn.bias_ih_l\(k)\(suffix)", [g])
+    let biasHH = add("rnn.bias_hh_l\(k)\(suffix)", [g])
+    let extra = cell.extraParameter(hiddenSize: h).map { add("rnn.\($0.name)_l\(k)\(suffix)", $0.shape) }
+    return ParameterLayout.Layer(weightIH: weightIH, weightHH: weightHH, biasIH: biasIH, biasHH: biasHH, extra: extra)
+  }
 }
