@@ -101,6 +101,9 @@ public enum Checkpoint {
 
   /// Checks that a decoded file holds a language model.
   static func contents(of file: Safetensors, path: String) throws(CheckpointError) -> Contents {
+    if let task = file.metadata[SequenceCheckpoint.taskKey] {
+      throw .otherKind(path: path, holds: task, wanted: "language")
+    }
     guard let config = decodeMetadataJSON(ModelConfig.self, file.metadata["charlm.config"]) else {
       throw .notAModel(path: path, reason: "no valid charlm.config in its metadata")
     }
@@ -113,13 +116,19 @@ public enum Checkpoint {
         throw .shapeMismatch(path: path, name: tensor.name, expected: tensor.shape, found: stored.shape)
       }
     }
+    let vocabulary = try vocabulary(of: file, count: config.vocabularySize, path: path)
+    return Contents(config: config, vocabulary: vocabulary, file: file)
+  }
+
+  /// The vocabulary a model file holds, checked against the `count` its configuration says.
+  static func vocabulary(of file: Safetensors, count: Int, path: String) throws(CheckpointError) -> Vocabulary {
     guard let vocabularyJSON = file.metadata["charlm.vocabulary"],
-      let codes = vocabularyCodes(vocabularyJSON, atMost: config.vocabularySize + 1)
+      let codes = vocabularyCodes(vocabularyJSON, atMost: count + 1)
     else { throw .notAModel(path: path, reason: "no valid charlm.vocabulary in its metadata") }
-    guard config.vocabularySize == codes.count else {
+    guard count == codes.count else {
       throw .notAModel(
         path: path,
-        reason: "its configuration says \(config.vocabularySize) characters, its vocabulary has \(codes.count)")
+        reason: "its configuration says \(count) characters, its vocabulary has \(codes.count)")
     }
     guard zip(codes, codes.dropFirst()).allSatisfy({ $0 < $1 }) else {
       throw .notAModel(path: path, reason: "the vocabulary has duplicates or is not sorted")
@@ -137,7 +146,7 @@ public enum Checkpoint {
     if bytes && vocabulary != .bytes {
       throw .notAModel(path: path, reason: "its byte vocabulary is not the 256 byte values")
     }
-    return Contents(config: config, vocabulary: vocabulary, file: file)
+    return vocabulary
   }
 
   /// The configuration and progress JSON a checkpoint holds are small;
@@ -165,12 +174,19 @@ public enum Checkpoint {
 
   /// Copies the weights of `file` into `model`, checking names, shapes and values.
   static func loadWeights(_ file: Safetensors, into model: RecurrentModel, path: String) throws(CheckpointError) {
-    for tensor in model.layout.tensors {
+    try loadWeights(file, tensors: model.layout.tensors, into: model.parameters, path: path)
+  }
+
+  /// Copies the tensors `tensors` name from `file` into `parameters`, checking names, shapes and values.
+  static func loadWeights(
+    _ file: Safetensors, tensors: [TensorSlice], into parameters: FloatBuffer, path: String
+  ) throws(CheckpointError) {
+    for tensor in tensors {
       guard let stored = file.tensors[tensor.name] else { throw .missingTensor(path: path, name: tensor.name) }
       guard stored.shape == tensor.shape else {
         throw .shapeMismatch(path: path, name: tensor.name, expected: tensor.shape, found: stored.shape)
       }
-      let finite = model.parameters.withUnsafeMutablePointer { stored.copy(into: $0 + tensor.offset) }
+      let finite = parameters.withUnsafeMutablePointer { stored.copy(into: $0 + tensor.offset) }
       guard finite else { throw .nonFinite(path: path, name: tensor.name) }
     }
   }
@@ -197,6 +213,8 @@ public enum CheckpointError: Error, CustomStringConvertible {
   case shapeMismatch(path: String, name: String, expected: [Int], found: [Int])
   case nonFinite(path: String, name: String)
   case incompatible(path: String, reason: String)
+  /// A model of another kind: `holds` and `wanted` name them ("tag spaces", "classify", "language").
+  case otherKind(path: String, holds: String, wanted: String)
 
   public var description: String {
     switch self {
@@ -211,6 +229,9 @@ public enum CheckpointError: Error, CustomStringConvertible {
       return "\(path): tensor \(name) has shape \(found), its configuration needs \(expected)"
     case .nonFinite(let path, let name): return "\(path): tensor \(name) holds NaN or Inf; use an earlier checkpoint"
     case .incompatible(let path, let reason): return "cannot resume from \(path): \(reason)"
+    case .otherKind(let path, let holds, let wanted):
+      let command = holds == "language" ? "charlm sample" : "charlm \(holds.split(separator: " ")[0])"
+      return "\(path) holds a \(holds) model, not a \(wanted) model; use it with '\(command)'"
     }
   }
 }

@@ -57,6 +57,7 @@ enum TrainCommand {
       OptionSpec("--max-rollbacks", "N", "with --on-divergence rollback: give up after N rollbacks", default: "3"),
       OptionSpec("--allow-no-save", nil, "keep training when a checkpoint cannot be written (else stop)"),
       OptionSpec("--sample-every", "N", "print a short sample every N steps (the report keeps them)", default: "never"),
+      OptionSpec("--bidirectional", nil, "refused: see 'charlm tag' and 'charlm classify' for bidirectional models"),
     ],
     examples: [
       "charlm train --corpus corpora/tinyshakespeare.txt --time 5m --out checkpoints/shakespeare",
@@ -65,27 +66,17 @@ enum TrainCommand {
     ])
 
   static func run(_ args: ParsedArguments) throws -> Int32 {
+    if args.flag("--bidirectional") {
+      throw UsageError(
+        description:
+          "--bidirectional is not for a language model: a next-character model that reads the text backwards sees the character it must predict; use it with 'charlm tag train' or 'charlm classify train'"
+      )
+    }
     let corpusPath = try args.required("--corpus")
     let outputDirectory = args.string("--out") ?? "checkpoints/run"
     let json = args.flag("--json")
-    if let problem = RunDirectory.problem(with: outputDirectory) { throw UsageError(description: problem) }
-    if args.flag("--resume") && args.flag("--overwrite") {
-      throw UsageError(description: "--resume continues the run in --out and --overwrite replaces it; give one of them")
-    }
-    let budgetFlags = ["--steps", "--epochs", "--time"].filter(args.has)
-    if budgetFlags.count > 1 {
-      throw UsageError(
-        description: "give only one of --steps, --epochs and --time (got \(budgetFlags.joined(separator: ", ")))")
-    }
     // nil: a new run trains one epoch; a resumed one goes on to its saved budget.
-    var requestedBudget: TrainingBudget?
-    if let steps = try args.optionalInt("--steps", min: 1, max: maximumSteps) {
-      requestedBudget = .steps(steps)
-    } else if let seconds = try args.duration("--time") {
-      requestedBudget = .seconds(seconds)
-    } else if args.has("--epochs") {
-      requestedBudget = .epochs(try args.int("--epochs", default: 1, min: 1, max: 1_000_000))
-    }
+    let requestedBudget = try runFlags(args, outputDirectory: outputDirectory)
     var budget = requestedBudget ?? .epochs(1)
     let threads = try args.threads()
     let onDivergence: DivergenceChoice = try args.choice("--on-divergence", default: .stop)
@@ -130,23 +121,12 @@ enum TrainCommand {
       let requestedTraining = try trainingConfig(args, base: trainer.config)
       let changed = trainer.model.config.differences(from: requestedModel)
         + trainer.config.differences(from: requestedTraining)
-      if !changed.isEmpty {
-        throw UsageError(
-          description:
-            "--resume continues the run in \(outputDirectory) with its saved configuration, and the flags given change it (\(changed.joined(separator: ", "))); drop those flags, or train into a new --out"
-        )
-      }
+      try refuseChanges(changed, outputDirectory: outputDirectory)
       budget = requestedBudget ?? trainer.progress.budget ?? budget
       if !json { print("resuming \(outputDirectory) at step \(trainer.progress.step)") }
     } else {
-      // Refused now, before any work; with --overwrite the old run is cleared
-      // only once the new one is ready to start (below).
-      let existing: ExistingFiles = args.flag("--overwrite") ? .replace : .refuse
-      if existing == .refuse {
-        do { try RunDirectory.prepareForNewRun(outputDirectory, existing: .refuse) } catch {
-          throw UsageError(description: error.description)
-        }
-      }
+      // With --overwrite the old run is cleared only once the new one is ready to start (below).
+      let existing = try existingFiles(args, outputDirectory: outputDirectory)
       let corpus = try Corpus.load(path: corpusPath, options: loadOptions)
       if corpus.droppedByteOrderMark && !json {
         print("note: dropped the byte-order mark at the start of \(corpusPath)")
@@ -210,6 +190,43 @@ enum TrainCommand {
           Checkpoint.bestFile))
     }
     return 0
+  }
+
+  /// Checks --out, --resume against --overwrite, and the budget flags of
+  /// any training command; returns the budget asked for, if any.
+  static func runFlags(_ args: ParsedArguments, outputDirectory: String) throws(UsageError) -> TrainingBudget? {
+    if let problem = RunDirectory.problem(with: outputDirectory) { throw UsageError(description: problem) }
+    if args.flag("--resume") && args.flag("--overwrite") {
+      throw UsageError(description: "--resume continues the run in --out and --overwrite replaces it; give one of them")
+    }
+    let budgetFlags = ["--steps", "--epochs", "--time"].filter(args.has)
+    if budgetFlags.count > 1 {
+      throw UsageError(
+        description: "give only one of --steps, --epochs and --time (got \(budgetFlags.joined(separator: ", ")))")
+    }
+    if let steps = try args.optionalInt("--steps", min: 1, max: maximumSteps) { return .steps(steps) }
+    if let seconds = try args.duration("--time") { return .seconds(seconds) }
+    if args.has("--epochs") { return .epochs(try args.int("--epochs", default: 1, min: 1, max: 1_000_000)) }
+    return nil
+  }
+
+  /// What a resumed run's flags change (`changed`), refused.
+  static func refuseChanges(_ changed: [String], outputDirectory: String) throws(UsageError) {
+    guard !changed.isEmpty else { return }
+    throw UsageError(
+      description:
+        "--resume continues the run in \(outputDirectory) with its saved configuration, and the flags given change it (\(changed.joined(separator: ", "))); drop those flags, or train into a new --out"
+    )
+  }
+
+  /// How a new run treats the files of an earlier one in --out: without
+  /// --overwrite, refused now, before any work.
+  static func existingFiles(_ args: ParsedArguments, outputDirectory: String) throws(UsageError) -> ExistingFiles {
+    guard !args.flag("--overwrite") else { return .replace }
+    do { try RunDirectory.prepareForNewRun(outputDirectory, existing: .refuse) } catch {
+      throw UsageError(description: error.description)
+    }
+    return .refuse
   }
 
   /// The run's metrics.csv and report.html, with what the report says about the run.
@@ -311,7 +328,13 @@ final class ProgressReporter {
   /// Saves that failed under --allow-no-save: the files on disk are older than the run.
   var skippedSaves = 0
 
-  init(json: Bool) { self.json = json }
+  /// What a step scores, for a task other than the language model ("names"); nil: characters, with bits per character.
+  let itemName: String?
+
+  init(json: Bool, itemName: String? = nil) {
+    self.json = json
+    self.itemName = itemName
+  }
 
   func handle(_ event: TrainingEvent) {
     switch event {
@@ -329,8 +352,8 @@ final class ProgressReporter {
         return
       }
       var line = String(
-        format: "step %d  epoch %d  loss %.4f  |g| %.2f  lr %.2g  %@ chars/s", step, epoch, loss, norm, rate,
-        Terminal.count(speed))
+        format: "step %d  epoch %d  loss %.4f  |g| %.2f  lr %.2g  %@ %@/s", step, epoch, loss, norm, rate,
+        Terminal.count(speed), itemName ?? "chars")
       if let fraction { line += String(format: "  %3.0f%%", fraction * 100) }
       if let left { line += "  ETA " + Terminal.duration(left) }
       if live {
@@ -350,6 +373,10 @@ final class ProgressReporter {
         return
       }
       closeLine()
+      if itemName != nil {
+        print(String(format: "validation  step %d  loss %.4f%@", step, metrics.loss, isBest ? "  (best so far)" : ""))
+        return
+      }
       print(
         String(
           format: "validation  step %d  loss %.4f  bpc %.4f  perplexity %.3f%@", step, metrics.loss,

@@ -9,6 +9,8 @@ import Workbench
 let commands = [
   TrainCommand.spec, SampleCommand.spec, EvalCommand.spec, CompareCommand.spec, InspectCommand.spec, BenchCommand.spec,
   InfoCommand.spec, BaselineCommand.spec, ReportCommand.spec, ParityCommand.spec, CorpusCommand.contextSpec, ProbeCommand.contextSpec, ProbeCommand.gradientSpec,
+  TagCommand.trainSpec, TagCommand.applySpec, TagCommand.evalSpec, ClassifyCommand.trainSpec,
+  ClassifyCommand.predictSpec, ClassifyCommand.evalSpec,
 ]
 let overview = """
   charlm: character-level language models (RNN, GRU, LSTM), trained on your own text
@@ -69,6 +71,12 @@ func runCommand(_ arguments: [String]) -> Int32 {
     case "eval": return try EvalCommand.run(parsed)
     case "baseline": return try BaselineCommand.run(parsed)
     case "report": return try ReportCommand.run(parsed)
+    case "tag train": return try TagCommand.train(parsed)
+    case "tag apply": return try TagCommand.apply(parsed)
+    case "tag eval": return try TagCommand.eval(parsed)
+    case "classify train": return try ClassifyCommand.train(parsed)
+    case "classify predict": return try ClassifyCommand.predict(parsed)
+    case "classify eval": return try ClassifyCommand.eval(parsed)
     default:
       Terminal.error("'charlm \(name)' is listed but not wired to a handler; this is a bug in charlm")
       return 1

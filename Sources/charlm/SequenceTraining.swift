@@ -1,0 +1,145 @@
+import Foundation
+import Kernels
+import LanguageModel
+import Tokenizer
+import Workbench
+
+/// What `charlm tag train` and `charlm classify train` share: the model and
+/// training flags, a new run or a resumed one, the progress line, the run
+/// log, Ctrl-C. The task's data comes ready made.
+enum SequenceTraining {
+  static let modelOptions = [
+    OptionSpec(
+      "--cell", "KIND", "recurrent cell: \(CellKind.allCases.map(\.rawValue).joined(separator: ", "))", default: "lstm"),
+    OptionSpec("--bidirectional", nil, "a second direction per layer that reads each sequence from its end"),
+    OptionSpec("--layers", "N", "stacked recurrent layers", default: "1"),
+    OptionSpec("--hidden", "N", "hidden size of each direction of each layer", default: "128"),
+    OptionSpec("--embedding", "N", "embedding size", default: "the hidden size"),
+    OptionSpec("--forget-bias", "B", "initial forget-gate bias of the LSTM cells", default: "PyTorch's initialisation"),
+  ]
+
+  static func trainingOptions(defaultOut: String, items: String) -> [OptionSpec] {
+    [
+      OptionSpec("--batch", "N", "\(items) per step", default: "32"),
+      OptionSpec("--lr", "RATE", "learning rate", default: "2e-3"),
+      OptionSpec("--clip", "NORM", "global gradient-norm limit, 0 for none", default: "5"),
+      OptionSpec("--optimizer", "NAME", "adam or sgd (with momentum)", default: "adam"),
+      OptionSpec("--schedule", "KIND", "learning-rate schedule: constant, step or cosine", default: "constant"),
+      OptionSpec("--warmup", "N", "linear warmup steps", default: "0"),
+      OptionSpec("--steps", "N", "train until N steps in total"),
+      OptionSpec("--epochs", "N", "train until N passes over the training part in total", default: "1"),
+      OptionSpec("--time", "DURATION", "train until this long in total, e.g. 90s, 5m"),
+      OptionSpec("--eval-every", "N", "validate and save every N steps", default: "200"),
+      OptionSpec("--out", "DIR", "run directory for best, latest and the training state", default: defaultOut),
+      OptionSpec("--resume", nil, "continue the run saved in --out"),
+      OptionSpec("--overwrite", nil, "start a new run in --out even if it holds one"),
+      OptionSpec("--seed", "N", "seed for initialisation and batch order", default: "1"),
+      OptionSpec("--threads", "N", "worker threads", default: "the cores this process may use"),
+      OptionSpec("--json", nil, "print events as JSON lines"),
+      OptionSpec("--on-divergence", "WHAT", "on a NaN/Inf loss: stop or rollback", default: "stop"),
+    ]
+  }
+
+  static func modelConfig(
+    _ args: ParsedArguments, data: LabeledData, output: SequenceOutput, base: SequenceModelConfig?
+  ) throws(UsageError) -> SequenceModelConfig {
+    let hidden = try args.int("--hidden", default: base?.hiddenSize ?? 128, min: 1, max: ModelConfig.maximumWidth)
+    return SequenceModelConfig(
+      cell: try args.choice("--cell", default: base?.cell ?? .lstm), vocabularySize: data.vocabulary.count,
+      embeddingSize: try args.int(
+        "--embedding", default: base?.embeddingSize ?? hidden, min: 1, max: ModelConfig.maximumWidth),
+      hiddenSize: hidden,
+      layers: try args.int("--layers", default: base?.layers ?? 1, min: 1, max: ModelConfig.maximumLayers),
+      bidirectional: args.flag("--bidirectional") || (base?.bidirectional ?? false),
+      labelCount: data.labels.count, output: output)
+  }
+
+  /// Trains `data` as `taskName` ("tag spaces", "classify", …) into --out.
+  /// `kind` is the command ("tag" or "classify"); `extraMetadata` goes into the model files.
+  static func run(
+    _ args: ParsedArguments, data: LabeledData, taskName: String, kind: String, output: SequenceOutput,
+    itemName: String, extraMetadata: [String: String] = [:]
+  ) throws -> Int32 {
+    let outputDirectory = args.string("--out") ?? "checkpoints/\(kind)"
+    let json = args.flag("--json")
+    let requestedBudget = try TrainCommand.runFlags(args, outputDirectory: outputDirectory)
+    var budget = requestedBudget ?? .epochs(1)
+    let threads = try args.threads()
+    let onDivergence: DivergenceChoice = try args.choice("--on-divergence", default: .stop)
+    var base = TrainingConfig()
+    base.batch = 32
+    base.evalEvery = 200
+    let requestedModel = try modelConfig(args, data: data, output: output, base: nil)
+    if args.has("--forget-bias") && requestedModel.cell.forgetGateBlock == nil {
+      throw UsageError(description: "--forget-bias needs a cell with a forget gate; \(requestedModel.cell.rawValue) has none")
+    }
+    let gemm = GEMMEngine(pool: ThreadPool(threadCount: threads))
+    let trainer: SequenceTrainer
+    if args.flag("--resume") {
+      guard FileManager.default.fileExists(atPath: outputDirectory + "/" + Checkpoint.stateFile) else {
+        throw RuntimeError("no training state in \(outputDirectory) to resume; train without --resume first")
+      }
+      RunDirectory.removeStaleTemporaries(in: outputDirectory)
+      trainer = try Trainer.resume(outputDirectory: outputDirectory, data: data, kind: kind, gemm: gemm)
+      let saved = trainer.task.model.config
+      let changed =
+        (try modelConfig(args, data: data, output: output, base: saved) == saved ? [] : ["the model flags"])
+        + trainer.config.differences(from: try TrainCommand.trainingConfig(args, base: trainer.config))
+      try TrainCommand.refuseChanges(changed, outputDirectory: outputDirectory)
+      budget = requestedBudget ?? trainer.progress.budget ?? budget
+      if !json { print("resuming \(outputDirectory) at step \(trainer.progress.step)") }
+    } else {
+      let existing = try TrainCommand.existingFiles(args, outputDirectory: outputDirectory)
+      var config = try TrainCommand.trainingConfig(args, base: base)
+      config.sizeSchedule(to: budget, stepsPerEpoch: (data.train.count + config.batch - 1) / config.batch)
+      trainer = try Trainer(
+        modelConfig: requestedModel, config: config, data: data, taskName: taskName,
+        outputDirectory: outputDirectory, gemm: gemm)
+      do { try RunDirectory.prepareForNewRun(outputDirectory, existing: existing) } catch {
+        throw RuntimeError(error.description)
+      }
+      if !json {
+        let m = requestedModel
+        for note in data.notes { print("note: \(note)") }
+        print(
+          "training a \(taskName) model: \(m.bidirectional ? "bidirectional " : "")\(m.cell.rawValue) \(m.layers)×\(m.hiddenSize), \(trainer.task.model.layout.parameterCount) parameters, \(data.labels.count) labels, \(data.train.count) / \(data.validation.count) / \(data.test.count) sequences (train / val / test), \(trainer.stepsPerEpoch) steps per epoch, \(threads) thread\(threads == 1 ? "" : "s")"
+        )
+      }
+    }
+    trainer.task.extraMetadata = extraMetadata
+    trainer.divergencePolicy = onDivergence == .stop ? .stop : .rollback(maximum: 3)
+    try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
+    let m = trainer.task.model.config
+    let log = RunLog(
+      directory: outputDirectory,
+      title: "\(taskName): \(m.bidirectional ? "bidirectional " : "")\(m.cell.rawValue) \(m.layers)×\(m.hiddenSize)",
+      itemsPerStep: trainer.itemsPerStep, itemName: itemName,
+      resumingAt: args.flag("--resume") ? trainer.progress.step : nil)
+    log.details = [
+      ("model", "\(trainer.task.model.layout.parameterCount) parameters, embedding \(m.embeddingSize)"),
+      ("data", "\(data.train.count) / \(data.validation.count) / \(data.test.count) sequences, \(data.labels.count) labels"),
+    ]
+    Interrupts.install()
+    let reporter = ProgressReporter(json: json, itemName: itemName)
+    let reason = try trainer.train(budget: budget, shouldStop: Interrupts.stopRequested) { event in
+      reporter.handle(event)
+      log.record(event)
+    }
+    log.flush()
+    reporter.finish()
+    if reason == .interrupted {
+      let message =
+        "interrupted at step \(trainer.progress.step); saved \(outputDirectory)/\(Checkpoint.latestFile); continue with --resume"
+      if json { print(#"{"event":"interrupted","step":\#(trainer.progress.step)}"#) } else { print(message) }
+      return 128 + Interrupts.received
+    }
+    if !json, let best = trainer.progress.bestValidationLoss {
+      print(
+        String(
+          format: "done: %d steps. best validation loss %.4f nats per %@. model: %@/%@", trainer.progress.step, best,
+          String(itemName.dropLast()), outputDirectory, Checkpoint.bestFile))
+      print("evaluate it with 'charlm \(kind) eval --checkpoint \(outputDirectory) …'")
+    }
+    return 0
+  }
+}

@@ -1,0 +1,163 @@
+import Foundation
+import Kernels
+import LanguageModel
+import Tokenizer
+import Workbench
+
+/// `charlm tag`: many-to-many, one tag per character. Puts back the spaces
+/// of a text that lost them, or the capitals of a lower-cased one.
+enum TagCommand {
+  static let readingOptions = [
+    OptionSpec("--bytes", nil, "read the file as raw bytes (256 symbols)"),
+    OptionSpec("--normalize-newlines", nil, "read CRLF and CR line ends as LF"),
+    OptionSpec("--max-vocabulary", "N", "refuse a text with more distinct characters than this", default: "1024"),
+  ]
+
+  static let trainSpec = CommandSpec(
+    name: "tag train",
+    abstract: "train a tagger: put back spaces (--task spaces) or capitals (--task case)",
+    usage: "charlm tag train --corpus FILE --task spaces|case [options]",
+    options: [
+      OptionSpec("--corpus", "FILE", "UTF-8 text; each line is an example, split as for 'charlm train'"),
+      OptionSpec("--task", "WHAT", "spaces: restore removed spaces; case: restore capitals"),
+    ] + SequenceTraining.modelOptions + SequenceTraining.trainingOptions(defaultOut: "checkpoints/tag", items: "lines")
+      + readingOptions,
+    examples: [
+      "charlm tag train --corpus corpora/tinyshakespeare.txt --task spaces --bidirectional --time 10m --out checkpoints/spaces",
+      "charlm tag train --corpus book.txt --task case --hidden 64 --steps 2000",
+    ])
+
+  static let applySpec = CommandSpec(
+    name: "tag apply",
+    abstract: "put back the spaces or capitals a tagger learned",
+    usage: "charlm tag apply --checkpoint PATH --text TEXT | --file FILE",
+    options: [
+      OptionSpec("--checkpoint", "PATH", "a tagger's model file or run directory"),
+      OptionSpec("--text", "TEXT", "the text to tag (its spaces are removed first, or it is lower-cased)"),
+      OptionSpec("--file", "FILE", "a UTF-8 file to tag, line by line"),
+      OptionSpec("--threads", "N", "worker threads", default: "the cores this process may use"),
+    ],
+    examples: ["charlm tag apply --checkpoint checkpoints/spaces --text thequickbrownfox"])
+
+  static let evalSpec = CommandSpec(
+    name: "tag eval",
+    abstract: "score a tagger on a part of a text: accuracy, boundary precision/recall/F1, lines exact",
+    usage: "charlm tag eval --checkpoint PATH --corpus FILE [--split val|test] [--json]",
+    options: [
+      OptionSpec("--checkpoint", "PATH", "a tagger's model file or run directory"),
+      OptionSpec("--corpus", "FILE", "the text, split as in training"),
+      OptionSpec("--split", "PART", "val or test", default: "test"),
+      OptionSpec("--json", nil, "print the scores as JSON"),
+      OptionSpec("--threads", "N", "worker threads", default: "the cores this process may use"),
+    ] + readingOptions,
+    examples: ["charlm tag eval --checkpoint checkpoints/spaces --corpus corpora/tinyshakespeare.txt"])
+
+  static func loadCorpus(_ args: ParsedArguments) throws -> Corpus {
+    var options = Corpus.LoadOptions()
+    options.normalizeNewlines = args.flag("--normalize-newlines")
+    options.bytes = args.flag("--bytes")
+    options.maximumVocabulary = try args.int("--max-vocabulary", default: Corpus.defaultMaximumVocabulary, min: 1)
+    return try Corpus.load(path: try args.required("--corpus"), options: options)
+  }
+
+  /// A UTF-8 file's text, with a one-line error for a missing or undecodable file.
+  static func readText(_ path: String) throws(RuntimeError) -> String {
+    do { return String(String.UnicodeScalarView(try Corpus.decodeFile(path: path).scalars)) } catch {
+      throw RuntimeError(error.description)
+    }
+  }
+
+  static func train(_ args: ParsedArguments) throws -> Int32 {
+    guard let kindName = args.string("--task") else {
+      throw UsageError(description: "give --task spaces or --task case")
+    }
+    guard let kind = TaggingKind(rawValue: kindName) else {
+      throw UsageError(description: "--task must be spaces or case, not \(kindName)")
+    }
+    let corpus = try loadCorpus(args)
+    let data: LabeledData
+    do { data = try TaggingData.make(corpus: corpus, kind: kind) } catch { throw RuntimeError(error.description) }
+    return try SequenceTraining.run(
+      args, data: data, taskName: "tag \(kind.rawValue)", kind: "tag", output: .everyStep, itemName: "chars")
+  }
+
+  static func load(_ args: ParsedArguments) throws -> (SequenceModel, SequenceCheckpoint.Contents, TaggingKind) {
+    let gemm = GEMMEngine(pool: ThreadPool(threadCount: try args.threads()))
+    let (model, contents) = try SequenceCheckpoint.load(path: try args.required("--checkpoint"), kind: "tag", gemm: gemm)
+    guard let kind = TaggingKind(rawValue: String(contents.task.dropFirst(4))) else {
+      throw RuntimeError("the tagger's task '\(contents.task)' is unknown to this version of charlm")
+    }
+    return (model, contents, kind)
+  }
+
+  static func apply(_ args: ParsedArguments) throws -> Int32 {
+    if args.has("--text") == args.has("--file") { throw UsageError(description: "give one of --text and --file") }
+    let text: String
+    if let given = args.string("--text") {
+      text = given
+    } else {
+      text = try readText(try args.required("--file"))
+    }
+    let (model, contents, kind) = try load(args)
+    let bytes = contents.vocabulary.isBytes
+    let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
+      TaggingData.input(of: $0.unicodeScalars, kind: kind, bytes: bytes)
+    }
+    // Lines are tagged in pieces of the training length.
+    var pieces: [LabeledSequence] = []
+    var owner: [Int] = []
+    for (i, line) in lines.enumerated() {
+      var start = 0
+      while start < line.count {
+        let end = min(line.count, start + TaggingData.maximumLength)
+        let tokens = LabeledData.encode(line[start..<end], with: contents.vocabulary)
+        pieces.append(LabeledSequence(tokens: tokens, labels: Array(repeating: 0, count: tokens.count)))
+        owner.append(i)
+        start = end
+      }
+    }
+    let probabilities = model.probabilities(of: pieces)
+    var tags = [[Int32]](repeating: [], count: lines.count)
+    for (piece, rows) in zip(owner, probabilities) {
+      tags[piece] += rows.map { $0[1] > $0[0] ? 1 : 0 }
+    }
+    let restored = zip(lines, tags).map { line, labels in
+      String(String.UnicodeScalarView(TaggingData.restore(input: line, labels: labels, kind: kind, bytes: bytes)))
+    }
+    print(restored.joined(separator: "\n"))
+    return 0
+  }
+
+  static func eval(_ args: ParsedArguments) throws -> Int32 {
+    let part: LabeledData.Part = try args.choice("--split", default: .test)
+    let (model, contents, kind) = try load(args)
+    if args.flag("--bytes") != contents.vocabulary.isBytes {
+      throw UsageError(
+        description: "the tagger was trained \(contents.vocabulary.isBytes ? "with" : "without") --bytes; read the text the same way")
+    }
+    let corpus = try loadCorpus(args)
+    let data: LabeledData
+    do { data = try TaggingData.make(corpus: corpus, kind: kind, vocabulary: contents.vocabulary) } catch {
+      throw RuntimeError(error.description)
+    }
+    let sequences = data.sequences(in: part)
+    guard !sequences.isEmpty else { throw RuntimeError("the \(part.rawValue) part of this text has no lines to tag") }
+    let probabilities = model.probabilities(of: sequences)
+    let predicted = probabilities.map { rows in rows.map { Int32($0[1] > $0[0] ? 1 : 0) } }
+    let score = TaggingScore(predicted: predicted, truth: sequences.map(\.labels))
+    if args.flag("--json") {
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.sortedKeys]
+      print(String(decoding: try encoder.encode(score), as: UTF8.self))
+      return 0
+    }
+    let positive = kind == .spaces ? "word boundary" : "capital"
+    print(
+      String(
+        format:
+          "%@ on the %@ part: %d lines, %d characters\naccuracy per character %.4f\n%@ precision %.4f  recall %.4f  F1 %.4f\nlines restored exactly %.4f",
+        contents.task, part.rawValue, score.sequences, score.characters, score.accuracy, positive, score.precision,
+        score.recall, score.f1, score.exactShare))
+    return 0
+  }
+}

@@ -1,0 +1,150 @@
+import Foundation
+import Testing
+
+/// `charlm tag` and `charlm classify` end to end on small generated data:
+/// train, save, load, apply or predict, eval; resume; and bad input.
+struct SequenceCLITests {
+  static func directory() throws -> String {
+    let path = NSTemporaryDirectory() + "charlm-seq-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+  }
+
+  /// Three sentences, repeated: a tagger learns their spaces quickly.
+  static func spacedCorpus(in directory: String) throws -> String {
+    var text = ""
+    for i in 0..<300 { text += ["To be or not to be.\n", "That is the question.\n", "Whether tis nobler.\n"][i % 3] }
+    let path = directory + "/text.txt"
+    try text.write(toFile: path, atomically: true, encoding: .utf8)
+    return path
+  }
+
+  /// Three labels that a name's ending tells apart.
+  static func namesFolder(in directory: String) throws -> String {
+    let folder = directory + "/names"
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    let stems = ["Ivan", "Petr", "Kowal", "Nowak", "Garc", "Lop", "Mart", "Sanch", "Bor", "Tim", "Ros", "Vel"]
+    for (label, ending) in [("Russian", "ov"), ("Polish", "ski"), ("Spanish", "ez")] {
+      var lines: [String] = []
+      for (i, stem) in stems.enumerated() {
+        for extra in ["", "a", "in", "er", "os"] { lines.append(stem + extra + ending + (i % 2 == 0 ? "" : "")) }
+      }
+      try (lines.joined(separator: "\n") + "\n").write(toFile: "\(folder)/\(label).txt", atomically: true, encoding: .utf8)
+    }
+    return folder
+  }
+
+  @Test func tagTrainApplyEvalAndResume() throws {
+    let dir = try Self.directory()
+    let corpus = try Self.spacedCorpus(in: dir)
+    let out = dir + "/spaces"
+    let common = ["--hidden", "16", "--batch", "8", "--threads", "1", "--out", out, "--eval-every", "50"]
+    let train = try CLITests.run(
+      ["tag", "train", "--corpus", corpus, "--task", "spaces", "--bidirectional", "--steps", "150"] + common)
+    #expect(train.status == 0, "\(train.error)")
+    #expect(train.output.contains("training a tag spaces model: bidirectional lstm"))
+    #expect(FileManager.default.fileExists(atPath: out + "/best.safetensors"))
+    #expect(FileManager.default.fileExists(atPath: out + "/metrics.csv"))
+
+    let applied = try CLITests.run(["tag", "apply", "--checkpoint", out, "--text", "Thatisthequestion."])
+    #expect(applied.status == 0, "\(applied.error)")
+    let restored = applied.output.trimmingCharacters(in: .newlines)
+    // Tags only add spaces: the characters are the input's.
+    #expect(restored.replacingOccurrences(of: " ", with: "") == "Thatisthequestion.")
+    #expect(restored == "That is the question.", "restored \(restored)")
+
+    let scored = try CLITests.run(["tag", "eval", "--checkpoint", out, "--corpus", corpus, "--split", "val", "--json"])
+    #expect(scored.status == 0, "\(scored.error)")
+    let json = try JSONSerialization.jsonObject(with: Data(scored.output.utf8)) as? [String: Any]
+    let f1 = json?["f1"] as? Double ?? 0
+    #expect(f1 > 0.95, "word-boundary F1 \(f1) on three memorised sentences")
+
+    // Exact resume to a larger budget, and a refused change of flags.
+    let resumed = try CLITests.run(["tag", "train", "--corpus", corpus, "--task", "spaces", "--resume", "--steps", "160"] + common)
+    #expect(resumed.status == 0, "\(resumed.error)")
+    #expect(resumed.output.contains("resuming \(out) at step 150"))
+    let changed = try CLITests.run(
+      ["tag", "train", "--corpus", corpus, "--task", "spaces", "--resume", "--steps", "170", "--hidden", "8"]
+        + common.filter { $0 != "16" && $0 != "--hidden" })
+    #expect(changed.status == 2)
+    #expect(changed.error.contains("--resume continues the run"))
+    // A tagger is not a language model, and the other way round.
+    let sample = try CLITests.run(["sample", "--checkpoint", out, "--length", "5"])
+    #expect(sample.status != 0)
+    #expect(sample.error.contains("holds a tag spaces model, not a language model"), "\(sample.error)")
+  }
+
+  @Test func tagCaseRestoresCapitals() throws {
+    let dir = try Self.directory()
+    let corpus = try Self.spacedCorpus(in: dir)
+    let out = dir + "/case"
+    let train = try CLITests.run([
+      "tag", "train", "--corpus", corpus, "--task", "case", "--hidden", "16", "--batch", "8", "--steps", "120",
+      "--threads", "1", "--out", out,
+    ])
+    #expect(train.status == 0, "\(train.error)")
+    let applied = try CLITests.run(["tag", "apply", "--checkpoint", out, "--text", "to be or not to be."])
+    #expect(applied.status == 0, "\(applied.error)")
+    #expect(applied.output.trimmingCharacters(in: .newlines) == "To be or not to be.", "\(applied.output)")
+  }
+
+  @Test func classifyTrainPredictEvalWithReport() throws {
+    let dir = try Self.directory()
+    let folder = try Self.namesFolder(in: dir)
+    let out = dir + "/names"
+    let train = try CLITests.run([
+      "classify", "train", "--data", folder, "--bidirectional", "--cell", "gru", "--hidden", "16", "--batch", "8",
+      "--steps", "200", "--threads", "1", "--out", out, "--eval-every", "100",
+    ])
+    #expect(train.status == 0, "\(train.error)")
+    #expect(train.output.contains("3 labels"))
+    let predicted = try CLITests.run(["classify", "predict", "--checkpoint", out, "--text", "Zorinov"])
+    #expect(predicted.status == 0, "\(predicted.error)")
+    // The top three labels with probabilities, the likeliest first.
+    let fields = predicted.output.split(separator: "\t")
+    #expect(fields.first == "Zorinov")
+    #expect(fields.last?.hasPrefix("Russian ") == true, "\(predicted.output)")
+    let report = dir + "/names.html"
+    let scored = try CLITests.run([
+      "classify", "eval", "--checkpoint", out, "--data", folder, "--split", "val", "--report", report,
+    ])
+    #expect(scored.status == 0, "\(scored.error)")
+    #expect(scored.output.contains("balanced accuracy"))
+    #expect(scored.output.contains("confusion matrix"))
+    let html = try String(contentsOfFile: report, encoding: .utf8)
+    #expect(html.contains("<svg") && html.contains("true Polish, predicted"))
+    // An existing report is not replaced without --overwrite.
+    let again = try CLITests.run([
+      "classify", "eval", "--checkpoint", out, "--data", folder, "--report", report,
+    ])
+    #expect(again.status == 2)
+  }
+
+  @Test func badInputGetsOneLine() throws {
+    let dir = try Self.directory()
+    let folder = try Self.namesFolder(in: dir)
+    try "".write(toFile: folder + "/Empty.txt", atomically: true, encoding: .utf8)
+    let tsv = dir + "/data.tsv"
+    try "Russian\tIvanov\nPolish Kowalski\n".write(toFile: tsv, atomically: true, encoding: .utf8)
+    let single = dir + "/one.tsv"
+    try "Russian\tIvanov\nRussian\tPetrov\n".write(toFile: single, atomically: true, encoding: .utf8)
+    let noSpaces = dir + "/nospaces.txt"
+    try String(repeating: "abcdefghij\n", count: 200).write(toFile: noSpaces, atomically: true, encoding: .utf8)
+    let corpus = try Self.spacedCorpus(in: dir)
+    let cases: [([String], String)] = [
+      (["classify", "train", "--data", folder, "--out", dir + "/a"], "Empty.txt has no examples"),
+      (["classify", "train", "--data", tsv, "--out", dir + "/b"], "line 2 has no tab"),
+      (["classify", "train", "--data", single, "--out", dir + "/c"], "only the label Russian"),
+      (["tag", "train", "--corpus", noSpaces, "--task", "spaces", "--out", dir + "/d"], "has no spaces"),
+      (["train", "--corpus", corpus, "--bidirectional", "--out", dir + "/e"], "is not for a language model"),
+      (["tag", "train", "--corpus", corpus, "--task", "words", "--out", dir + "/f"], "--task must be spaces or case"),
+    ]
+    for (arguments, message) in cases {
+      let result = try CLITests.run(arguments)
+      #expect(result.status != 0, "\(arguments)")
+      #expect(result.error.contains(message), "\(arguments): \(result.error)")
+      #expect(result.error.split(separator: "\n").count == 1, "\(arguments): \(result.error)")
+      #expect(!FileManager.default.fileExists(atPath: arguments.last!), "\(arguments) left a run directory")
+    }
+  }
+}
