@@ -159,3 +159,71 @@ def save(model, vocabulary, config, path):
         meta["pytorch.nonlinearity"] = "relu" if config["cell"] == "rnn-relu" else "tanh"
     tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
     save_file(tensors, path, metadata=meta)
+
+
+class SequenceModel(nn.Module):
+    """A CharLM tagger or classifier: Embedding -> nn.LSTM / nn.GRU / nn.RNN (bidirectional or not) -> Linear.
+
+    config is the file's charlm.sequence-config: output "every-step" (a tag per
+    character) or "final-state" (one label per sequence, from the top layer's
+    final states, forward then backward, as h_n holds them).
+    Sequences of different lengths are packed, so padding reaches nothing.
+    """
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = dict(config)
+        cell = config["cell"]
+        if cell not in ("lstm", "gru", "rnn", "rnn-relu"):
+            raise ValueError(f"sequence models with {cell} cells have no PyTorch module here yet")
+        kwargs = {"num_layers": config["layers"], "bidirectional": config["bidirectional"]}
+        if cell.startswith("rnn"):
+            kwargs["nonlinearity"] = "relu" if cell == "rnn-relu" else "tanh"
+        self.embedding = nn.Embedding(config["vocabularySize"], config["embeddingSize"])
+        self.rnn = MODULES[cell](config["embeddingSize"], config["hiddenSize"], **kwargs)
+        directions = 2 if config["bidirectional"] else 1
+        self.head = nn.Linear(directions * config["hiddenSize"], config["labelCount"])
+
+    def forward(self, tokens, lengths):
+        """tokens: (T, B) long, lengths: (B). Returns logits (T, B, C) (zero past a length) or (B, C)."""
+        packed = nn.utils.rnn.pack_padded_sequence(self.embedding(tokens), lengths, enforce_sorted=False)
+        out, state = self.rnn(packed)
+        if self.config["output"] == "every-step":
+            out, _ = nn.utils.rnn.pad_packed_sequence(out, total_length=tokens.shape[0])
+            return self.head(out)
+        h_n = state[0] if isinstance(state, tuple) else state
+        final = torch.cat([h_n[-2], h_n[-1]], dim=1) if self.config["bidirectional"] else h_n[-1]
+        return self.head(final)
+
+
+def save_sequence(model, vocabulary, labels, task, path):
+    """Writes a tagger or classifier file that `charlm tag` / `charlm classify` accept."""
+    codes = sorted(ord(c) for c in vocabulary)
+    config = dict(model.config)
+    config["vocabularySize"], config["labelCount"] = len(codes), len(labels)
+    meta = {
+        "format": "charlm-model/1",
+        "charlm.sequence-config": json.dumps(config, sort_keys=True, separators=(",", ":")),
+        "charlm.vocabulary": json.dumps(codes, separators=(",", ":")),
+        "charlm.labels": json.dumps(labels),
+        "charlm.task": task,
+        "pytorch.module": PYTORCH_MODULE[config["cell"]],
+        "pytorch.bidirectional": "true" if config["bidirectional"] else "false",
+    }
+    if config["cell"].startswith("rnn"):
+        meta["pytorch.nonlinearity"] = "relu" if config["cell"] == "rnn-relu" else "tanh"
+    tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
+    save_file(tensors, path, metadata=meta)
+
+
+def load_sequence(path, map_location="cpu"):
+    """Returns (model, vocabulary, labels, task) of a CharLM tagger or classifier file."""
+    with safe_open(path, framework="pt", device=str(map_location)) as f:
+        meta = f.metadata() or {}
+        if "charlm.sequence-config" not in meta:
+            raise ValueError(f"{path} is not a CharLM tagger or classifier (no charlm.sequence-config metadata)")
+        model = SequenceModel(json.loads(meta["charlm.sequence-config"]))
+        state = {name: f.get_tensor(name) for name in model.state_dict()}
+    model.load_state_dict(state)
+    vocabulary = [chr(c) for c in json.loads(meta["charlm.vocabulary"])]
+    return model, vocabulary, json.loads(meta["charlm.labels"]), meta["charlm.task"]

@@ -71,3 +71,57 @@ public enum Parity {
     try AtomicFile.write(Safetensors.encode(metadata: [:], entries: entries), to: outputPath)
   }
 }
+
+extension Parity {
+  /// The same check for a tagger or classifier (a file with `charlm.task`):
+  /// input `tokens` (B, T) and `labels` (B, T) or (B, 1) holding ids, and
+  /// `lengths` (B); padding past a length is ignored. Output: `logits`
+  /// (B, T, C) with zeros at padding, or (B, C); `grad.<name>` of the mean
+  /// loss after one backward pass.
+  public static func runSequence(modelPath: String, batchPath: String, outputPath: String, gemm: GEMMEngine) throws {
+    let file = try Safetensors.decode(Data(contentsOf: URL(fileURLWithPath: modelPath)))
+    let kind = file.metadata[SequenceCheckpoint.taskKey]?.hasPrefix("tag") == true ? "tag" : "classify"
+    let (model, _) = try SequenceCheckpoint.load(path: modelPath, kind: kind, gemm: gemm)
+    let batch = try Safetensors.decode(Data(contentsOf: URL(fileURLWithPath: batchPath)))
+    guard let tokens = batch.tensors["tokens"], let labels = batch.tensors["labels"],
+      let lengths = batch.tensors["lengths"], tokens.shape.count == 2
+    else { throw CocoaError(.fileReadCorruptFile) }
+    let (streams, steps) = (tokens.shape[0], tokens.shape[1])
+    let perStep = model.config.output == .everyStep
+    let sequences = (0..<streams).map { s in
+      let n = Int(lengths.values[s])
+      return LabeledSequence(
+        tokens: (0..<n).map { Int32(tokens.values[s * steps + $0]) },
+        labels: perStep ? (0..<n).map { Int32(labels.values[s * steps + $0]) } : [Int32(labels.values[s])])
+    }
+    let c = model.config.labelCount
+    let workspace = SequenceWorkspace(config: model.config, batch: streams, window: steps)
+    workspace.load(sequences)
+    model.forward(workspace, scoring: false)
+    var logits: [Float] = []
+    for s in 0..<streams {
+      if perStep {
+        for t in 0..<steps {
+          if t < sequences[s].tokens.count {
+            workspace.withLogits(stream: s, step: t) { logits += $0 }
+          } else {
+            logits += [Float](repeating: 0, count: c)
+          }
+        }
+      } else {
+        workspace.withLogits(stream: s) { logits += $0 }
+      }
+    }
+    var entries: [(name: String, shape: [Int], values: [Float])] = [
+      ("logits", perStep ? [streams, steps, c] : [streams, c], logits)
+    ]
+    model.forward(workspace, training: true)
+    model.zeroGradients()
+    model.backward(workspace)
+    let gradients = model.gradients.array
+    for tensor in model.layout.tensors {
+      entries.append(("grad." + tensor.name, tensor.shape, Array(gradients[tensor.range])))
+    }
+    try AtomicFile.write(Safetensors.encode(metadata: [:], entries: entries), to: outputPath)
+  }
+}

@@ -1,5 +1,6 @@
 import Foundation
 import Kernels
+import LanguageModel
 import Workbench
 
 enum ParityCommand {
@@ -17,6 +18,15 @@ enum ParityCommand {
 
   static func run(_ args: ParsedArguments) throws -> Int32 {
     let threads = try args.threads()
+    let path = try args.required("--checkpoint")
+    let header = try? Safetensors.decode(Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped))
+    let isSequenceModel = header?.metadata[SequenceCheckpoint.taskKey] != nil
+    if isSequenceModel {
+      try Parity.runSequence(
+        modelPath: path, batchPath: try args.required("--batch"), outputPath: try args.required("--out"),
+        gemm: GEMMEngine(pool: ThreadPool(threadCount: threads)))
+      return 0
+    }
     try Parity.run(
       modelPath: try args.required("--checkpoint"), batchPath: try args.required("--batch"),
       outputPath: try args.required("--out"), gemm: GEMMEngine(pool: ThreadPool(threadCount: threads)))
