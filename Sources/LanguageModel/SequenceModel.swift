@@ -63,8 +63,9 @@ public final class SequenceModel: @unchecked Sendable {
   /// Runs the batch loaded in `workspace`. With `training`, the logits are
   /// replaced by dL/dlogits of the mean loss, ready for `backward`. Returns
   /// the loss summed over the scored items (every real step of a tagged
-  /// sequence; every classified sequence) and their count; with `scoring`
-  /// false, no loss (the logits stay for the caller).
+  /// sequence; every classified sequence) and their count; with
+  /// `labelWeights` in the workspace, the sum is count × the weighted mean.
+  /// With `scoring` false, no loss (the logits stay for the caller).
   @discardableResult
   public func forward(_ ws: SequenceWorkspace, training: Bool = false, scoring: Bool = true) -> (
     lossSum: Double, count: Int
@@ -147,16 +148,22 @@ public final class SequenceModel: @unchecked Sendable {
           for r in 0..<rows { for j in 0..<c { logits[r * c + j] += bias[j] } }
           if !scoring { return (0, 0) }
           let scored = (0..<rows).filter { ws.labels[$0] >= 0 }
-          let scale: Float? = training ? 1 / Float(max(scored.count, 1)) : nil
+          // Each item weighs its label's weight (1 without weights); the loss is their weighted mean.
+          func weight(_ r: Int) -> Double { ws.labelWeights.map { Double($0[Int(ws.labels[r])]) } ?? 1 }
+          let totalWeight = max(scored.reduce(0) { $0 + weight($1) }, .leastNormalMagnitude)
           if training {
             // Padding rows get no gradient.
             for r in 0..<rows where ws.labels[r] < 0 { (logits + r * c).update(repeating: 0, count: c) }
           }
           var sum = 0.0
           for r in scored {
-            sum += SoftmaxCrossEntropy.row(logits + r * c, vocab: c, target: Int(ws.labels[r]), gradientScale: scale)
+            let scale: Float? = training ? Float(weight(r) / totalWeight) : nil
+            let loss = SoftmaxCrossEntropy.row(
+              logits + r * c, vocab: c, target: Int(ws.labels[r]), gradientScale: scale)
+            sum += weight(r) * loss
           }
-          return (sum, scored.count)
+          // Summed so that sum / count is the weighted mean.
+          return (sum / totalWeight * Double(scored.count), scored.count)
         }
       }
     }

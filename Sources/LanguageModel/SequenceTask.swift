@@ -25,14 +25,31 @@ public final class SequenceTask: TrainingTask {
   let workspace: SequenceWorkspace
   private var order: (epoch: Int, indices: [Int]) = (-1, [])
 
-  public init(model: SequenceModel, data: LabeledData, taskName: String, batch: Int, seed: UInt64) throws(TrainingError) {
+  /// Whether each label's items weigh the inverse of its share of the training part, so that every label
+  /// counts alike in the loss (and in validation, which picks the best model); saved in the model files.
+  public let balancesLabels: Bool
+  static let balanceKey = "charlm.data.balance"
+
+  public init(
+    model: SequenceModel, data: LabeledData, taskName: String, batch: Int, seed: UInt64, balancesLabels: Bool = false
+  ) throws(TrainingError) {
     guard !data.train.isEmpty else { throw .setup("the training part holds no examples") }
+    self.balancesLabels = balancesLabels
     self.model = model
     self.data = data
     self.taskName = taskName
     batchSize = min(batch, data.train.count)
     shuffleSeed = seed
     workspace = SequenceWorkspace(config: model.config, batch: batchSize, window: max(data.longest, 1))
+    if balancesLabels { workspace.labelWeights = Self.inverseFrequencies(data) }
+  }
+
+  /// N / (C·n_c) for each label c with n_c training items (1 for a label with none).
+  static func inverseFrequencies(_ data: LabeledData) -> [Float] {
+    var counts = [Int](repeating: 0, count: data.labels.count)
+    for sequence in data.train { for label in sequence.labels { counts[Int(label)] += 1 } }
+    let total = Float(counts.reduce(0, +))
+    return counts.map { $0 > 0 ? total / (Float(data.labels.count) * Float($0)) : 1 }
   }
 
   /// The bytes training needs: weights, gradients, optimizer moments and the workspace.
@@ -114,7 +131,9 @@ public final class SequenceTask: TrainingTask {
   public func modelMetadata(format: String) -> [String: String] {
     SequenceCheckpoint.metadata(
       config: model.config, vocabulary: data.vocabulary, labels: data.labels, task: taskName, format: format
-    ).merging(extraMetadata) { own, _ in own }
+    ).merging(extraMetadata.merging(balancesLabels ? [Self.balanceKey: "inverse-frequency"] : [:]) { a, _ in a }) {
+      own, _ in own
+    }
   }
 
   public func weightEntries() -> [(name: String, shape: [Int], values: [Float])] {
@@ -156,7 +175,7 @@ extension Trainer where Task == SequenceTask {
   /// A new tagging or classification run: the model initialised from `config.seed`.
   public convenience init(
     modelConfig: SequenceModelConfig, config: TrainingConfig, data: LabeledData, taskName: String,
-    outputDirectory: String, gemm: GEMMEngine
+    balancesLabels: Bool = false, outputDirectory: String, gemm: GEMMEngine
   ) throws(TrainingError) {
     if let problem = config.problem ?? modelConfig.problem { throw .setup(problem) }
     let needed = SequenceTask.bytesNeeded(model: modelConfig, training: config, longest: data.longest)
@@ -169,7 +188,9 @@ extension Trainer where Task == SequenceTask {
     let model = SequenceModel(config: modelConfig, gemm: gemm)
     var rng = Xoshiro256(seed: config.seed)
     model.initializeParameters(using: &rng, forgetBias: config.forgetBias)
-    let task = try SequenceTask(model: model, data: data, taskName: taskName, batch: config.batch, seed: config.seed)
+    let task = try SequenceTask(
+      model: model, data: data, taskName: taskName, batch: config.batch, seed: config.seed,
+      balancesLabels: balancesLabels)
     try self.init(
       task: task, progress: TrainingProgress(position: task.startCursor, config: config),
       outputDirectory: outputDirectory, rng: rng)
@@ -189,7 +210,8 @@ extension Trainer where Task == SequenceTask {
       try Checkpoint.loadWeights(file, tensors: model.layout.tensors, into: model.parameters, path: path)
       do throws(TrainingError) {
         return try SequenceTask(
-          model: model, data: data, taskName: contents.task, batch: progress.config.batch, seed: progress.config.seed)
+          model: model, data: data, taskName: contents.task, batch: progress.config.batch, seed: progress.config.seed,
+          balancesLabels: file.metadata[SequenceTask.balanceKey] != nil)
       } catch {
         throw CheckpointError.incompatible(path: path, reason: error.description)
       }

@@ -56,6 +56,11 @@ public final class SequenceWorkspace: @unchecked Sendable {
   let tokens: UnsafeMutablePointer<Int32>  // (T, B)
   let labels: UnsafeMutablePointer<Int32>  // (T, B) per step, or (B) per sequence
   let lengths: UnsafeMutablePointer<Int>  // (B)
+  /// Per label, the weight of its items in the loss (C); nil weighs all alike.
+  /// Inverse label frequencies make a rare label count as much as a common one.
+  public var labelWeights: [Float]? {
+    didSet { precondition(labelWeights.map { $0.count == config.labelCount && $0.allSatisfy { $0 > 0 } } ?? true) }
+  }
   /// Whether the last forward pass left dL/dlogits for backward.
   var readyForBackward = false
 

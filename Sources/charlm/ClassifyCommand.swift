@@ -12,11 +12,14 @@ enum ClassifyCommand {
     OptionSpec("--split-seed", "N", "seed of the 80/10/10 split of each label's examples", default: "1"),
   ]
 
+  static let balanceOption = OptionSpec(
+    "--balance", nil, "weigh each label's examples by the inverse of its share, so that rare labels count alike")
+
   static let trainSpec = CommandSpec(
     name: "classify train",
     abstract: "train a classifier of short texts (names by language, …)",
     usage: "charlm classify train --data PATH [options]",
-    options: dataOptions + SequenceTraining.modelOptions
+    options: dataOptions + [balanceOption] + SequenceTraining.modelOptions
       + SequenceTraining.trainingOptions(defaultOut: "checkpoints/classify", items: "examples"),
     examples: [
       "charlm classify train --data ../shared/corpora/names --bidirectional --time 5m --out checkpoints/names"
@@ -62,7 +65,7 @@ enum ClassifyCommand {
     }
     return try SequenceTraining.run(
       args, data: data, taskName: "classify", kind: "classify", output: .finalState, itemName: "examples",
-      extraMetadata: [splitSeedKey: String(splitSeed)])
+      balancesLabels: args.flag("--balance"), extraMetadata: [splitSeedKey: String(splitSeed)])
   }
 
   static func load(_ args: ParsedArguments) throws -> (SequenceModel, SequenceCheckpoint.Contents) {

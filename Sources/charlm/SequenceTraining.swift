@@ -58,7 +58,7 @@ enum SequenceTraining {
   /// `kind` is the command ("tag" or "classify"); `extraMetadata` goes into the model files.
   static func run(
     _ args: ParsedArguments, data: LabeledData, taskName: String, kind: String, output: SequenceOutput,
-    itemName: String, extraMetadata: [String: String] = [:]
+    itemName: String, balancesLabels: Bool = false, extraMetadata: [String: String] = [:]
   ) throws -> Int32 {
     let outputDirectory = args.string("--out") ?? "checkpoints/\(kind)"
     let json = args.flag("--json")
@@ -86,6 +86,9 @@ enum SequenceTraining {
         (try modelConfig(args, data: data, output: output, base: saved) == saved ? [] : ["the model flags"])
         + trainer.config.differences(from: try TrainCommand.trainingConfig(args, base: trainer.config))
       try TrainCommand.refuseChanges(changed, outputDirectory: outputDirectory)
+      if balancesLabels && !trainer.task.balancesLabels {
+        throw UsageError(description: "the run in \(outputDirectory) was trained without --balance; resume it the same way")
+      }
       budget = requestedBudget ?? trainer.progress.budget ?? budget
       if !json { print("resuming \(outputDirectory) at step \(trainer.progress.step)") }
     } else {
@@ -93,7 +96,7 @@ enum SequenceTraining {
       var config = try TrainCommand.trainingConfig(args, base: base)
       config.sizeSchedule(to: budget, stepsPerEpoch: (data.train.count + config.batch - 1) / config.batch)
       trainer = try Trainer(
-        modelConfig: requestedModel, config: config, data: data, taskName: taskName,
+        modelConfig: requestedModel, config: config, data: data, taskName: taskName, balancesLabels: balancesLabels,
         outputDirectory: outputDirectory, gemm: gemm)
       do { try RunDirectory.prepareForNewRun(outputDirectory, existing: existing) } catch {
         throw RuntimeError(error.description)

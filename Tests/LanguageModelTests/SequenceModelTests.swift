@@ -105,6 +105,55 @@ struct SequenceModelTests {
     }
   }
 
+  /// With label weights the loss is Σ w·loss / Σ w over the items (each
+  /// item's loss taken from a run of its sequence alone), and its gradient
+  /// matches finite differences.
+  @Test func labelWeightsGiveTheWeightedMean() {
+    for output in SequenceOutput.allCases {
+      let model = Self.makeModel(cell: .lstm, bidirectional: true, output: output)
+      let sequences = Self.batch(output: output)
+      let weights: [Float] = [0.5, 3, 1.25]
+      var weighted = 0.0
+      var totalWeight = 0.0
+      let alone = SequenceWorkspace(config: model.config, batch: 1, window: 6)
+      for sequence in sequences {
+        for (i, label) in sequence.labels.enumerated() {
+          // One item at a time: only this label scored.
+          var single = sequence
+          single.labels = sequence.labels.enumerated().map { $0.offset == i ? $0.element : -1 }
+          alone.load([single])
+          let (loss, count) = model.forward(alone)
+          #expect(count == 1)
+          weighted += Double(weights[Int(label)]) * loss
+          totalWeight += Double(weights[Int(label)])
+        }
+      }
+      let ws = SequenceWorkspace(config: model.config, batch: 4, window: 6)
+      ws.labelWeights = weights
+      ws.load(sequences)
+      let mean = Self.meanLoss(model, ws)
+      #expect(abs(mean - weighted / totalWeight) < 1e-5 * abs(mean), "\(output): \(mean) vs \(weighted / totalWeight)")
+      model.forward(ws, training: true)
+      model.zeroGradients()
+      model.backward(ws)
+      let analytic = model.gradients.array
+      for tensor in [model.layout.headWeight, model.layout.layers[0][1].weightHH] {
+        var numeric: [Double] = []
+        for i in tensor.range {
+          let saved = model.parameters[i]
+          model.parameters[i] = saved + 1e-2
+          let plus = Self.meanLoss(model, ws)
+          model.parameters[i] = saved - 1e-2
+          let minus = Self.meanLoss(model, ws)
+          model.parameters[i] = saved
+          numeric.append((plus - minus) / 2e-2)
+        }
+        GradientCheckTests.compare(
+          analytic: Array(analytic[tensor.range]), numeric: numeric, what: "weighted \(output) \(tensor.name)")
+      }
+    }
+  }
+
   /// The backward direction reads the sequence from its end: reversing a
   /// sequence swaps what the two directions see, so a bidirectional model
   /// whose directions hold each other's weights gives the same final
