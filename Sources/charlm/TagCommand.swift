@@ -52,6 +52,49 @@ enum TagCommand {
     ] + readingOptions,
     examples: ["charlm tag eval --checkpoint checkpoints/spaces --corpus corpora/tinyshakespeare.txt"])
 
+  static let baselineSpec = CommandSpec(
+    name: "tag baseline",
+    abstract: "the dictionary baseline for --task spaces: the likeliest split into the training part's words",
+    usage: "charlm tag baseline --corpus FILE [--split val|test] [--json]",
+    options: [
+      OptionSpec("--corpus", "FILE", "the text, split as in training"),
+      OptionSpec("--split", "PART", "val or test", default: "test"),
+      OptionSpec("--json", nil, "print the scores as JSON"),
+    ] + readingOptions,
+    examples: ["charlm tag baseline --corpus corpora/tinyshakespeare.txt"])
+
+  static func baseline(_ args: ParsedArguments) throws -> Int32 {
+    let part: LabeledData.Part = try args.choice("--split", default: .test)
+    let corpus = try loadCorpus(args)
+    let data: LabeledData
+    do { data = try TaggingData.make(corpus: corpus, kind: .spaces) } catch { throw RuntimeError(error.description) }
+    let trainingLines = corpus.tokens(in: .train).map { corpus.vocabulary.scalars[Int($0)] }.split(separator: "\n")
+    let segmentation = WordSegmentation(lines: trainingLines.map(Array.init))
+    let sequences = data.sequences(in: part)
+    let predicted = sequences.map { segmentation.tags($0.tokens.map { data.vocabulary.scalars[Int($0)] }) }
+    let score = TaggingScore(predicted: predicted, truth: sequences.map(\.labels))
+    try printScore(score, args: args, title: "dictionary baseline (unigram Viterbi)", part: part, kind: .spaces)
+    return 0
+  }
+
+  static func printScore(
+    _ score: TaggingScore, args: ParsedArguments, title: String, part: LabeledData.Part, kind: TaggingKind
+  ) throws {
+    if args.flag("--json") {
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.sortedKeys]
+      print(String(decoding: try encoder.encode(score), as: UTF8.self))
+      return
+    }
+    let positive = kind == .spaces ? "word boundary" : "capital"
+    print(
+      String(
+        format:
+          "%@ on the %@ part: %d lines, %d characters\naccuracy per character %.4f\n%@ precision %.4f  recall %.4f  F1 %.4f\nlines restored exactly %.4f",
+        title, part.rawValue, score.sequences, score.characters, score.accuracy, positive, score.precision,
+        score.recall, score.f1, score.exactShare))
+  }
+
   static func loadCorpus(_ args: ParsedArguments) throws -> Corpus {
     var options = Corpus.LoadOptions()
     options.normalizeNewlines = args.flag("--normalize-newlines")
@@ -145,19 +188,7 @@ enum TagCommand {
     let probabilities = model.probabilities(of: sequences)
     let predicted = probabilities.map { rows in rows.map { Int32($0[1] > $0[0] ? 1 : 0) } }
     let score = TaggingScore(predicted: predicted, truth: sequences.map(\.labels))
-    if args.flag("--json") {
-      let encoder = JSONEncoder()
-      encoder.outputFormatting = [.sortedKeys]
-      print(String(decoding: try encoder.encode(score), as: UTF8.self))
-      return 0
-    }
-    let positive = kind == .spaces ? "word boundary" : "capital"
-    print(
-      String(
-        format:
-          "%@ on the %@ part: %d lines, %d characters\naccuracy per character %.4f\n%@ precision %.4f  recall %.4f  F1 %.4f\nlines restored exactly %.4f",
-        contents.task, part.rawValue, score.sequences, score.characters, score.accuracy, positive, score.precision,
-        score.recall, score.f1, score.exactShare))
+    try printScore(score, args: args, title: contents.task, part: part, kind: kind)
     return 0
   }
 }

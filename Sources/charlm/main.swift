@@ -9,7 +9,7 @@ import Workbench
 let commands = [
   TrainCommand.spec, SampleCommand.spec, EvalCommand.spec, CompareCommand.spec, InspectCommand.spec, BenchCommand.spec,
   InfoCommand.spec, BaselineCommand.spec, ReportCommand.spec, ParityCommand.spec, CorpusCommand.contextSpec, ProbeCommand.contextSpec, ProbeCommand.gradientSpec,
-  TagCommand.trainSpec, TagCommand.applySpec, TagCommand.evalSpec, ClassifyCommand.trainSpec,
+  TagCommand.trainSpec, TagCommand.applySpec, TagCommand.evalSpec, TagCommand.baselineSpec, ClassifyCommand.trainSpec,
   ClassifyCommand.predictSpec, ClassifyCommand.evalSpec,
 ]
 let overview = """
@@ -74,6 +74,7 @@ func runCommand(_ arguments: [String]) -> Int32 {
     case "tag train": return try TagCommand.train(parsed)
     case "tag apply": return try TagCommand.apply(parsed)
     case "tag eval": return try TagCommand.eval(parsed)
+    case "tag baseline": return try TagCommand.baseline(parsed)
     case "classify train": return try ClassifyCommand.train(parsed)
     case "classify predict": return try ClassifyCommand.predict(parsed)
     case "classify eval": return try ClassifyCommand.eval(parsed)
