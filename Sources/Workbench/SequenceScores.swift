@@ -142,3 +142,30 @@ public struct ClassificationScore: Sendable, Equatable {
     return svg + "</svg>"
   }
 }
+
+extension TaggingScore {
+  /// Lines as a tagger restored them, each boundary coloured by how it went:
+  /// right (a plain space), missed (a red gap) or made up (an orange bar).
+  /// `input` is each line's characters without spaces, with their true and
+  /// predicted tags (1: a space after the character).
+  public static func boundaryMarkup(input: [[Unicode.Scalar]], truth: [[Int32]], predicted: [[Int32]]) -> String {
+    var html = "<div style=\"font-family: monospace; font-size: 14px; line-height: 1.9\">"
+    for ((line, t), p) in zip(zip(input, truth), predicted) {
+      html += "<div>"
+      for (i, scalar) in line.enumerated() {
+        html += escape(String(Character(scalar)))
+        guard i < line.count - 1 else { continue }
+        switch (t[i], p[i]) {
+        case (1, 1): html += " "
+        case (1, _):
+          html += "<span title=\"missed boundary\" style=\"background:#e74c3c;color:#fff;padding:0 2px\">␣</span>"
+        case (_, 1):
+          html += "<span title=\"made-up boundary\" style=\"background:#f39c12;color:#fff;padding:0 1px\">|</span>"
+        default: break
+        }
+      }
+      html += "</div>"
+    }
+    return html + "</div>"
+  }
+}

@@ -48,9 +48,11 @@ enum TagCommand {
       OptionSpec("--corpus", "FILE", "the text, split as in training"),
       OptionSpec("--split", "PART", "val or test", default: "test"),
       OptionSpec("--json", nil, "print the scores as JSON"),
+      OptionSpec("--report", "FILE", "also write an HTML report: the first lines restored, each boundary coloured"),
+      OptionSpec("--overwrite", nil, "replace an existing --report file"),
       OptionSpec("--threads", "N", "worker threads", default: "the cores this process may use"),
     ] + readingOptions,
-    examples: ["charlm tag eval --checkpoint checkpoints/spaces --corpus corpora/tinyshakespeare.txt"])
+    examples: ["charlm tag eval --checkpoint checkpoints/spaces --corpus corpora/tinyshakespeare.txt --report spaces.html"])
 
   static let baselineSpec = CommandSpec(
     name: "tag baseline",
@@ -173,6 +175,8 @@ enum TagCommand {
 
   static func eval(_ args: ParsedArguments) throws -> Int32 {
     let part: LabeledData.Part = try args.choice("--split", default: .test)
+    let reportPath = args.string("--report")
+    if let reportPath { try OutputFile.check(reportPath, flag: "--report", overwrite: args.flag("--overwrite")) }
     let (model, contents, kind) = try load(args)
     if args.flag("--bytes") != contents.vocabulary.isBytes {
       throw UsageError(
@@ -189,6 +193,29 @@ enum TagCommand {
     let predicted = probabilities.map { rows in rows.map { Int32($0[1] > $0[0] ? 1 : 0) } }
     let score = TaggingScore(predicted: predicted, truth: sequences.map(\.labels))
     try printScore(score, args: args, title: contents.task, part: part, kind: kind)
+    if let reportPath {
+      let m = model.config
+      var page = HTMLReport(title: "CharLM tagger: \(contents.task)")
+      page.paragraph(
+        String(
+          format:
+            "%@ %@ %d×%d on the %@ part: %d lines. Accuracy per character %.4f; %@ precision %.4f, recall %.4f, F1 %.4f; lines restored exactly %.4f.",
+          m.bidirectional ? "Bidirectional" : "Forward-only", m.cell.rawValue, m.layers, m.hiddenSize, part.rawValue,
+          score.sequences, score.accuracy, kind == .spaces ? "boundary" : "capital", score.precision, score.recall,
+          score.f1, score.exactShare))
+      if kind == .spaces {
+        page.heading("The first 40 lines, restored")
+        page.raw(
+          "<p class=\"note\">A plain space: a boundary found. <span style=\"background:#e74c3c;color:#fff\">␣</span> a boundary missed. <span style=\"background:#f39c12;color:#fff\">|</span> a boundary made up.</p>")
+        let shown = Array(sequences.prefix(40))
+        page.raw(
+          TaggingScore.boundaryMarkup(
+            input: shown.map { $0.tokens.map { contents.vocabulary.scalars[Int($0)] } }, truth: shown.map(\.labels),
+            predicted: Array(predicted.prefix(40))))
+      }
+      try OutputFile.write(Data(page.render().utf8), to: reportPath)
+      if !args.flag("--json") { print("report: \(reportPath)") }
+    }
     return 0
   }
 }

@@ -53,11 +53,16 @@ struct SequenceCLITests {
     #expect(restored.replacingOccurrences(of: " ", with: "") == "Thatisthequestion.")
     #expect(restored == "That is the question.", "restored \(restored)")
 
-    let scored = try CLITests.run(["tag", "eval", "--checkpoint", out, "--corpus", corpus, "--split", "val", "--json"])
+    let report = dir + "/spaces.html"
+    let scored = try CLITests.run([
+      "tag", "eval", "--checkpoint", out, "--corpus", corpus, "--split", "val", "--json", "--report", report,
+    ])
     #expect(scored.status == 0, "\(scored.error)")
     let json = try JSONSerialization.jsonObject(with: Data(scored.output.utf8)) as? [String: Any]
     let f1 = json?["f1"] as? Double ?? 0
     #expect(f1 > 0.95, "word-boundary F1 \(f1) on three memorised sentences")
+    let html = try String(contentsOfFile: report, encoding: .utf8)
+    #expect(html.contains("<div>That is the question.</div>"), "the report shows the restored lines")
 
     // Exact resume to a larger budget, and a refused change of flags.
     let resumed = try CLITests.run(["tag", "train", "--corpus", corpus, "--task", "spaces", "--resume", "--steps", "160"] + common)
