@@ -58,13 +58,27 @@ struct CLIFuzzTests {
     ],
     ["baseline", "--corpus", "corpus.txt", "--order", "3"],
     ["report", "--run", "runs/a", "runs/b", "--out", "runs.html"],
+    [
+      "tag", "train", "--corpus", "corpus.txt", "--task", "spaces", "--bidirectional", "--hidden", "8", "--batch", "4",
+      "--steps", "3", "--out", "tagruns/new", "--threads", "1",
+    ],
+    ["tag", "train", "--corpus", "corpus.txt", "--task", "spaces", "--out", "tagruns/a", "--resume", "--steps", "6"],
+    ["tag", "apply", "--checkpoint", "tagruns/a", "--text", "tobeornot"],
+    ["tag", "eval", "--checkpoint", "tagruns/a", "--corpus", "corpus.txt", "--report", "tag.html"],
+    ["tag", "baseline", "--corpus", "corpus.txt"],
+    [
+      "classify", "train", "--data", "names", "--hidden", "8", "--batch", "4", "--steps", "3", "--out", "clsruns/new",
+      "--threads", "1", "--balance",
+    ],
+    ["classify", "predict", "--checkpoint", "clsruns/a", "--text", "Ivanov"],
+    ["classify", "eval", "--checkpoint", "clsruns/a", "--data", "names", "--report", "cls.html"],
   ]
 
   static let hostileNumbers = [
     "0", "-1", "1e309", "-1e309", "1e-320", "nan", "inf", "-inf", "0x10", "1.5", "9223372036854775807",
     "99999999999999999999999", "", " 3", "3 ", "1e39", "-0", "1_000", "٣",
   ]
-  static let fileOptions = ["--corpus", "--checkpoint", "--probe-set", "--prime-file", "--file", "--run"]
+  static let fileOptions = ["--corpus", "--checkpoint", "--probe-set", "--prime-file", "--file", "--run", "--data"]
   static let outputOptions = ["--out", "--report"]
 
   static func numericOptions(of arguments: [String]) -> [String] {
@@ -72,6 +86,7 @@ struct CLIFuzzTests {
       "--hidden", "--layers", "--batch", "--window", "--steps", "--length", "--seed", "--size", "--max-gap", "--pairs",
       "--lags", "--windows", "--order", "--threads", "--lr", "--temperature", "--top-k", "--top-p", "--dropout",
       "--epochs", "--eval-every", "--clip", "--units", "--count", "--beam", "--time", "--val-chars", "--warmup",
+      "--split-seed",
     ]
     return arguments.filter { numeric.contains($0) }
   }
@@ -195,6 +210,15 @@ struct CLIFuzzTests {
     try run(["train", "--corpus", "corpus.txt", "--steps", "4", "--eval-every", "2", "--out", "runs/a"] + train)
     try run(["train", "--corpus", "corpus.txt", "--steps", "3", "--hidden", "6", "--out", "runs/b", "--layers", "1", "--batch", "2", "--window", "8", "--threads", "1"])
     try run(["corpus", "context", "--out", "context.txt", "--size", "20000", "--max-gap", "60", "--pairs", "3"])
+    // A tagger, and a classifier on three labels of names.
+    let small = ["--hidden", "8", "--batch", "2", "--threads", "1"]
+    try run(["tag", "train", "--corpus", "corpus.txt", "--task", "spaces", "--steps", "4", "--eval-every", "2", "--out", "tagruns/a"] + small)
+    try fm.createDirectory(atPath: directory + "/names", withIntermediateDirectories: true)
+    for (label, ending) in [("Russian", "ov"), ("Polish", "ski"), ("Spanish", "ez")] {
+      let names = (0..<30).map { "N\($0)x\(ending)" }.joined(separator: "\n") + "\n"
+      try names.write(toFile: directory + "/names/\(label).txt", atomically: true, encoding: .utf8)
+    }
+    try run(["classify", "train", "--data", "names", "--steps", "4", "--eval-every", "2", "--out", "clsruns/a"] + small)
     try fm.moveItem(atPath: directory + "/context.probe.json", toPath: directory + "/probe.json")
     // The same characters as corpus.txt, another text.
     let text = try String(contentsOfFile: directory + "/corpus.txt", encoding: .utf8)

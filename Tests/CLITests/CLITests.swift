@@ -401,7 +401,7 @@ struct ReadmeFlagTests {
       if let current { result.append(current) }
       current = nil
     }
-    let twoWord = ["corpus", "probe"]
+    let twoWord = ["corpus", "probe", "tag", "classify"]
     for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
       if line.hasPrefix("```") {
         flush()
