@@ -57,13 +57,18 @@ enum TagCommand {
   static let baselineSpec = CommandSpec(
     name: "tag baseline",
     abstract: "the dictionary baseline for --task spaces: the likeliest split into the training part's words",
-    usage: "charlm tag baseline --corpus FILE [--split val|test] [--json]",
+    usage: "charlm tag baseline --corpus FILE [--split val|test] [--json] [--text TEXT | --file FILE]",
     options: [
-      OptionSpec("--corpus", "FILE", "the text, split as in training"),
+      OptionSpec("--corpus", "FILE", "the text, split as in training; its training part gives the words"),
       OptionSpec("--split", "PART", "val or test", default: "test"),
       OptionSpec("--json", nil, "print the scores as JSON"),
+      OptionSpec("--text", "TEXT", "instead of scoring, put the spaces back into this text"),
+      OptionSpec("--file", "FILE", "instead of scoring, put the spaces back into this file, line by line"),
     ] + readingOptions,
-    examples: ["charlm tag baseline --corpus corpora/tinyshakespeare.txt"])
+    examples: [
+      "charlm tag baseline --corpus corpora/tinyshakespeare.txt",
+      "charlm tag baseline --corpus corpora/tinyshakespeare.txt --text thequickbrownfox",
+    ])
 
   static func baseline(_ args: ParsedArguments) throws -> Int32 {
     let part: LabeledData.Part = try args.choice("--split", default: .test)
@@ -72,6 +77,16 @@ enum TagCommand {
     do { data = try TaggingData.make(corpus: corpus, kind: .spaces) } catch { throw RuntimeError(error.description) }
     let trainingLines = corpus.tokens(in: .train).map { corpus.vocabulary.scalars[Int($0)] }.split(separator: "\n")
     let segmentation = WordSegmentation(lines: trainingLines.map(Array.init))
+    if args.has("--text") && args.has("--file") { throw UsageError(description: "give one of --text and --file") }
+    if let text = try args.string("--text") ?? args.string("--file").map(readText) {
+      let restored = text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+        let input = TaggingData.input(of: line.unicodeScalars, kind: .spaces)
+        let tags = segmentation.tags(input)
+        return String(String.UnicodeScalarView(TaggingData.restore(input: input, labels: tags, kind: .spaces)))
+      }
+      print(restored.joined(separator: "\n"))
+      return 0
+    }
     let sequences = data.sequences(in: part)
     let predicted = sequences.map { segmentation.tags($0.tokens.map { data.vocabulary.scalars[Int($0)] }) }
     let score = TaggingScore(predicted: predicted, truth: sequences.map(\.labels))

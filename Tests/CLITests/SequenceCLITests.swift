@@ -73,6 +73,12 @@ struct SequenceCLITests {
         + common.filter { $0 != "16" && $0 != "--hidden" })
     #expect(changed.status == 2)
     #expect(changed.error.contains("--resume continues the run"))
+    // The dictionary baseline puts back spaces from the training part's words.
+    let baseline = try CLITests.run(["tag", "baseline", "--corpus", corpus, "--text", "Whethertisnobler.Tobe"])
+    #expect(baseline.status == 0, "\(baseline.error)")
+    #expect(baseline.output == "Whether tis nobler. To be\n", "\(baseline.output)")
+    let baselineScore = try CLITests.run(["tag", "baseline", "--corpus", corpus, "--json"])
+    #expect(baselineScore.output.contains("\"f1\":1"), "\(baselineScore.output)")
     // A tagger is not a language model, and the other way round.
     let sample = try CLITests.run(["sample", "--checkpoint", out, "--length", "5"])
     #expect(sample.status != 0)
