@@ -99,6 +99,28 @@ struct SequenceCLITests {
     #expect(applied.output.trimmingCharacters(in: .newlines) == "To be or not to be.", "\(applied.output)")
   }
 
+  /// The corpus loader's options reach the tagger: a CRLF text with a
+  /// byte-order mark, read as raw bytes.
+  @Test func tagReadsBytesAndCRLF() throws {
+    let dir = try Self.directory()
+    var text = "\u{FEFF}"
+    for i in 0..<300 { text += ["To be or not to be.\r\n", "That is the question.\r\n"][i % 2] }
+    let corpus = dir + "/crlf.txt"
+    try text.write(toFile: corpus, atomically: true, encoding: .utf8)
+    for extra in [["--bytes"], ["--normalize-newlines"]] {
+      let out = dir + "/run" + extra[0]
+      let train = try CLITests.run(
+        ["tag", "train", "--corpus", corpus, "--task", "case", "--hidden", "8", "--steps", "5", "--threads", "1", "--out", out]
+          + extra)
+      #expect(train.status == 0, "\(extra): \(train.error)")
+      let scored = try CLITests.run(["tag", "eval", "--checkpoint", out, "--corpus", corpus, "--split", "val"] + extra)
+      #expect(scored.status == 0, "\(extra): \(scored.error)")
+    }
+    // Read the other way, the tagger's vocabulary does not fit: refused in one line.
+    let mismatched = try CLITests.run(["tag", "eval", "--checkpoint", dir + "/run--bytes", "--corpus", corpus])
+    #expect(mismatched.status == 2 && mismatched.error.contains("trained with --bytes"), "\(mismatched.error)")
+  }
+
   @Test func classifyTrainPredictEvalWithReport() throws {
     let dir = try Self.directory()
     let folder = try Self.namesFolder(in: dir)
