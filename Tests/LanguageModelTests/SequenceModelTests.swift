@@ -199,3 +199,40 @@ struct SequenceModelTests {
     #expect(names.last == "head.bias")
   }
 }
+
+/// A tagger's run resumes bit for bit: 2N steps straight equal N, a resume
+/// from disk, and N more, across an epoch boundary (a new shuffle).
+struct SequenceResumeTests {
+  @Test(arguments: [false, true])
+  func resumedSequenceTrainingIsBitIdentical(balanced: Bool) throws {
+    let corpus = try patternCorpus(sentences: 60)
+    let data = try TaggingData.make(corpus: corpus, kind: .spaces)
+    let modelConfig = SequenceModelConfig(
+      cell: .gru, vocabularySize: data.vocabulary.count, hiddenSize: 8, bidirectional: true,
+      labelCount: data.labels.count, output: .everyStep)
+    var config = TrainingConfig()
+    config.batch = 8
+    config.evalEvery = 5
+    func start(_ directory: String) throws -> SequenceTrainer {
+      try Trainer(
+        modelConfig: modelConfig, config: config, data: data, taskName: "tag spaces", balancesLabels: balanced,
+        outputDirectory: directory, gemm: engine())
+    }
+    let straight = try start(temporaryDirectory("seq-straight"))
+    let total = straight.stepsPerEpoch + 3
+    try straight.train(budget: .steps(total))
+    #expect(straight.progress.position.epoch == 1, "the run should cross an epoch boundary")
+
+    let directory = temporaryDirectory("seq-resumed")
+    try start(directory).train(budget: .steps(total / 2))
+    let second = try Trainer.resume(outputDirectory: directory, data: data, kind: "tag", gemm: engine(threads: 1))
+    #expect(second.progress.step == total / 2)
+    #expect(second.task.balancesLabels == balanced)
+    try second.train(budget: .steps(total))
+    #expect(second.task.model.parameters.array == straight.task.model.parameters.array)
+    #expect(second.progress.position == straight.progress.position)
+    for (a, b) in zip(second.optimizer.stateBuffers, straight.optimizer.stateBuffers) {
+      #expect(a.buffer.array == b.buffer.array, "\(a.name)")
+    }
+  }
+}
