@@ -70,6 +70,23 @@ public final class SequenceModel: @unchecked Sendable {
   public func forward(_ ws: SequenceWorkspace, training: Bool = false, scoring: Bool = true) -> (
     lossSum: Double, count: Int
   ) {
+    var noMasks: Xoshiro256? = nil
+    return run(ws, training: training, scoring: scoring, dropout: &noMasks)
+  }
+
+  /// The training pass with dropout masks drawn from `rng` (none when the
+  /// model has no dropout): as `forward(ws, training: true)`.
+  @discardableResult
+  public func trainingForward(_ ws: SequenceWorkspace, rng: inout Xoshiro256) -> (lossSum: Double, count: Int) {
+    var masks: Xoshiro256? = config.dropout > 0 ? rng : nil
+    defer { if let masks { rng = masks } }
+    return run(ws, training: true, scoring: true, dropout: &masks)
+  }
+
+  /// `dropout`: where masks come from, nil for none.
+  private func run(_ ws: SequenceWorkspace, training: Bool, scoring: Bool, dropout: inout Xoshiro256?) -> (
+    lossSum: Double, count: Int
+  ) {
     let (b, t) = (ws.streams, ws.steps)
     precondition(b > 0, "load a batch first")
     let (h, g, e, w, c) = (
@@ -79,6 +96,7 @@ public final class SequenceModel: @unchecked Sendable {
     let repack = ws.packedVersion != parameters.version
     ws.packedVersion = parameters.version
     ws.readyForBackward = training
+    ws.droppedOut = dropout != nil
     return Platform.withSubnormalsFlushed {
       parameters.withUnsafePointer { params in
         ws.buffer.withUnsafeMutablePointer { act in
@@ -87,7 +105,7 @@ public final class SequenceModel: @unchecked Sendable {
             (embedded + r * e).update(from: params + layout.embedding.offset + Int(ws.tokens[r]) * e, count: e)
           }
           for l in 0..<config.layers {
-            let input = l == 0 ? embedded : act + ws.layers[l - 1].output
+            let input = l == 0 ? embedded : layerOutput(l - 1, act, ws)
             let inputWidth = config.inputSize(layer: l)
             let output = act + ws.layers[l].output
             for d in 0..<config.directions {
@@ -123,8 +141,14 @@ public final class SequenceModel: @unchecked Sendable {
                 }
               }
             }
+            if dropout != nil {
+              let o = ws.layers[l]
+              Dropout.forward(
+                act + o.output, mask: act + o.mask, out: act + o.dropped, count: t * b * w,
+                rate: Float(config.dropout), rng: &dropout!)
+            }
           }
-          let top = act + ws.layers[config.layers - 1].output
+          let top = layerOutput(config.layers - 1, act, ws)
           let logits = act + ws.logits
           let rows: Int
           let headInput: UnsafeMutablePointer<Float>
@@ -193,8 +217,8 @@ public final class SequenceModel: @unchecked Sendable {
           case .everyStep:
             // dW = dlogitsᵀ·Y (C, D·H), db = Σ rows, dY = dlogits·W (T·B, D·H).
             gemm.gemm(
-              .transposed, .none, m: c, n: w, k: t * b, a: dLogits, lda: c, b: act + top.output, ldb: w, beta: 1,
-              c: grads + layout.headWeight.offset, ldc: w)
+              .transposed, .none, m: c, n: w, k: t * b, a: dLogits, lda: c, b: layerOutput(config.layers - 1, act, ws),
+              ldb: w, beta: 1, c: grads + layout.headWeight.offset, ldc: w)
             Reductions.addColumnSums(dLogits, rows: t * b, columns: c, into: grads + layout.headBias.offset, pool: pool)
             gemm.gemm(
               .none, .none, m: t * b, n: w, k: c, a: dLogits, lda: c, b: params + layout.headWeight.offset, ldb: w,
@@ -217,7 +241,8 @@ public final class SequenceModel: @unchecked Sendable {
           }
           for l in stride(from: config.layers - 1, through: 0, by: -1) {
             let dOutput = act + ws.layers[l].dOutput
-            let input = l == 0 ? act + ws.embedded : act + ws.layers[l - 1].output
+            if ws.droppedOut { Dropout.backward(dOutput, mask: act + ws.layers[l].mask, count: t * b * w) }
+            let input = l == 0 ? act + ws.embedded : layerOutput(l - 1, act, ws)
             let dInput = l == 0 ? act + ws.dEmbedded : act + ws.layers[l - 1].dOutput
             let inputWidth = config.inputSize(layer: l)
             for d in 0..<config.directions {
@@ -282,6 +307,13 @@ public final class SequenceModel: @unchecked Sendable {
         }
       }
     }
+  }
+
+  /// What layer `l` hands up: its output, through its dropout mask in a pass with dropout. (T, B, D·H)
+  private func layerOutput(_ l: Int, _ act: UnsafeMutablePointer<Float>, _ ws: SequenceWorkspace)
+    -> UnsafeMutablePointer<Float>
+  {
+    ws.droppedOut ? act + ws.layers[l].dropped : act + ws.layers[l].output
   }
 
   private func pass(

@@ -27,11 +27,14 @@ public struct SequenceModelConfig: Codable, Sendable, Equatable {
   /// C: labels.
   public var labelCount: Int
   public var output: SequenceOutput
+  /// Dropout on each layer's output (the next layer's input, or the head's); 0 turns it off.
+  public var dropout: Double = 0
 
   public init(
     cell: CellKind = .lstm, vocabularySize: Int, embeddingSize: Int? = nil, hiddenSize: Int = 128, layers: Int = 1,
-    bidirectional: Bool = false, labelCount: Int, output: SequenceOutput
+    bidirectional: Bool = false, labelCount: Int, output: SequenceOutput, dropout: Double = 0
   ) {
+    self.dropout = dropout
     self.cell = cell
     self.vocabularySize = vocabularySize
     self.embeddingSize = embeddingSize ?? hiddenSize
@@ -40,6 +43,24 @@ public struct SequenceModelConfig: Codable, Sendable, Equatable {
     self.bidirectional = bidirectional
     self.labelCount = labelCount
     self.output = output
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case cell, vocabularySize, embeddingSize, hiddenSize, layers, bidirectional, labelCount, output, dropout
+  }
+
+  /// Files written before `dropout` existed read as 0.
+  public init(from decoder: Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    cell = try c.decode(CellKind.self, forKey: .cell)
+    vocabularySize = try c.decode(Int.self, forKey: .vocabularySize)
+    embeddingSize = try c.decode(Int.self, forKey: .embeddingSize)
+    hiddenSize = try c.decode(Int.self, forKey: .hiddenSize)
+    layers = try c.decode(Int.self, forKey: .layers)
+    bidirectional = try c.decode(Bool.self, forKey: .bidirectional)
+    labelCount = try c.decode(Int.self, forKey: .labelCount)
+    output = try c.decode(SequenceOutput.self, forKey: .output)
+    dropout = try c.decodeIfPresent(Double.self, forKey: .dropout) ?? 0
   }
 
   /// D: 2 when bidirectional.
@@ -59,6 +80,7 @@ public struct SequenceModelConfig: Codable, Sendable, Equatable {
     }
     if layers < 1 || layers > ModelConfig.maximumLayers { return "--layers must be in 1…\(ModelConfig.maximumLayers)" }
     if labelCount < 2 || labelCount > 1 << 16 { return "a model needs 2…65536 labels" }
+    if !(dropout >= 0 && dropout < 1) { return "--dropout must be in [0, 1)" }
     return nil
   }
 }

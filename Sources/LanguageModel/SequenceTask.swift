@@ -91,7 +91,7 @@ public final class SequenceTask: TrainingTask {
     let all = indices(epoch: cursor.epoch)
     let range = (cursor.batch * batchSize)..<min(all.count, (cursor.batch + 1) * batchSize)
     workspace.load(all[range].map { data.train[$0] })
-    let (loss, count) = model.forward(workspace, training: true)
+    let (loss, count) = model.trainingForward(workspace, rng: &rng)
     model.zeroGradients()
     model.backward(workspace)
     return (loss, count)

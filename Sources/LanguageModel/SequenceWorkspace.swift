@@ -23,6 +23,8 @@ import Tokenizer
 ///   output  (T, B, D·H)    both directions' h in the text's order: the next
 ///                          layer's input, or the head's
 ///   dOutput (T, B, D·H)
+///   dropped, mask (T, B, D·H)  with dropout, in training: output ∘ mask, what the layer
+///                          above (or the head) reads, and the mask (0 or 1/(1−p))
 /// Shared:
 ///   embedded, dEmbedded (T, B, E); dReversed (T, B, max in)
 ///   features, dFeatures (B, D·H)   final states, for a classifier's head
@@ -39,7 +41,8 @@ public final class SequenceWorkspace: @unchecked Sendable {
   }
   struct LayerOffsets {
     var directions: [DirectionOffsets] = []
-    var output = 0, dOutput = 0
+    /// `dropped` and `mask` exist when the model has dropout (else −1).
+    var output = 0, dOutput = 0, dropped = -1, mask = -1
   }
   let layers: [LayerOffsets]
   let embedded: Int, dEmbedded: Int, dReversed: Int, features: Int, dFeatures: Int, logits: Int
@@ -63,6 +66,8 @@ public final class SequenceWorkspace: @unchecked Sendable {
   }
   /// Whether the last forward pass left dL/dlogits for backward.
   var readyForBackward = false
+  /// Whether the last forward pass applied dropout masks (backward applies them too).
+  var droppedOut = false
 
   struct Plan {
     var layers: [LayerOffsets] = []
@@ -96,6 +101,10 @@ public final class SequenceWorkspace: @unchecked Sendable {
       }
       layer.output = take(t * b * w)
       layer.dOutput = take(t * b * w)
+      if config.dropout > 0 {
+        layer.dropped = take(t * b * w)
+        layer.mask = take(t * b * w)
+      }
       plan.layers.append(layer)
     }
     plan.embedded = take(t * b * e)

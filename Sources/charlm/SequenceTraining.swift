@@ -15,6 +15,7 @@ enum SequenceTraining {
     OptionSpec("--layers", "N", "stacked recurrent layers", default: "1"),
     OptionSpec("--hidden", "N", "hidden size of each direction of each layer", default: "128"),
     OptionSpec("--embedding", "N", "embedding size", default: "the hidden size"),
+    OptionSpec("--dropout", "P", "dropout on each layer's output, in [0, 1)", default: "0"),
     OptionSpec("--forget-bias", "B", "initial forget-gate bias of the LSTM cells", default: "PyTorch's initialisation"),
   ]
 
@@ -51,7 +52,8 @@ enum SequenceTraining {
       hiddenSize: hidden,
       layers: try args.int("--layers", default: base?.layers ?? 1, min: 1, max: ModelConfig.maximumLayers),
       bidirectional: args.flag("--bidirectional") || (base?.bidirectional ?? false),
-      labelCount: data.labels.count, output: output)
+      labelCount: data.labels.count, output: output,
+      dropout: try args.double("--dropout", default: base?.dropout ?? 0, min: 0, max: 1, upperOpen: true))
   }
 
   /// Trains `data` as `taskName` ("tag spaces", "classify", …) into --out.
@@ -119,7 +121,7 @@ enum SequenceTraining {
       itemsPerStep: trainer.itemsPerStep, itemName: itemName,
       resumingAt: args.flag("--resume") ? trainer.progress.step : nil)
     log.details = [
-      ("model", "\(trainer.task.model.layout.parameterCount) parameters, embedding \(m.embeddingSize)"),
+      ("model", "\(trainer.task.model.layout.parameterCount) parameters, embedding \(m.embeddingSize), dropout \(m.dropout)"),
       ("data", "\(data.train.count) / \(data.validation.count) / \(data.test.count) sequences, \(data.labels.count) labels"),
     ]
     Interrupts.install()

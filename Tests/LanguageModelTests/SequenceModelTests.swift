@@ -67,6 +67,47 @@ struct SequenceModelTests {
     }
   }
 
+  /// With dropout (the same masks at every evaluation: the generator is
+  /// re-seeded), the gradient still matches finite differences.
+  @Test(arguments: [CellKind.lstm, .gru])
+  func dropoutMatchesFiniteDifferences(cell: CellKind) {
+    for output in SequenceOutput.allCases {
+      var config = Self.makeModel(cell: cell, bidirectional: true, output: output).config
+      config.dropout = 0.3
+      let model = SequenceModel(config: config, gemm: GEMMEngine(pool: ThreadPool(threadCount: 1)))
+      var seeded = Xoshiro256(seed: 3)
+      model.initializeParameters(using: &seeded)
+      model.parameters.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] *= 2 } }
+      let ws = SequenceWorkspace(config: config, batch: 4, window: 6)
+      ws.load(Self.batch(output: output))
+      func loss() -> Double {
+        var rng = Xoshiro256(seed: 0)
+        let (sum, count) = model.trainingForward(ws, rng: &rng)
+        return sum / Double(count)
+      }
+      let withMasks = loss()
+      #expect(withMasks != Self.meanLoss(model, ws), "dropout should change the loss")
+      _ = loss()
+      model.zeroGradients()
+      model.backward(ws)
+      let analytic = model.gradients.array
+      for tensor in model.layout.tensors {
+        var numeric: [Double] = []
+        for i in tensor.range {
+          let saved = model.parameters[i]
+          model.parameters[i] = saved + 1e-2
+          let plus = loss()
+          model.parameters[i] = saved - 1e-2
+          let minus = loss()
+          model.parameters[i] = saved
+          numeric.append((plus - minus) / 2e-2)
+        }
+        GradientCheckTests.compare(
+          analytic: Array(analytic[tensor.range]), numeric: numeric, what: "dropout \(cell) \(output) \(tensor.name)")
+      }
+    }
+  }
+
   /// A batch of mixed lengths gives each sequence's loss and gradients as
   /// if it ran alone: padding reaches no loss, no gradient, and not the
   /// backward direction's starting state.
