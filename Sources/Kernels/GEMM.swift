@@ -46,7 +46,7 @@ public final class GEMMEngine: @unchecked Sendable {
   }
 
   /// Below this many multiply-adds a call runs on one thread.
-  static let parallelThreshold = 1 << 16
+  static let parallelThreshold = 1 << 18
 
   public func gemm(
     _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int,
