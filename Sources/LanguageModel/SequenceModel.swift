@@ -171,23 +171,30 @@ public final class SequenceModel: @unchecked Sendable {
           let bias = params + layout.headBias.offset
           for r in 0..<rows { for j in 0..<c { logits[r * c + j] += bias[j] } }
           if !scoring { return (0, 0) }
-          let scored = (0..<rows).filter { ws.labels[$0] >= 0 }
-          // Each item weighs its label's weight (1 without weights); the loss is their weighted mean.
+          // Rows labelled −1 (padding) are not scored. Each scored row weighs its
+          // label's weight (1 without weights); the loss is their weighted mean.
           func weight(_ r: Int) -> Double { ws.labelWeights.map { Double($0[Int(ws.labels[r])]) } ?? 1 }
-          let totalWeight = max(scored.reduce(0) { $0 + weight($1) }, .leastNormalMagnitude)
-          if training {
-            // Padding rows get no gradient.
-            for r in 0..<rows where ws.labels[r] < 0 { (logits + r * c).update(repeating: 0, count: c) }
+          var scored = 0
+          var totalWeight = 0.0
+          for r in 0..<rows where ws.labels[r] >= 0 {
+            scored += 1
+            totalWeight += weight(r)
           }
+          totalWeight = max(totalWeight, .leastNormalMagnitude)
           var sum = 0.0
-          for r in scored {
+          for r in 0..<rows {
+            guard ws.labels[r] >= 0 else {
+              // Padding rows get no gradient.
+              if training { (logits + r * c).update(repeating: 0, count: c) }
+              continue
+            }
             let scale: Float? = training ? Float(weight(r) / totalWeight) : nil
             let loss = SoftmaxCrossEntropy.row(
               logits + r * c, vocab: c, target: Int(ws.labels[r]), gradientScale: scale)
             sum += weight(r) * loss
           }
           // Summed so that sum / count is the weighted mean.
-          return (sum / totalWeight * Double(scored.count), scored.count)
+          return (sum / totalWeight * Double(scored), scored)
         }
       }
     }

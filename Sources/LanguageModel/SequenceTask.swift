@@ -90,7 +90,7 @@ public final class SequenceTask: TrainingTask {
   public func lossAndGradients(at cursor: Cursor, rng: inout Xoshiro256) -> (lossSum: Double, count: Int) {
     let all = indices(epoch: cursor.epoch)
     let range = (cursor.batch * batchSize)..<min(all.count, (cursor.batch + 1) * batchSize)
-    workspace.load(all[range].map { data.train[$0] })
+    workspace.load(all[range].lazy.map { self.data.train[$0] })
     let (loss, count) = model.trainingForward(workspace, rng: &rng)
     model.zeroGradients()
     model.backward(workspace)

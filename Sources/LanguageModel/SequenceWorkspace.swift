@@ -164,7 +164,7 @@ public final class SequenceWorkspace: @unchecked Sendable {
   /// model's output (one per token, or one).
   public func load(_ batch: some Collection<LabeledSequence>) {
     let b = batch.count
-    let t = batch.map(\.tokens.count).max() ?? 0
+    let t = batch.reduce(0) { max($0, $1.tokens.count) }
     precondition(b >= 1 && b <= self.batch && t >= 1 && t <= window, "batch does not fit the workspace")
     streams = b
     steps = t
