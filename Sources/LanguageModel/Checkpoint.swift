@@ -29,17 +29,28 @@ public enum Checkpoint {
   // MARK: - Model files
 
   static func metadata(config: ModelConfig, vocabulary: Vocabulary, format: String) -> [String: String] {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
-    let configJSON = String(decoding: try! encoder.encode(config), as: UTF8.self)
-    let vocabularyJSON = String(decoding: try! encoder.encode(vocabulary.scalars.map(\.value)), as: UTF8.self)
+    var meta = sharedMetadata(cell: config.cell, vocabulary: vocabulary, format: format)
+    meta["charlm.config"] = json(config)
+    return meta
+  }
+
+  /// What every model file's metadata holds, whatever its task: the format
+  /// tag, the vocabulary, its encoding and the module PyTorch builds.
+  static func sharedMetadata(cell: CellKind, vocabulary: Vocabulary, format: String) -> [String: String] {
     var meta = [
-      "format": format, "charlm.config": configJSON, "charlm.vocabulary": vocabularyJSON,
-      "pytorch.module": config.cell.pytorch.name,
+      "format": format, "charlm.vocabulary": json(vocabulary.scalars.map(\.value)),
+      "pytorch.module": cell.pytorch.name,
     ]
-    if let nonlinearity = config.cell.pytorch.nonlinearity { meta["pytorch.nonlinearity"] = nonlinearity }
+    if let nonlinearity = cell.pytorch.nonlinearity { meta["pytorch.nonlinearity"] = nonlinearity }
     if vocabulary.isBytes { meta["charlm.encoding"] = "bytes" }
     return meta
+  }
+
+  /// Compact JSON with sorted keys: the same value always gives the same bytes.
+  static func json(_ value: some Encodable) -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    return String(decoding: try! encoder.encode(value), as: UTF8.self)
   }
 
   static func weightEntries(_ model: RecurrentModel) -> [(name: String, shape: [Int], values: [Float])] {

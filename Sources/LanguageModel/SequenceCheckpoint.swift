@@ -24,16 +24,11 @@ public enum SequenceCheckpoint {
   static func metadata(
     config: SequenceModelConfig, vocabulary: Vocabulary, labels: [String], task: String, format: String
   ) -> [String: String] {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
-    var meta = [
-      "format": format, configKey: String(decoding: try! encoder.encode(config), as: UTF8.self),
-      "charlm.vocabulary": String(decoding: try! encoder.encode(vocabulary.scalars.map(\.value)), as: UTF8.self),
-      labelsKey: String(decoding: try! encoder.encode(labels), as: UTF8.self), taskKey: task,
-      "pytorch.module": config.cell.pytorch.name, "pytorch.bidirectional": config.bidirectional ? "true" : "false",
-    ]
-    if let nonlinearity = config.cell.pytorch.nonlinearity { meta["pytorch.nonlinearity"] = nonlinearity }
-    if vocabulary.isBytes { meta["charlm.encoding"] = "bytes" }
+    var meta = Checkpoint.sharedMetadata(cell: config.cell, vocabulary: vocabulary, format: format)
+    meta[configKey] = Checkpoint.json(config)
+    meta[labelsKey] = Checkpoint.json(labels)
+    meta[taskKey] = task
+    meta["pytorch.bidirectional"] = config.bidirectional ? "true" : "false"
     return meta
   }
 

@@ -133,10 +133,7 @@ enum SequenceTraining {
     log.flush()
     reporter.finish()
     if reason == .interrupted {
-      let message =
-        "interrupted at step \(trainer.progress.step); saved \(outputDirectory)/\(Checkpoint.latestFile); continue with --resume"
-      if json { print(#"{"event":"interrupted","step":\#(trainer.progress.step)}"#) } else { print(message) }
-      return 128 + Interrupts.received
+      return TrainCommand.reportInterrupt(step: trainer.progress.step, outputDirectory: outputDirectory, json: json)
     }
     if !json, let best = trainer.progress.bestValidationLoss {
       print(

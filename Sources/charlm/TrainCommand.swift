@@ -172,10 +172,7 @@ enum TrainCommand {
     log.flush()
     reporter.finish()
     if reason == .interrupted {
-      let message =
-        "interrupted at step \(trainer.progress.step); saved \(outputDirectory)/\(Checkpoint.latestFile); continue with --resume"
-      if json { print(#"{"event":"interrupted","step":\#(trainer.progress.step)}"#) } else { print(message) }
-      return 128 + Interrupts.received
+      return TrainCommand.reportInterrupt(step: trainer.progress.step, outputDirectory: outputDirectory, json: json)
     }
     if !json && reporter.skippedSaves > 0 {
       print(
@@ -208,6 +205,16 @@ enum TrainCommand {
     if let seconds = try args.duration("--time") { return .seconds(seconds) }
     if args.has("--epochs") { return .epochs(try args.int("--epochs", default: 1, min: 1, max: 1_000_000)) }
     return nil
+  }
+
+  /// Says where a run stopped by Ctrl-C was saved; the exit status 128 + the signal.
+  static func reportInterrupt(step: Int, outputDirectory: String, json: Bool) -> Int32 {
+    if json {
+      print(#"{"event":"interrupted","step":\#(step)}"#)
+    } else {
+      print("interrupted at step \(step); saved \(outputDirectory)/\(Checkpoint.latestFile); continue with --resume")
+    }
+    return 128 + Interrupts.received
   }
 
   /// What a resumed run's flags change (`changed`), refused.

@@ -26,8 +26,8 @@ struct SequenceCLITests {
     let stems = ["Ivan", "Petr", "Kowal", "Nowak", "Garc", "Lop", "Mart", "Sanch", "Bor", "Tim", "Ros", "Vel"]
     for (label, ending) in [("Russian", "ov"), ("Polish", "ski"), ("Spanish", "ez")] {
       var lines: [String] = []
-      for (i, stem) in stems.enumerated() {
-        for extra in ["", "a", "in", "er", "os"] { lines.append(stem + extra + ending + (i % 2 == 0 ? "" : "")) }
+      for stem in stems {
+        for extra in ["", "a", "in", "er", "os"] { lines.append(stem + extra + ending) }
       }
       try (lines.joined(separator: "\n") + "\n").write(toFile: "\(folder)/\(label).txt", atomically: true, encoding: .utf8)
     }
