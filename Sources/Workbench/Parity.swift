@@ -78,9 +78,10 @@ extension Parity {
   /// `lengths` (B); padding past a length is ignored. Output: `logits`
   /// (B, T, C) with zeros at padding, or (B, C); `grad.<name>` of the mean
   /// loss after one backward pass.
-  public static func runSequence(modelPath: String, batchPath: String, outputPath: String, gemm: GEMMEngine) throws {
-    let file = try Safetensors.decode(Data(contentsOf: URL(fileURLWithPath: modelPath)))
-    let kind = file.metadata[SequenceCheckpoint.taskKey]?.hasPrefix("tag") == true ? "tag" : "classify"
+  /// `kind`: "tag" or "classify", the first word of the file's task.
+  public static func runSequence(
+    modelPath: String, kind: String, batchPath: String, outputPath: String, gemm: GEMMEngine
+  ) throws {
     let (model, _) = try SequenceCheckpoint.load(path: modelPath, kind: kind, gemm: gemm)
     let batch = try Safetensors.decode(Data(contentsOf: URL(fileURLWithPath: batchPath)))
     guard let tokens = batch.tensors["tokens"], let labels = batch.tensors["labels"],

@@ -20,11 +20,10 @@ enum ParityCommand {
     let threads = try args.threads()
     let path = try args.required("--checkpoint")
     let header = try? Safetensors.decode(Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped))
-    let isSequenceModel = header?.metadata[SequenceCheckpoint.taskKey] != nil
-    if isSequenceModel {
+    if let task = header?.metadata[SequenceCheckpoint.taskKey], let kind = task.split(separator: " ").first {
       try Parity.runSequence(
-        modelPath: path, batchPath: try args.required("--batch"), outputPath: try args.required("--out"),
-        gemm: GEMMEngine(pool: ThreadPool(threadCount: threads)))
+        modelPath: path, kind: String(kind), batchPath: try args.required("--batch"),
+        outputPath: try args.required("--out"), gemm: GEMMEngine(pool: ThreadPool(threadCount: threads)))
       return 0
     }
     try Parity.run(
