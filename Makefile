@@ -7,14 +7,15 @@ CORPUS_SHA256 := 86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565e
 DEMO_TIME    ?= 3m
 DEMO_OUT     := checkpoints/demo
 
-.PHONY: all build demo context-demo test fuzz fuzz-cli stress bench-contention corpora bench bench-kernels bench-compare parity clean help
+.PHONY: context-mini all build demo context-demo test fuzz fuzz-cli stress bench-contention corpora bench bench-kernels bench-compare parity clean help
 PYTHON       ?= $(HOME)/torchenv/bin/python
 
 all: build
 
 help:
-	@echo "make demo    get tinyshakespeare, build, train an LSTM for $(DEMO_TIME), print perplexity and a sample"
+	@echo "make demo    get tinyshakespeare, build, train for $(DEMO_TIME) with the recipe for that budget, print perplexity and a sample"
 	@echo "make context-demo  the 'I live in Gujarat … I know ___' probe: RNN, GRU and LSTM, ~15 minutes"
+	@echo "make context-mini  the same on gaps up to 100, a first look in ~2 minutes"
 	@echo "make test    build and run every test (release mode)"
 	@echo "make fuzz    1,000,000 damaged checkpoints and 50,000 states through the loader (FUZZ_CASES=, FUZZ_SEED=)"
 	@echo "make fuzz-cli  2,400 hostile invocations of every command, counted by class (FUZZ_CLI_CASES=, FUZZ_SEED=)"
@@ -46,8 +47,7 @@ $(CORPUS):
 	@mv $@.part $@
 
 demo: $(CORPUS) build
-	$(BIN) train --corpus $(CORPUS) --layers 2 --hidden 128 --batch 50 --window 50 --lr 2e-3 \
-	  --time $(DEMO_TIME) --eval-every 200 --out $(DEMO_OUT) --overwrite
+	$(BIN) train --corpus $(CORPUS) --time $(DEMO_TIME) --out $(DEMO_OUT) --overwrite
 	$(BIN) eval --checkpoint $(DEMO_OUT) --corpus $(CORPUS) --split val
 	@echo "--- 500 characters at temperature 0.8 ---"
 	$(BIN) sample --checkpoint $(DEMO_OUT) --prime "ROMEO:" --length 500 --temperature 0.8 --seed 7
@@ -80,6 +80,24 @@ context-demo: build
 	  --report $(CONTEXT_OUT)/context-carried.html
 	$(BIN) probe gradient --checkpoint $(CONTEXT_RUNS) --corpus $(CONTEXT_CORPUS) --lags 150 \
 	  --report $(CONTEXT_OUT)/gradient.html
+
+# A first look in about 2 minutes: each cell learns the place → language
+# link on fillers of 0–12 characters only, then is probed on gaps up to
+# 100. Where does each cell lose the place? Reports in $(MINI_OUT).
+MINI_CORPUS := corpora/context-mini.txt
+MINI_OUT    := checkpoints/context-mini
+MINI_TIME   ?= 35s
+MINI_LR     ?= 1e-3
+
+context-mini: build
+	$(BIN) corpus context --out $(MINI_CORPUS) --max-gap 12 --size 400000 --seed 2 \
+	  --probe-set $(MINI_OUT)/short.probe.json --overwrite
+	$(BIN) corpus context --out $(MINI_OUT)/probe-text.txt --max-gap 100 --size 1000 --seed 3 \
+	  --probe-set $(MINI_OUT)/probe.json --overwrite
+	$(BIN) compare --corpus $(MINI_CORPUS) --cells rnn,gru,lstm --layers 1 --hidden 128 --batch 16 --window 100 \
+	  --points 4 --time $(MINI_TIME) --lr $(MINI_LR) --out $(MINI_OUT) --report $(MINI_OUT)/compare.html --overwrite
+	$(BIN) probe context --checkpoint $(MINI_OUT)/rnn $(MINI_OUT)/gru $(MINI_OUT)/lstm \
+	  --probe-set $(MINI_OUT)/probe.json --report $(MINI_OUT)/context.html --overwrite
 
 # One test at a time: every test that trains has a thread pool whose
 # workers spin between regions, and dozens of them at once on two cores wait

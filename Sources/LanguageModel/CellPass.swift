@@ -25,9 +25,11 @@ struct CellPass {
   let dInitialHidden: UnsafeMutablePointer<Float>  // (B, H)
   let dInitialCell: UnsafeMutablePointer<Float>  // (B, H)
   /// Called by backward at the start of step t with dL/dh_t from above and
-  /// from step t+1, (B, H) each, whose sum is the total gradient of h_t.
-  /// nil in training; the gradient probe records through it.
-  var observeBackwardStep: ((_ step: Int, _ dh: UnsafePointer<Float>, _ dhNext: UnsafePointer<Float>) -> Void)? = nil
+  /// from step t+1, (B, H) each, whose sum is the total gradient of h_t,
+  /// and for cells with a cell state dL/dc_t from step t+1 (B, H): the
+  /// gradient along the cell state alone. nil in training; the gradient
+  /// probe records through it.
+  var observeBackwardStep: BackwardObserver? = nil
 
   /// Runs one time step: the recurrent product C (B, N) = A (B, K) · packed
   /// W (+ C when `accumulate`), and the cell's row-wise math `rows`, before
@@ -66,3 +68,9 @@ struct CellGradients {
   /// The extra parameter's gradient, or nil.
   let extra: UnsafeMutablePointer<Float>?
 }
+
+/// What the gradient probe sees at each backward step: (step, dh from
+/// above, dh from later, dc from later or nil).
+typealias BackwardObserver = (
+  _ step: Int, _ dh: UnsafePointer<Float>, _ dhNext: UnsafePointer<Float>, _ dcNext: UnsafePointer<Float>?
+) -> Void

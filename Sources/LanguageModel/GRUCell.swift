@@ -90,7 +90,7 @@ struct GRUCell: RecurrentCell {
       let recurrent = p.auxiliary + t * b * g
       let hPrev = p.hidden + t * b * h
       let dh = p.dHidden + t * b * h
-      p.observeBackwardStep?(t, dh, p.dhNext)
+      p.observeBackwardStep?(t, dh, p.dhNext, nil)
       // dh_{t−1} = z ∘ dh_t (written into dhNext by the row math) + d(h·W_hhᵀ) · W_hh
       p.step(gemm, a: recurrent, lda: g, c: p.dhNext, ldc: h, accumulate: true, productFirst: false) { rows in
         for row in rows {

@@ -68,7 +68,7 @@ extension LSTMFamilyCell {
       let cPrev = p.cell + t * b * h
       let c = p.cell + (t + 1) * b * h
       let dh = p.dHidden + t * b * h
-      p.observeBackwardStep?(t, dh, p.dhNext)
+      p.observeBackwardStep?(t, dh, p.dhNext, p.dcNext)
       // The gate gradients, then dh_{t−1} = dpre_t · W_hh: (B, G)·(G, H).
       p.step(gemm, a: gatesT, lda: g, c: p.dhNext, ldc: h, accumulate: false, productFirst: false) { rows in
         for row in rows {

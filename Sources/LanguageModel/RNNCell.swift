@@ -59,7 +59,7 @@ struct RNNCell: RecurrentCell {
       let pre = p.gates + t * b * h
       let out = p.hidden + (t + 1) * b * h
       let dh = p.dHidden + t * b * h
-      p.observeBackwardStep?(t, dh, p.dhNext)
+      p.observeBackwardStep?(t, dh, p.dhNext, nil)
       // dpre_t, then dh_{t−1} = dpre_t · W_hh: (B, H)·(H, H).
       p.step(gemm, a: pre, lda: h, c: p.dhNext, ldc: h, accumulate: false, productFirst: false) { rows in
         for row in rows {

@@ -191,11 +191,16 @@ public final class RecurrentModel: @unchecked Sendable {
   /// Adds dL/dθ of the last training `forward` into `gradients`.
   public func backward(_ workspace: Workspace) { backward(workspace, observe: nil) }
 
-  /// `backward`, calling `observe(layer, step, dh, dhNext)` at the start of
-  /// each layer's backward step (see `CellPass.observeBackwardStep`).
+  /// `backward`, calling `observe(layer, step, dh, dhNext, dcNext)` at the
+  /// start of each layer's backward step (see `CellPass.observeBackwardStep`).
   func backward(
     _ workspace: Workspace,
-    observe: ((_ layer: Int, _ step: Int, _ dh: UnsafePointer<Float>, _ dhNext: UnsafePointer<Float>) -> Void)?
+    observe: (
+      (
+        _ layer: Int, _ step: Int, _ dh: UnsafePointer<Float>, _ dhNext: UnsafePointer<Float>,
+        _ dcNext: UnsafePointer<Float>?
+      ) -> Void
+    )?
   ) {
     let ws = workspace
     let (b, t, useDropout) = ws.lastPass
@@ -226,7 +231,7 @@ public final class RecurrentModel: @unchecked Sendable {
             let slices = layout.layers[l]
             let dPre = act + ws.layers[l].gates
             var layerPass = pass(l, params, act, ws, b, t)
-            if let observe { layerPass.observeBackwardStep = { observe(l, $0, $1, $2) } }
+            if let observe { layerPass.observeBackwardStep = { observe(l, $0, $1, $2, $3) } }
             let layerGradients = CellGradients(
               weightHH: grads + slices.weightHH.offset, biasIH: grads + slices.biasIH.offset,
               biasHH: grads + slices.biasHH.offset, extra: slices.extra.map { grads + $0.offset })

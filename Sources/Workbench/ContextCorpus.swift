@@ -144,9 +144,12 @@ public enum ContextCorpus {
     var trainingRNG = Xoshiro256(seed: options.seed)
     var probeRNG = Xoshiro256(seed: options.seed ^ 0x9E37_79B9_7F4A_7C15)
 
-    var text = ""
+    // One line of every character any context corpus or probe set uses: so a
+    // model trained on short fillers still knows the letters of long ones,
+    // and any context model can be probed on any probe set.
+    var text = alphabet + "\n"
     text.reserveCapacity(options.size + 1024)
-    var count = 0
+    var count = text.count
     var round: [Int] = []
     while count < options.size {
       // Every pair equally often: shuffled rounds of all of them.
@@ -180,6 +183,13 @@ public enum ContextCorpus {
       stories: stories)
     return (text, probe)
   }
+
+  /// Every character a story can hold, once each, in scalar order.
+  public static let alphabet: String = {
+    let sources = allPairs.flatMap { [$0.place, $0.language] } + fillerPool + [Story(place: "", language: "", filler: "").text]
+    let scalars = Set(sources.flatMap(\.unicodeScalars)).subtracting(["\n"]).sorted { $0.value < $1.value }
+    return String(String.UnicodeScalarView(scalars))
+  }()
 
   static var shortestFiller: Int { fillerPool.map(\.count).min()! }
 

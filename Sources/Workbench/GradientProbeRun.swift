@@ -22,6 +22,10 @@ public enum GradientProbeRun {
     public let config: ModelConfig
     /// [layer][k]: mean norm of the gradient of the last step's loss with respect to h, k steps back.
     public let norms: [[Double]]
+    /// [layer][k]: the same with respect to c along the cell state alone; nil without a cell state.
+    public let cellNorms: [[Double]]?
+    /// [layer][k]: the mean product of the last k forget gates; nil without a forget gate.
+    public let forgetProduct: [[Double]]?
     public var top: [Double] { norms[norms.count - 1] }
   }
 
@@ -45,7 +49,10 @@ public enum GradientProbeRun {
     let workspace = Workspace(config: config, batch: b, window: max(steps, options.warmup))
     let state = RecurrentState(config: config, streams: b)
     var rng = Xoshiro256(seed: options.seed)
-    var sums = [[Double]](repeating: [Double](repeating: 0, count: steps), count: config.layers)
+    let zeros = [[Double]](repeating: [Double](repeating: 0, count: steps), count: config.layers)
+    var sums = zeros
+    var cellSums = config.cell.hasCellState ? zeros : nil
+    var forgetSums = config.cell.forgetGateBlock != nil ? zeros : nil
     let rounds = max(1, (options.windows + b - 1) / b)
     for _ in 0..<rounds {
       let starts = (0..<b).map { _ in Int(rng.next() % UInt64(tokens.count - span + 1)) }
@@ -64,10 +71,14 @@ public enum GradientProbeRun {
       }
       let norms = GradientProbe.norms(model: model, workspace: workspace, streams: b, steps: steps, state: state)
       for l in 0..<config.layers {
-        for k in 0..<steps { sums[l][k] += norms[l][k] / Double(rounds) }
+        for k in 0..<steps {
+          sums[l][k] += norms.hidden[l][k] / Double(rounds)
+          if let cell = norms.cell { cellSums?[l][k] += cell[l][k] / Double(rounds) }
+          if let product = norms.forgetProduct { forgetSums?[l][k] += product[l][k] / Double(rounds) }
+        }
       }
     }
-    return Result(name: name, config: config, norms: sums)
+    return Result(name: name, config: config, norms: sums, cellNorms: cellSums, forgetProduct: forgetSums)
   }
 
   /// The lags shown in tables: 0, 1, 2, 5, 10, 20, 50, 100, … up to K.
@@ -86,11 +97,17 @@ public enum GradientProbeRun {
 
   public static func table(_ results: [Result]) -> (header: [String], rows: [[String]]) {
     let lags = tableLags(results.map { $0.top.count - 1 }.min() ?? 0)
-    let header = ["model", "layer"] + lags.map { "k = \($0)" }
     var rows: [[String]] = []
+    let header = ["model", "layer", "of"] + lags.map { "k = \($0)" }
     for result in results {
       for (l, norms) in result.norms.enumerated().reversed() {
-        rows.append([result.name, String(l + 1)] + lags.map { String(format: "%.3g", norms[$0]) })
+        rows.append([result.name, String(l + 1), "‖∂L/∂h‖"] + lags.map { String(format: "%.3g", norms[$0]) })
+        if let cell = result.cellNorms?[l] {
+          rows.append([result.name, String(l + 1), "‖∂L/∂c‖ (cell state)"] + lags.map { String(format: "%.3g", cell[$0]) })
+        }
+        if let product = result.forgetProduct?[l] {
+          rows.append([result.name, String(l + 1), "mean Π f"] + lags.map { String(format: "%.3g", product[$0]) })
+        }
       }
     }
     return (header, rows)
@@ -113,6 +130,40 @@ public enum GradientProbeRun {
       })
     relative.logY = true
     report.chart(relative)
+    let highways = results.filter { $0.cellNorms != nil }
+    if !highways.isEmpty {
+      report.paragraph(
+        "The LSTM's cell-state highway: beside ‖∂L_t/∂h_(t−k)‖ (solid), the gradient that reaches c_(t−k) along the cell state alone, with h_(t−k) held (dashed), and the mean product of the forget gates it passed, f_(t−k+1)···f_t (dotted): c_t = f_t·c_(t−1) + i_t·g_t, so along this path the gradient is multiplied by f at each step, not by W_hh and a squashing slope. Where the forget gates stay near 1 it travels far; the cell-state curve starts at k = 1 (at k = 0 the loss reaches c only through h)."
+      )
+      var series: [SVGChart.Series] = []
+      for (index, r) in highways.enumerated() {
+        let top = r.norms.count - 1
+        var hidden = SVGChart.Series(name: "\(r.name) ‖∂L/∂h‖", points: r.top.enumerated().map { (Double($0), $1) })
+        hidden.colorIndex = index
+        series.append(hidden)
+        if let cell = r.cellNorms?[top] {
+          var c = SVGChart.Series(
+            name: "\(r.name) ‖∂L/∂c‖", points: cell.enumerated().filter { $0.element > 0 }.map { (Double($0), $1) },
+            dots: false)
+          c.colorIndex = index
+          c.dashed = true
+          series.append(c)
+        }
+        if let product = r.forgetProduct?[top] {
+          var f = SVGChart.Series(
+            name: "\(r.name) mean Π f", points: product.enumerated().filter { $0.element > 0 }.map { (Double($0), $1) },
+            dots: false)
+          f.colorIndex = index
+          f.dotted = true
+          series.append(f)
+        }
+      }
+      var chart = SVGChart(
+        title: "Along h and along the cell state (top layer)", xLabel: "k (characters back)",
+        yLabel: "gradient norm; product of forget gates", series: series)
+      chart.logY = true
+      report.chart(chart)
+    }
     let (header, rows) = table(results)
     report.table(header: header, rows: rows)
     report.raw(

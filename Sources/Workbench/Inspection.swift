@@ -44,24 +44,7 @@ public struct Inspection: Sendable {
     guard layer >= 0 && layer < config.layers else { throw InspectionError.noSuchLayer(layer, config.layers) }
     let h = config.hiddenSize
     if let chosen, let bad = chosen.first(where: { $0 < 0 || $0 >= h }) { throw InspectionError.noSuchUnit(bad, h) }
-    let workspace = Workspace(config: config, batch: 1, window: ids.count)
-    for (t, id) in ids.enumerated() { workspace.inputTokens[t] = id }
-    let state = RecurrentState(config: config, streams: 1)
-    model.forward(workspace, streams: 1, steps: ids.count, state: state, scoring: false)
-
-    var predictions: [Prediction] = []
-    for t in 0..<(ids.count - 1) {
-      predictions.append(
-        workspace.withLogits(step: t, stream: 0, streams: 1) { logits in
-          let maxValue = logits.max() ?? 0
-          let exps = logits.map { Foundation.exp(Double($0 - maxValue)) }
-          let sum = exps.reduce(0, +)
-          let ranked = exps.indices.sorted { exps[$0] > exps[$1] }.prefix(5)
-          return Prediction(
-            probability: exps[Int(ids[t + 1])] / sum,
-            alternatives: ranked.map { (vocabulary.decode(Int32($0)), exps[$0] / sum) })
-        })
-    }
+    let (workspace, predictions) = forward(model: model, vocabulary: vocabulary, ids: ids)
 
     let (gates, hidden, cellStates) = workspace.activations(layer: layer, streams: 1, steps: ids.count)
     func values(_ strip: CellStrip) -> [[Float]] {
@@ -100,10 +83,148 @@ public struct Inspection: Sendable {
       units: units, strips: strips)
   }
 
+  /// Runs `ids` from a zero state; the workspace (its activations) and the
+  /// prediction made for each character after the first.
+  static func forward(model: RecurrentModel, vocabulary: Vocabulary, ids: [Int32]) -> (Workspace, [Prediction]) {
+    let workspace = Workspace(config: model.config, batch: 1, window: ids.count)
+    for (t, id) in ids.enumerated() { workspace.inputTokens[t] = id }
+    let state = RecurrentState(config: model.config, streams: 1)
+    model.forward(workspace, streams: 1, steps: ids.count, state: state, scoring: false)
+    var predictions: [Prediction] = []
+    for t in 0..<(ids.count - 1) {
+      predictions.append(
+        workspace.withLogits(step: t, stream: 0, streams: 1) { logits in
+          let maxValue = logits.max() ?? 0
+          let exps = logits.map { Foundation.exp(Double($0 - maxValue)) }
+          let sum = exps.reduce(0, +)
+          let ranked = exps.indices.sorted { exps[$0] > exps[$1] }.prefix(5)
+          return Prediction(
+            probability: exps[Int(ids[t + 1])] / sum,
+            alternatives: ranked.map { (vocabulary.decode(Int32($0)), exps[$0] / sum) })
+        })
+    }
+    return (workspace, predictions)
+  }
+
+  /// How likely a continuation is after a context: the lectures' "does the
+  /// earlier Bob help predict the later Bob?".
+  public struct Score: Sendable {
+    public let context: String
+    public let continuation: String
+    /// p(continuation[i] | context + continuation[..<i]) for each character.
+    public let probabilities: [Double]
+    public var probability: Double { probabilities.reduce(1, *) }
+    /// −log2 of `probability`, summed per character so it does not underflow.
+    public var bits: Double { probabilities.reduce(0) { $0 - Foundation.log2(max($1, 1e-300)) } }
+  }
+
+  /// p(`continuation` | `context`), from a zero state.
+  public static func score(model: RecurrentModel, vocabulary: Vocabulary, context: String, continuation: String) throws
+    -> Score
+  {
+    let contextIDs = try vocabulary.encode(context)
+    let continuationIDs = try vocabulary.encode(continuation)
+    guard !contextIDs.isEmpty else { throw InspectionError.emptyContext }
+    guard !continuationIDs.isEmpty else { throw InspectionError.emptyContinuation }
+    let (_, predictions) = forward(model: model, vocabulary: vocabulary, ids: contextIDs + continuationIDs)
+    // predictions[t] is for character t + 1: the continuation's start at contextIDs.count − 1.
+    let scored = predictions[(contextIDs.count - 1)...].map(\.probability)
+    return Score(context: context, continuation: continuation, probabilities: Array(scored))
+  }
+
+  /// Two texts that differ in a few words, side by side: which units carry
+  /// the difference into the characters both texts share after it.
+  public struct Contrast: Sendable {
+    public let first: Inspection
+    public let second: Inspection
+    /// Characters both texts start with, and end with.
+    public let sharedStart: Int
+    public let sharedEnd: Int
+    /// The strip the ranking compares: the cell state if the cell has one, else h.
+    public let strip: String
+    /// Every unit with the mean |difference| of `strip` over the shared end, largest first.
+    public let ranking: [(unit: Int, difference: Double)]
+  }
+
+  /// Runs both texts and ranks the units by how much their memory (the
+  /// cell state, or h) differs over the characters the texts share at the
+  /// end; the inspections show the `units` that differ most.
+  public static func contrast(
+    model: RecurrentModel, vocabulary: Vocabulary, first: String, second: String, units count: Int = 8,
+    layer: Int? = nil
+  ) throws -> Contrast {
+    let a = Array(first.unicodeScalars)
+    let b = Array(second.unicodeScalars)
+    var start = 0
+    while start < min(a.count, b.count), a[start] == b[start] { start += 1 }
+    guard start < a.count || start < b.count else { throw InspectionError.sameTexts }
+    var end = 0
+    while end < min(a.count, b.count) - start, a[a.count - 1 - end] == b[b.count - 1 - end] { end += 1 }
+    guard end >= 1 else { throw InspectionError.noSharedEnd }
+    let h = model.config.hiddenSize
+    let all = Array(0..<h)
+    let fullA = try run(model: model, vocabulary: vocabulary, text: first, chosen: all, layer: layer)
+    let fullB = try run(model: model, vocabulary: vocabulary, text: second, chosen: all, layer: layer)
+    let memory = model.config.cell.strips.first { $0.source == .cellState } ?? model.config.cell.strips.first {
+      $0.source == .hidden
+    }!
+    guard let stripA = fullA.strips.first(where: { $0.name == memory.name }),
+      let stripB = fullB.strips.first(where: { $0.name == memory.name })
+    else { throw InspectionError.sameTexts }
+    let ranking = all.map { unit -> (unit: Int, difference: Double) in
+      var total = 0.0
+      for offset in 1...end {
+        total += Double(abs(stripA.values[a.count - offset][unit] - stripB.values[b.count - offset][unit]))
+      }
+      return (unit, total / Double(end))
+    }
+    .sorted { $0.difference > $1.difference || ($0.difference == $1.difference && $0.unit < $1.unit) }
+    let shown = ranking.prefix(max(1, min(count, h))).map(\.unit)
+    return Contrast(
+      first: try run(model: model, vocabulary: vocabulary, text: first, chosen: shown, layer: layer),
+      second: try run(model: model, vocabulary: vocabulary, text: second, chosen: shown, layer: layer),
+      sharedStart: start, sharedEnd: end, strip: memory.name, ranking: ranking)
+  }
+
+  /// The context without what came before its last word: "… the brave " → "brave ".
+  public static func lastWord(of context: String) -> String {
+    let scalars = Array(context.unicodeScalars)
+    var end = scalars.count
+    while end > 0, scalars[end - 1].properties.isWhitespace { end -= 1 }
+    var start = end
+    while start > 0, !scalars[start - 1].properties.isWhitespace { start -= 1 }
+    return String(String.UnicodeScalarView(scalars[start...]))
+  }
+
   // MARK: - Report
+
+  /// Both texts' strips for the units that differ most, and the ranking.
+  public static func report(_ contrast: Contrast, title: String) -> HTMLReport {
+    var report = HTMLReport(title: title)
+    let shown = contrast.first.units.count
+    report.paragraph(
+      "Two texts that share their first \(contrast.sharedStart) and last \(contrast.sharedEnd) characters. After the difference, which units still hold it? Each unit's \(contrast.strip) is compared at the \(contrast.sharedEnd) shared characters at the end (the mean |difference|); the \(shown) that differ most are shown below for both texts."
+    )
+    report.table(
+      header: ["rank", "unit", "mean |difference| of \(contrast.strip)"],
+      rows: contrast.ranking.prefix(max(shown, 10)).enumerated().map { index, entry in
+        [String(index + 1), String(entry.unit), String(format: "%.4f", entry.difference)]
+      })
+    contrast.first.append(to: &report, label: "Text 1: " + contrast.first.characters.joined())
+    contrast.second.append(to: &report, label: "Text 2: " + contrast.second.characters.joined())
+    return report
+  }
 
   public func report(title: String) -> HTMLReport {
     var report = HTMLReport(title: title)
+    append(to: &report)
+    return report
+  }
+
+  /// The surprisal text and the strips, added to `report`; `label` names the
+  /// text when a page shows more than one.
+  public func append(to report: inout HTMLReport, label: String? = nil) {
+    if let label { report.heading(label) }
     report.paragraph(
       "Each character is coloured by how surprised the model was to see it (bits, −log2 p), given the text before it; hover for its probability and the five characters the model expected most. Below, the \(Self.stripNames(cell).joined(separator: ", ")) of \(units.count) units of layer \(layer + 1) (\(cell.rawValue)), one row per unit, after reading each character."
     )
@@ -129,10 +250,11 @@ public struct Inspection: Sendable {
     }
     text += "</div>"
     report.raw(
-      "<style>.text{font-family:monospace;font-size:15px;line-height:1.9;word-wrap:break-word}.c{padding:1px 0;white-space:pre}table.strip td{width:11px;height:12px;padding:0;border:none}table.strip th{font-weight:normal;font-family:monospace;font-size:11px;padding:0 1px;border:none;background:none}table.strip{border-collapse:collapse}.scroll{overflow-x:auto}</style>"
+      "<style>.text{font-family:monospace;font-size:15px;line-height:1.9;word-wrap:break-word}.c{padding:1px 0;white-space:pre}table.strip td{width:11px;height:12px;padding:0;border:none}table.strip th{font-weight:normal;font-family:monospace;font-size:11px;padding:0 1px;border:none;background:none;white-space:nowrap}table.strip{border-collapse:collapse}.scroll{overflow-x:auto}</style>"
     )
     report.heading("Surprisal")
     report.raw(text)
+    report.raw(Self.surprisalKey)
     for strip in strips {
       report.heading(strip.name)
       var table = "<div class=\"scroll\"><table class=\"strip\" data-strip=\"\(escape(strip.name))\"><tr><th></th>"
@@ -164,8 +286,18 @@ public struct Inspection: Sendable {
     report.raw(
       "<p class=\"note\">Colours: \(escape(keys.joined(separator: "; "))). Units: \(units.map(String.init).joined(separator: ", ")).</p>"
     )
-    return report
   }
+
+  /// The surprisal colours, 0 to 8 bits and more, as a bar with its numbers.
+  static let surprisalKey: String = {
+    var key = "<div class=\"note\" style=\"display:flex;align-items:center;gap:6px;margin:6px 0\">surprisal: "
+    for bits in 0...8 {
+      let label = bits == 8 ? "8+ bits" : "\(bits)"
+      key +=
+        "<span style=\"display:inline-block;min-width:30px;text-align:center;background:\(color(Double(bits) / 8, scheme: .surprise));border:1px solid #ddd\">\(label)</span>"
+    }
+    return key + "</div>"
+  }()
 
   enum Scheme { case surprise, sequential, diverging }
 
@@ -198,12 +330,22 @@ public enum InspectionError: Error, CustomStringConvertible {
   case textTooShort
   case noSuchLayer(Int, Int)
   case noSuchUnit(Int, Int)
+  case emptyContext
+  case emptyContinuation
+  case sameTexts
+  case noSharedEnd
 
   public var description: String {
     switch self {
     case .textTooShort: return "the text must have at least 2 characters"
     case .noSuchLayer(let layer, let count): return "--layer \(layer + 1) does not exist; the model has \(count) layers"
     case .noSuchUnit(let unit, let count): return "unit \(unit) does not exist; units are 0…\(count - 1)"
+    case .emptyContext: return "the context before --score is empty; give the text it follows with --text"
+    case .emptyContinuation: return "--score is empty; give the characters to score"
+    case .sameTexts: return "--contrast gives the same text as --text; give a text that differs in a few words"
+    case .noSharedEnd:
+      return
+        "the two texts share no ending, so there is nothing after the difference to compare; give texts that differ in a few words and then go on the same"
     }
   }
 }

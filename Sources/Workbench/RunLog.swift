@@ -246,6 +246,25 @@ extension RunLog {
     var page = HTMLReport(title: "\(runs.count) runs: \(runs.map(\.name).joined(separator: ", "))")
     page.paragraph(
       "Validation loss of each run at its evaluations (solid, dots) and its smoothed training loss (dashed, the same colour), from each run's \(csvFile). Lower is better.")
+    for chart in overlayCharts(runs, itemName: itemName) { page.chart(chart) }
+    page.table(
+      header: ["run", "steps", itemName, "seconds", "best validation loss", "bits", "at step"],
+      rows: runs.map { run in
+        let best = run.rows.filter { $0.validationLoss != nil }.min { $0.validationLoss! < $1.validationLoss! }
+        let last = run.rows.last
+        return [
+          run.name, String(last?.step ?? 0), count(Double(last?.items ?? 0)), String(format: "%.0f", last?.seconds ?? 0),
+          best.map { String(format: "%.4f", $0.validationLoss!) } ?? "–",
+          best.map { String(format: "%.4f", $0.validationLoss! / log(2.0)) } ?? "–", best.map { String($0.step) } ?? "–",
+        ]
+      })
+    return page
+  }
+
+  /// Loss against items and against seconds, every run's validation (solid)
+  /// and smoothed training loss (dashed) in the run's colour.
+  public static func overlayCharts(_ runs: [(name: String, rows: [Row])], itemName: String = "characters") -> [SVGChart] {
+    var charts: [SVGChart] = []
     let axes: [((Row) -> Double, String)] = [({ Double($0.items) }, itemName), ({ $0.seconds }, "seconds")]
     for (x, label) in axes {
       var series: [SVGChart.Series] = []
@@ -261,21 +280,10 @@ extension RunLog {
         training.dashed = true
         series += [validation, training]
       }
-      page.chart(
+      charts.append(
         SVGChart(
           title: "Loss against \(label)", xLabel: label, yLabel: "loss (nats per \(itemName.dropLast()))", series: series))
     }
-    page.table(
-      header: ["run", "steps", itemName, "seconds", "best validation loss", "bits", "at step"],
-      rows: runs.map { run in
-        let best = run.rows.filter { $0.validationLoss != nil }.min { $0.validationLoss! < $1.validationLoss! }
-        let last = run.rows.last
-        return [
-          run.name, String(last?.step ?? 0), count(Double(last?.items ?? 0)), String(format: "%.0f", last?.seconds ?? 0),
-          best.map { String(format: "%.4f", $0.validationLoss!) } ?? "–",
-          best.map { String(format: "%.4f", $0.validationLoss! / log(2.0)) } ?? "–", best.map { String($0.step) } ?? "–",
-        ]
-      })
-    return page
+    return charts
   }
 }

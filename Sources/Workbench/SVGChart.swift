@@ -12,6 +12,8 @@ public struct SVGChart: Sendable {
     public var colorIndex: Int?
     /// A thin dashed line, for a companion of another series (a run's training curve).
     public var dashed = false
+    /// A thin dotted line, for a second companion.
+    public var dotted = false
     public init(name: String, points: [(x: Double, y: Double)], dots: Bool = true) {
       self.name = name
       self.points = points
@@ -35,6 +37,7 @@ public struct SVGChart: Sendable {
 
   /// Colours that stay apart for colour-blind readers (Okabe–Ito).
   public static let palette = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"]
+  static let dottedStroke = "stroke-width=\"1.6\" stroke-dasharray=\"1.5 3\" stroke-linecap=\"round\""
 
   public init(title: String, xLabel: String, yLabel: String, series: [Series]) {
     self.title = title
@@ -104,7 +107,7 @@ public struct SVGChart: Sendable {
     }
     for (index, s) in series.enumerated() {
       let color = Self.palette[(s.colorIndex ?? index) % Self.palette.count]
-      let stroke = s.dashed ? "stroke-width=\"1.2\" stroke-dasharray=\"5 3\"" : "stroke-width=\"2\""
+      let stroke = s.dotted ? Self.dottedStroke : s.dashed ? "stroke-width=\"1.2\" stroke-dasharray=\"5 3\"" : "stroke-width=\"2\""
       let points = s.points.filter {
         $0.x.isFinite && $0.y.isFinite && (!logX || $0.x > 0) && (!logY || $0.y > 0)
       }
@@ -117,7 +120,7 @@ public struct SVGChart: Sendable {
       }
       let legendY = top + 10 + Double(index) * 20
       svg +=
-        "<line x1=\"\(f(right + 12))\" y1=\"\(f(legendY))\" x2=\"\(f(right + 36))\" y2=\"\(f(legendY))\" stroke=\"\(color)\" \(s.dashed ? "stroke-width=\"1.5\" stroke-dasharray=\"5 3\"" : "stroke-width=\"3\"")/>\n"
+        "<line x1=\"\(f(right + 12))\" y1=\"\(f(legendY))\" x2=\"\(f(right + 36))\" y2=\"\(f(legendY))\" stroke=\"\(color)\" \(s.dotted ? Self.dottedStroke : s.dashed ? "stroke-width=\"1.5\" stroke-dasharray=\"5 3\"" : "stroke-width=\"3\"")/>\n"
       svg += "<text x=\"\(f(right + 42))\" y=\"\(f(legendY + 4))\" font-size=\"12\">\(escape(s.name))</text>\n"
     }
     svg += "</svg>"

@@ -123,13 +123,16 @@ enum ProbeCommand {
       let object: [String: Any] = [
         "split": part.rawValue,
         "models": results.map {
-          ["name": $0.name, "cell": $0.config.cell.rawValue, "norms": $0.norms] as [String: Any]
+          var model: [String: Any] = ["name": $0.name, "cell": $0.config.cell.rawValue, "norms": $0.norms]
+          if let cell = $0.cellNorms { model["cell_norms"] = cell }
+          if let product = $0.forgetProduct { model["forget_product"] = product }
+          return model
         },
       ]
       print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
     } else {
       let (header, rows) = GradientProbeRun.table(results)
-      print("mean ‖∂L_t/∂h_(t−k)‖ over \(options.windows) windows of the \(part.rawValue) split")
+      print("mean gradient norms k characters back, over \(options.windows) windows of the \(part.rawValue) split")
       print(([header] + rows).map { $0.joined(separator: "\t") }.joined(separator: "\n"))
     }
     try write(

@@ -2,6 +2,7 @@ import Foundation
 import Kernels
 import LanguageModel
 import Sampler
+import Workbench
 
 enum SampleCommand {
   static let spec = CommandSpec(
@@ -22,6 +23,11 @@ enum SampleCommand {
       OptionSpec("--count", "N", "draw N independent samples in one batched pass", default: "1"),
       OptionSpec("--stop", "STRING", "end a sample when it appears (it is kept)"),
       OptionSpec("--json", nil, "print samples with their log-probability and per-character surprisal"),
+      OptionSpec(
+        "--explain", "N",
+        "after the sample, for its first N characters: the model's distribution, the one after the temperature, and the one drawn from after top-k and top-p (what they cut)"),
+      OptionSpec("--report", "PATH", "with --explain: the same as an HTML page with bars"),
+      OptionSpec("--overwrite", nil, "replace the --report file if it exists"),
       OptionSpec("--seed", "N", "seed for reproducible output", default: "random"),
       OptionSpec("--threads", "N", "worker threads", default: "1"),
     ],
@@ -29,6 +35,7 @@ enum SampleCommand {
       "charlm sample --checkpoint checkpoints/shakespeare --prime 'ROMEO:' --temperature 0.8 --seed 7",
       "charlm sample --checkpoint checkpoints/shakespeare --top-p 0.9 --count 4 --stop $'\\n\\n' --json",
       "charlm sample --checkpoint checkpoints/shakespeare --prime 'To be' --beam 8 --length 40",
+      "charlm sample --checkpoint checkpoints/shakespeare --prime 'ROMEO:' --temperature 0.7 --top-p 0.9 --length 5 --explain 3 --seed 1",
     ])
 
   static func run(_ args: ParsedArguments) throws -> Int32 {
@@ -52,6 +59,16 @@ enum SampleCommand {
       throw UsageError(
         description: "--beam finds one most likely text; it does not combine with --count, --top-k, --top-p or --greedy"
       )
+    }
+    let explain = try args.optionalInt("--explain", min: 1, max: 1000)
+    if explain != nil && (beam != nil || args.flag("--json") || count > 1) {
+      throw UsageError(description: "--explain shows one sample's draws; it does not combine with --beam, --json or --count")
+    }
+    if args.has("--report") && explain == nil {
+      throw UsageError(description: "--report goes with --explain N")
+    }
+    if let report = args.string("--report") {
+      try OutputFile.check(report, flag: "--report", overwrite: args.flag("--overwrite"))
     }
     let threads = try args.threads(default: 1)
     let json = args.flag("--json")
@@ -98,6 +115,15 @@ enum SampleCommand {
         }
       }
       Terminal.write("\n")
+      if let explain {
+        let steps = try generator.explain(prime: prime, options: options, steps: explain)
+        print(SamplingReport.text(steps, strategy: options.strategy))
+        if let report = args.string("--report") {
+          let page = SamplingReport.page(steps, strategy: options.strategy, prime: prime)
+          try OutputFile.write(Data(page.render().utf8), to: report)
+          print("report: \(report)")
+        }
+      }
       return 0
     }
     let samples = try generator.samples(prime: prime, options: options)

@@ -13,6 +13,10 @@ enum TrainCommand {
     options: [
       OptionSpec("--corpus", "FILE", "UTF-8 text to learn from"),
       OptionSpec(
+        "--recipe", "KIND",
+        "auto: a new run picks its size, dropout, batch and schedule from the corpus, the budget and this machine's measured speed (explicit flags win); none: the fixed defaults below",
+        default: "auto"),
+      OptionSpec(
         "--cell", "KIND", "recurrent cell: \(CellKind.allCases.map(\.rawValue).joined(separator: ", "))",
         default: "lstm"),
       OptionSpec("--layers", "N", "stacked recurrent layers", default: "2"),
@@ -65,13 +69,28 @@ enum TrainCommand {
       "charlm train --corpus book.txt --out checkpoints/book --resume --steps 10000",
     ])
 
-  static func run(_ args: ParsedArguments) throws -> Int32 {
+  static func run(_ args: ParsedArguments) throws -> Int32 { try train(args).status }
+
+  /// Checks every model and training flag, before any file is touched.
+  static func checkFlags(_ args: ParsedArguments) throws(UsageError) {
     if args.flag("--bidirectional") {
       throw UsageError(
         description:
           "--bidirectional is not for a language model: a next-character model that reads the text backwards sees the character it must predict; use it with 'charlm tag train' or 'charlm classify train'"
       )
     }
+    let cell = try modelConfig(args, vocabularySize: 1, base: nil).cell
+    _ = try trainingConfig(args, base: nil)
+    _ = try args.choice("--recipe", default: RecipeChoice.auto)
+    if args.has("--forget-bias") && cell.forgetGateBlock == nil {
+      let cells = CellKind.allCases.filter { $0.forgetGateBlock != nil }.map(\.rawValue).joined(separator: ", ")
+      throw UsageError(description: "--forget-bias needs a cell with a forget gate (\(cells)); \(cell.rawValue) has none")
+    }
+  }
+
+  /// Trains as the flags say; the exit status, and the trainer as it ended.
+  static func train(_ args: ParsedArguments) throws -> (status: Int32, trainer: LanguageModelTrainer) {
+    try checkFlags(args)
     let corpusPath = try args.required("--corpus")
     let outputDirectory = args.string("--out") ?? "checkpoints/run"
     let json = args.flag("--json")
@@ -81,13 +100,6 @@ enum TrainCommand {
     let threads = try args.threads()
     let onDivergence: DivergenceChoice = try args.choice("--on-divergence", default: .stop)
     let maximumRollbacks = try args.int("--max-rollbacks", default: 3, min: 1)
-    // Check every flag before touching any file.
-    let cell = try modelConfig(args, vocabularySize: 1, base: nil).cell
-    _ = try trainingConfig(args, base: nil)
-    if args.has("--forget-bias") && cell.forgetGateBlock == nil {
-      let cells = CellKind.allCases.filter { $0.forgetGateBlock != nil }.map(\.rawValue).joined(separator: ", ")
-      throw UsageError(description: "--forget-bias needs a cell with a forget gate (\(cells)); \(cell.rawValue) has none")
-    }
 
     var loadOptions = Corpus.LoadOptions()
     loadOptions.normalizeNewlines = args.flag("--normalize-newlines")
@@ -131,13 +143,14 @@ enum TrainCommand {
       if corpus.droppedByteOrderMark && !json {
         print("note: dropped the byte-order mark at the start of \(corpusPath)")
       }
-      let modelConfig = try modelConfig(args, vocabularySize: corpus.vocabulary.count, base: nil)
-      var config = try trainingConfig(args, base: nil)
       // First: no --batch or --window can make up for it.
       if corpus.split.validation.count < 2 {
         throw RuntimeError(
           TokenizerError.corpusTooShort(characters: corpus.tokens.count, needed: 40, part: .validationSplit).description)
       }
+      let recipe = try Self.recipe(args, budget: budget, corpus: corpus, gemm: gemm, json: json)
+      let modelConfig = try modelConfig(args, vocabularySize: corpus.vocabulary.count, base: recipe?.model)
+      var config = try trainingConfig(args, base: recipe?.training)
       config.sizeSchedule(
         to: budget, stepsPerEpoch: try LanguageModelTask.stepsPerEpoch(trainingTokens: corpus.split.train.count, config: config))
       trainer = try Trainer(
@@ -148,7 +161,7 @@ enum TrainCommand {
       if !json {
         let m = trainer.model
         print(
-          "training \(m.config.cell.rawValue) \(m.config.layers)×\(m.config.hiddenSize), \(m.layout.parameterCount) parameters, vocabulary \(m.config.vocabularySize), \(corpus.split.train.count) training characters, \(trainer.stepsPerEpoch) steps per epoch, \(threads) thread\(threads == 1 ? "" : "s")"
+          "training \(m.config.cell.rawValue) \(m.config.layers)×\(m.config.hiddenSize)\(m.config.dropout > 0 ? ", dropout \(m.config.dropout)" : ""), \(m.layout.parameterCount) parameters, vocabulary \(m.config.vocabularySize), \(corpus.split.train.count) training characters, \(trainer.stepsPerEpoch) steps per epoch, \(threads) thread\(threads == 1 ? "" : "s")"
         )
       }
     }
@@ -172,7 +185,9 @@ enum TrainCommand {
     log.flush()
     reporter.finish()
     if reason == .interrupted {
-      return TrainCommand.reportInterrupt(step: trainer.progress.step, outputDirectory: outputDirectory, json: json)
+      return (
+        TrainCommand.reportInterrupt(step: trainer.progress.step, outputDirectory: outputDirectory, json: json), trainer
+      )
     }
     if !json && reporter.skippedSaves > 0 {
       print(
@@ -186,7 +201,54 @@ enum TrainCommand {
           trainer.progress.step, metrics.loss, metrics.bitsPerCharacter, metrics.perplexity, outputDirectory,
           Checkpoint.bestFile))
     }
-    return 0
+    return (0, trainer)
+  }
+
+  /// What --recipe auto picks for a new run with a --time budget, printed
+  /// in one line; nil for --recipe none or a budget of steps or epochs
+  /// (whose meaning the recipe's batch and window would change).
+  static func recipe(_ args: ParsedArguments, budget: TrainingBudget, corpus: Corpus, gemm: GEMMEngine, json: Bool)
+    throws -> Recipe?
+  {
+    guard try args.choice("--recipe", default: RecipeChoice.auto) == .auto else { return nil }
+    guard case .seconds(let seconds) = budget else {
+      if args.has("--recipe") {
+        throw UsageError(description: "--recipe auto sizes a run to a --time budget; give --time, or drop --recipe")
+      }
+      return nil
+    }
+    let given = try modelConfig(args, vocabularySize: corpus.vocabulary.count, base: nil)
+    let recipe = try Recipe.choose(
+      base: given, hidden: args.has("--hidden") ? given.hiddenSize : nil, trainingCharacters: corpus.split.train.count,
+      seconds: seconds
+    ) { model, training in
+      try measureSpeed(model: model, training: training, corpus: corpus, gemm: gemm)
+    }
+    let overridden = [
+      "--embedding", "--dropout", "--forget-bias", "--batch", "--window", "--lr", "--schedule", "--warmup", "--eval-every",
+    ].filter(args.has)
+    if !json {
+      print(recipe.explanation + (overridden.isEmpty ? "" : "; given flags win: \(overridden.joined(separator: ", "))"))
+    }
+    return recipe
+  }
+
+  /// Training characters per second of a configuration on this corpus and
+  /// machine: a step to warm up, then steps for about a third of a second.
+  static func measureSpeed(model: ModelConfig, training: TrainingConfig, corpus: Corpus, gemm: GEMMEngine) throws
+    -> Double
+  {
+    let trainer = try Trainer(
+      modelConfig: model, config: training, corpus: corpus,
+      outputDirectory: NSTemporaryDirectory() + "charlm-recipe-unused", gemm: gemm)
+    _ = try trainer.step()
+    let start = Date()
+    var steps = 0
+    repeat {
+      _ = try trainer.step()
+      steps += 1
+    } while Date().timeIntervalSince(start) < 0.3 && steps < 20
+    return Double(steps * trainer.itemsPerStep) / max(1e-9, Date().timeIntervalSince(start))
   }
 
   /// Checks --out, --resume against --overwrite, and the budget flags of
@@ -318,6 +380,11 @@ enum TrainCommand {
     }
     return config
   }
+}
+
+/// --recipe
+enum RecipeChoice: String, CaseIterable {
+  case auto, none
 }
 
 /// --on-divergence

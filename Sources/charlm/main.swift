@@ -10,7 +10,7 @@ let commands = [
   TrainCommand.spec, SampleCommand.spec, EvalCommand.spec, CompareCommand.spec, InspectCommand.spec, BenchCommand.spec,
   InfoCommand.spec, BaselineCommand.spec, ReportCommand.spec, ParityCommand.spec, CorpusCommand.contextSpec, ProbeCommand.contextSpec, ProbeCommand.gradientSpec,
   TagCommand.trainSpec, TagCommand.applySpec, TagCommand.evalSpec, TagCommand.baselineSpec, ClassifyCommand.trainSpec,
-  ClassifyCommand.predictSpec, ClassifyCommand.evalSpec,
+  ClassifyCommand.predictSpec, ClassifyCommand.evalSpec, SweepCommand.spec,
 ]
 let overview = """
   charlm: character-level language models (RNN, GRU, LSTM), trained on your own text
@@ -71,6 +71,7 @@ func runCommand(_ arguments: [String]) -> Int32 {
     case "eval": return try EvalCommand.run(parsed)
     case "baseline": return try BaselineCommand.run(parsed)
     case "report": return try ReportCommand.run(parsed)
+    case "sweep": return try SweepCommand.run(parsed)
     case "tag train": return try TagCommand.train(parsed)
     case "tag apply": return try TagCommand.apply(parsed)
     case "tag eval": return try TagCommand.eval(parsed)

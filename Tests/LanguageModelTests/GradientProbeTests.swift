@@ -33,14 +33,14 @@ struct GradientProbeTests {
       // The state after the first T−k steps.
       restore()
       s.model.forward(s.workspace, streams: b, steps: t - k, state: s.state)
-      let (hidden, cell) = (s.state.hidden.array, s.state.cell.array)
+      let (hidden, cellState) = (s.state.hidden.array, s.state.cell.array)
       tail.setTokens(
         inputs: s.workspace.inputTokens + (t - k) * b, targets: s.workspace.targetTokens + (t - k) * b, count: k * b)
       func lastStepLoss(_ perturbedHidden: [Float]) -> Double {
         func run(_ steps: Int) -> Double {
           if steps == 0 { return 0 }
           s.state.hidden.withUnsafeMutableBufferPointer { _ = $0.update(from: perturbedHidden) }
-          s.state.cell.withUnsafeMutableBufferPointer { _ = $0.update(from: cell) }
+          s.state.cell.withUnsafeMutableBufferPointer { _ = $0.update(from: cellState) }
           return s.model.forward(tail, streams: b, steps: steps, state: s.state)
         }
         return run(k) - run(k - 1)
@@ -56,7 +56,38 @@ struct GradientProbeTests {
           numeric.append((lastStepLoss(plus) - lastStepLoss(minus)) / Double(2 * eps))
         }
         let top = layer == s.model.config.layers - 1
-        let (fromAbove, fromLater) = analytic[layer][k]
+        let (fromAbove, fromLater, cellFromLater) = analytic[layer][k]
+        if cell.hasCellState {
+          // Along the cell state: move c_{T−1−k} with h_{T−1−k} held.
+          func cellLoss(_ perturbedCell: [Float]) -> Double {
+            func run(_ steps: Int) -> Double {
+              if steps == 0 { return 0 }
+              s.state.hidden.withUnsafeMutableBufferPointer { _ = $0.update(from: hidden) }
+              s.state.cell.withUnsafeMutableBufferPointer { _ = $0.update(from: perturbedCell) }
+              return s.model.forward(tail, streams: b, steps: steps, state: s.state)
+            }
+            return run(k) - run(k - 1)
+          }
+          var numericCell: [Double] = []
+          for i in 0..<(b * h) {
+            var plus = cellState
+            plus[layer * b * h + i] += eps
+            var minus = cellState
+            minus[layer * b * h + i] -= eps
+            numericCell.append((cellLoss(plus) - cellLoss(minus)) / Double(2 * eps))
+          }
+          GradientCheckTests.compare(analytic: cellFromLater, numeric: numericCell, what: "\(cell) layer \(layer) lag \(k) dL/dc")
+          if top, let cellNorms = norms.cell {
+            var meanNorm = 0.0
+            for stream in 0..<b {
+              meanNorm +=
+                numericCell[(stream * h)..<((stream + 1) * h)].map { $0 * $0 }.reduce(0, +).squareRoot() / Double(b)
+            }
+            #expect(abs(cellNorms[layer][k] - meanNorm) <= 1e-4 + 0.02 * meanNorm, "\(cell) layer \(layer) lag \(k) c norm")
+          }
+        } else {
+          #expect(cellFromLater.isEmpty && norms.cell == nil)
+        }
         if top { #expect(fromAbove.allSatisfy { $0 == 0 }, "only the last step has a loss") }
         GradientCheckTests.compare(analytic: fromLater, numeric: numeric, what: "\(cell) layer \(layer) lag \(k)")
         guard top else { continue }
@@ -65,10 +96,37 @@ struct GradientProbeTests {
         for stream in 0..<b {
           meanNorm += numeric[(stream * h)..<((stream + 1) * h)].map { $0 * $0 }.reduce(0, +).squareRoot() / Double(b)
         }
-        #expect(abs(norms[layer][k] - meanNorm) <= 1e-4 + 0.02 * meanNorm, "\(cell) layer \(layer) lag \(k) norm")
+        #expect(abs(norms.hidden[layer][k] - meanNorm) <= 1e-4 + 0.02 * meanNorm, "\(cell) layer \(layer) lag \(k) norm")
       }
     }
     // The probe leaves no parameter gradients behind.
     #expect(s.model.gradients.array.allSatisfy { $0 == 0 })
+  }
+
+  /// The forget gates' product against the gates a plain forward pass shows.
+  @Test(arguments: CellKind.allCases.filter { $0.forgetGateBlock != nil })
+  func theForgetProductIsTheProductOfTheGates(cell: CellKind) throws {
+    let s = GradientCheckTests.makeSetup(cell: cell, streams: 1, steps: 7)
+    let t = s.steps
+    let h = s.model.config.hiddenSize
+    let block = try #require(cell.forgetGateBlock)
+    s.state.hidden.withUnsafeMutableBufferPointer { _ = $0.update(from: s.initialHidden) }
+    s.state.cell.withUnsafeMutableBufferPointer { _ = $0.update(from: s.initialCell) }
+    let norms = GradientProbe.norms(model: s.model, workspace: s.workspace, streams: 1, steps: t, state: s.state)
+    s.state.hidden.withUnsafeMutableBufferPointer { _ = $0.update(from: s.initialHidden) }
+    s.state.cell.withUnsafeMutableBufferPointer { _ = $0.update(from: s.initialCell) }
+    s.model.forward(s.workspace, streams: 1, steps: t, state: s.state, scoring: false)
+    for layer in 0..<s.model.config.layers {
+      let (gates, _, _) = s.workspace.activations(layer: layer, streams: 1, steps: t)
+      let product = try #require(norms.forgetProduct?[layer])
+      #expect(product[0] == 1)
+      var running = [Double](repeating: 1, count: h)
+      for k in 1..<t {
+        for j in 0..<h { running[j] *= Double(gates[t - k][block * h + j]) }
+        let expected = running.reduce(0, +) / Double(h)
+        #expect(abs(product[k] - expected) <= 1e-9 + 1e-6 * expected, "\(cell) layer \(layer) k \(k)")
+      }
+      #expect(product[t - 1] < product[1], "a product of gates below 1 falls")
+    }
   }
 }

@@ -89,3 +89,44 @@ struct SamplerThreadTests {
     #expect(Set(texts[0]).count > 1)
   }
 }
+
+/// `sample --explain`: the explained draws are the sample's, and each step's
+/// three distributions are what temperature, top-k and top-p make them.
+struct SamplingExplanationTests {
+  let vocabulary = Vocabulary(of: "abcdefgh \n".unicodeScalars)
+
+  @Test(arguments: [(Float(0.7), Int?.some(3), Double?.none), (1.3, nil, 0.8), (0.5, 5, 0.6), (1, nil, nil)])
+  func explainedStepsAreTheSamplesAndTheirDistributions(temperature: Float, topK: Int?, topP: Double?) throws {
+    let model = SamplerTests().makeModel(vocabulary: vocabulary)
+    let generator = TextGenerator(model: model, vocabulary: vocabulary)
+    var options = SamplingOptions(length: 12, temperature: temperature, seed: 5)
+    options.strategy.topK = topK
+    options.strategy.topP = topP
+    let text = try generator.generate(prime: "abc", options: options)
+    let steps = try generator.explain(prime: "abc", options: options, steps: 8)
+    #expect(steps.count == 8)
+    #expect(steps.map(\.chosen).joined() == String(text.prefix(8)))
+    for step in steps {
+      let model = step.entries.map(\.model)
+      let tempered = step.entries.map(\.tempered)
+      let drawn = step.entries.map(\.drawn)
+      for distribution in [model, tempered, drawn] {
+        #expect(abs(distribution.reduce(0, +) - 1) < 1e-9)
+      }
+      #expect(tempered == tempered.sorted(by: >), "most likely first")
+      // Temperature: p_T ∝ p^(1/T).
+      let powered = model.map { Foundation.pow($0, 1 / Double(temperature)) }
+      let total = powered.reduce(0, +)
+      for (p, q) in zip(powered, tempered) { #expect(abs(p / total - q) < 1e-9) }
+      // The cuts: top-k keeps k; the kept are the tempered ones renormalised.
+      let kept = step.entries.filter { $0.drawn > 0 }
+      if let topK { #expect(kept.count <= topK) }
+      if topK == nil && topP == nil { #expect(kept.count == vocabulary.count && step.cutCount == 0) }
+      let keptMass = kept.reduce(0) { $0 + $1.tempered }
+      for entry in kept { #expect(abs(entry.drawn - entry.tempered / keptMass) < 1e-9) }
+      #expect(abs(step.cutMass - (1 - keptMass)) < 1e-9)
+      if let topP, topK == nil { #expect(keptMass >= topP - 1e-9) }
+      #expect(kept.contains { $0.character == step.chosen }, "a cut character is never drawn")
+    }
+  }
+}

@@ -14,7 +14,8 @@ struct ContextCorpusTests {
 
   /// The training text back as (place, filler, language) per story.
   static func stories(_ text: String) -> [(place: String, filler: String, language: String)] {
-    text.split(separator: "\n").map { line in
+    // A corpus's first line lists its alphabet.
+    text.split(separator: "\n").filter { $0.hasPrefix("I live in ") }.map { line in
       let afterLive = line.dropFirst("I live in ".count)
       let placeEnd = afterLive.firstIndex(of: ".")!
       let knowStart = line.range(of: "I know ", options: .backwards)!
@@ -22,6 +23,31 @@ struct ContextCorpusTests {
       let filler = between.trimmingCharacters(in: .whitespaces)
       return (String(afterLive[..<placeEnd]), filler, String(line[knowStart.upperBound...].dropLast()))
     }
+  }
+
+  /// Any context model can be probed on any probe set: every corpus has
+  /// every character that any probe set holds, short fillers or long.
+  @Test func everyProbeSetUsesOnlyCharactersOfEveryCorpus() throws {
+    var short = Self.options(size: 5_000)
+    short.minimumGap = 0
+    short.maximumGap = 12
+    short.pairs = 2
+    var long = Self.options(size: 5_000)
+    long.minimumGap = 100
+    long.maximumGap = 500
+    let corpora = try [short, long, Self.options(size: 5_000)].map { try ContextCorpus.generate($0) }
+    for (text, _) in corpora {
+      let characters = Set(text.unicodeScalars)
+      #expect(text.hasPrefix(ContextCorpus.alphabet + "\n"))
+      for (_, probe) in corpora {
+        let used = Set(probe.stories.flatMap { $0.text.unicodeScalars })
+        #expect(used.isSubset(of: characters), "missing \(used.subtracting(characters).map { String($0) })")
+      }
+    }
+    // Without the alphabet line, the short corpus would lack letters the long fillers use.
+    let shortStories = Set(corpora[0].text.split(separator: "\n").dropFirst().joined().unicodeScalars)
+    let longProbe = Set(corpora[1].probe.stories.flatMap { $0.text.unicodeScalars })
+    #expect(!longProbe.subtracting(shortStories).subtracting(["\n"]).isEmpty)
   }
 
   @Test func theSameSeedWritesTheSameCorpusAndProbeSet() throws {

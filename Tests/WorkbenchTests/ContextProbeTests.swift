@@ -141,6 +141,15 @@ struct ContextProbeTests {
     #expect(GradientProbeRun.tableLags(3) == [0, 1, 2, 3])
     let (ok, collector) = parseReport(GradientProbeRun.report(results, corpusName: "fox").render())
     #expect(ok)
-    #expect(collector.series == ["rnn", "lstm", "rnn", "lstm"])
+    // Both models in the first two charts; the LSTM's highway, with its cell state and forget gates, in the third.
+    #expect(collector.series == ["rnn", "lstm", "rnn", "lstm", "lstm ‖∂L/∂h‖", "lstm ‖∂L/∂c‖", "lstm mean Π f"])
+    let lstm = results[1]
+    #expect(results[0].cellNorms == nil && results[0].forgetProduct == nil)
+    let cell = try #require(lstm.cellNorms?[1])
+    let product = try #require(lstm.forgetProduct?[1])
+    #expect(cell[0] == 0 && cell[1...].allSatisfy { $0 > 0 && $0.isFinite }, "k = 0 reaches c only through h")
+    #expect(product[0] == 1 && zip(product, product.dropFirst()).allSatisfy { $0 >= $1 }, "a product of gates falls")
+    let (_, rows) = GradientProbeRun.table(results)
+    #expect(rows.map { $0[2] } == ["‖∂L/∂h‖", "‖∂L/∂h‖", "‖∂L/∂h‖", "‖∂L/∂c‖ (cell state)", "mean Π f", "‖∂L/∂h‖", "‖∂L/∂c‖ (cell state)", "mean Π f"])
   }
 }

@@ -120,3 +120,87 @@ enum LSTMCellReference {
     return (act, c, out)
   }
 }
+
+/// `inspect --score` and `--contrast` on a hand-built RNN whose answers can be
+/// worked out: unit 0 switches on at 'B' and holds itself (W_hh = 3), and
+/// raises the logit of 'B' by 6·h₀; every other weight is 0, so p(c) = 1/V
+/// for every c ≠ 'B' unless unit 0 is on.
+struct ContrastAndScoreTests {
+  static let vocabulary = Vocabulary(of: "BDxy ".unicodeScalars)
+
+  static func model(hidden: Int = 3) -> RecurrentModel {
+    let v = vocabulary.count
+    let config = ModelConfig(cell: .rnn, vocabularySize: v, embeddingSize: v, hiddenSize: hidden, layers: 1)
+    let model = RecurrentModel(config: config, gemm: GEMMEngine(pool: ThreadPool(threadCount: 1)))
+    let b = Int(try! vocabulary.encode("B")[0])
+    func set(_ name: String, _ index: Int, _ value: Float) {
+      let slice = model.layout.tensors.first { $0.name == name }!
+      model.parameters.withUnsafeMutableBufferPointer { $0[slice.offset + index] = value }
+    }
+    for id in 0..<v { set("embedding.weight", id * v + id, 1) }  // one-hot inputs
+    set("rnn.weight_ih_l0", 0 * v + b, 3)  // unit 0 reads 'B'
+    set("rnn.weight_hh_l0", 0, 3)  // and holds itself
+    set("decoder.weight", b * hidden + 0, 6)  // 'B' is likely while it is on
+    return model
+  }
+
+  /// Unit 0 after each character of `text`, by the formula.
+  static func unitZero(_ text: String) -> [Double] {
+    var h = 0.0
+    return text.map { c in
+      h = Foundation.tanh((c == "B" ? 3 : 0) + 3 * h)
+      return h
+    }
+  }
+
+  static func probabilityOfB(afterUnitZero h: Double) -> Double {
+    let v = Double(vocabulary.count)
+    return Foundation.exp(6 * h) / (Foundation.exp(6 * h) + v - 1)
+  }
+
+  @Test func aContinuationIsScoredWithAndWithoutItsContext() throws {
+    let model = Self.model()
+    let context = "B xy xy "
+    let score = try Inspection.score(
+      model: model, vocabulary: Self.vocabulary, context: context, continuation: "Bx")
+    let h = Self.unitZero(context + "B")
+    let expected = [Self.probabilityOfB(afterUnitZero: h[context.count - 1]), 1 / (Double(Self.vocabulary.count) - 1 + Foundation.exp(6 * h[context.count]))]
+    #expect(score.probabilities.count == 2)
+    for (got, want) in zip(score.probabilities, expected) { #expect(abs(got - want) < 1e-5, "\(got) against \(want)") }
+    #expect(abs(score.bits + Foundation.log2(expected[0] * expected[1])) < 1e-4)
+    // Without the earlier 'B', unit 0 is off: p('B') = 1/V.
+    let short = Inspection.lastWord(of: context)
+    #expect(short == "xy ")
+    let alone = try Inspection.score(model: model, vocabulary: Self.vocabulary, context: short, continuation: "B")
+    #expect(abs(alone.probability - 1 / Double(Self.vocabulary.count)) < 1e-6)
+    #expect(score.probabilities[0] > 4 * alone.probability, "the earlier B makes B far more likely")
+    #expect(Inspection.lastWord(of: "brave") == "brave" && Inspection.lastWord(of: "a  b  ") == "b  ")
+    #expect(throws: InspectionError.self) {
+      try Inspection.score(model: model, vocabulary: Self.vocabulary, context: "", continuation: "B")
+    }
+  }
+
+  @Test func theUnitThatHoldsTheDifferenceRanksFirst() throws {
+    let model = Self.model()
+    let first = "B xy xy"
+    let second = "D xy xy"
+    let contrast = try Inspection.contrast(
+      model: model, vocabulary: Self.vocabulary, first: first, second: second, units: 2)
+    #expect(contrast.sharedStart == 0 && contrast.sharedEnd == 6)
+    #expect(contrast.strip == "hidden h")
+    #expect(contrast.ranking.map(\.unit) == [0, 1, 2])
+    let h = Self.unitZero(first)
+    let expected = h.suffix(6).reduce(0, +) / 6
+    #expect(abs(contrast.ranking[0].difference - expected) < 1e-5)
+    #expect(contrast.ranking[1].difference == 0 && contrast.ranking[2].difference == 0)
+    #expect(contrast.first.units == [0, 1] && contrast.second.units == [0, 1])
+    let html = Inspection.report(contrast, title: "contrast").render()
+    #expect(html.contains("Text 1: B xy xy") && html.contains("Text 2: D xy xy"))
+    #expect(throws: InspectionError.self) {
+      try Inspection.contrast(model: model, vocabulary: Self.vocabulary, first: first, second: first)
+    }
+    #expect(throws: InspectionError.self) {
+      try Inspection.contrast(model: model, vocabulary: Self.vocabulary, first: "xB", second: "xD")
+    }
+  }
+}
