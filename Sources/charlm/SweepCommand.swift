@@ -81,12 +81,12 @@ enum SweepCommand {
         plan = try SweepPlan(
           corpus: corpus, grid: grid, budget: budget, keys: keys, randomCount: random, seed: try args.seed("--random-seed") ?? 1)
       } catch { throw UsageError(description: "\(error)") }
-      let earlier = [planPath, csvPath].filter { FileManager.default.fileExists(atPath: $0) }
+      let earlier = [planPath, csvPath, reportPath].filter { FileManager.default.fileExists(atPath: $0) }
         + plan.runs.map { out + "/" + $0.name }.filter { !RunDirectory.existingRunFiles(in: $0).isEmpty }
       if !earlier.isEmpty && !args.flag("--overwrite") {
         throw UsageError(
           description:
-            "\(out) holds an earlier sweep (\(earlier.count) of its files and runs); continue it with --resume, replace it with --overwrite, or choose another --out"
+            "\(out) holds an earlier sweep or run (\(earlier.prefix(3).map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: ", "))\(earlier.count > 3 ? ", …" : "")); continue a sweep with --resume, replace it with --overwrite, or choose another --out"
         )
       }
     }

@@ -136,14 +136,15 @@ struct RecipeTests {
       #expect(hidden >= previous, "a longer budget never picks a smaller model")
       previous = hidden
       let parameters = Double(ParameterLayout(recipe.model).parameterCount)
-      #expect(Double(recipe.plannedCharacters) >= Recipe.charactersPerParameter * parameters || hidden == 64)
+      let ratio = Recipe.charactersPerParameter(seconds: seconds)
+      #expect(Double(recipe.plannedCharacters) >= ratio * parameters || hidden == 64)
       // The next size up would see too few characters per parameter.
       if let larger = Recipe.hiddenSizes.first(where: { $0 > hidden }) {
         var bigger = recipe.model
         bigger.hiddenSize = larger
         bigger.embeddingSize = larger
         let planned = machine.speed(bigger, recipe.training) * seconds * (1 - Recipe.overheadShare)
-        #expect(planned < Recipe.charactersPerParameter * Double(ParameterLayout(bigger).parameterCount))
+        #expect(planned < ratio * Double(ParameterLayout(bigger).parameterCount))
       }
     }
     #expect(previous > 256, "an hour on this fake machine buys more than 2×256")
@@ -163,31 +164,56 @@ struct RecipeTests {
     #expect(recipe.model.hiddenSize == below)
   }
 
-  @Test func aGivenHiddenSizeIsKeptAndDropoutFollowsThePasses() {
+  @Test func aGivenHiddenSizeIsKeptAndDropoutIsForLargeModels() {
     let machine = FakeMachine(reference: 20_000)
-    let recipe = Recipe.choose(
-      base: base, hidden: 96, trainingCharacters: 1_000_000, seconds: 600, speed: machine.speed)
-    #expect(recipe.model.hiddenSize == 96)
+    let small = Recipe.choose(base: base, hidden: 96, trainingCharacters: 1_000_000, seconds: 600, speed: machine.speed)
+    #expect(small.model.hiddenSize == 96)
     #expect(machine.calls == 1)
-    #expect(recipe.model.dropout > 0, "many passes over a small text")
-    #expect(Recipe.dropout(passes: 1.5) == 0)
-    #expect(Recipe.dropout(passes: 3) > Recipe.dropout(passes: 2))
-    #expect(Recipe.dropout(passes: 100) == 0.3)
-    let once = Recipe.choose(base: base, hidden: 96, trainingCharacters: 100_000_000, seconds: 60, speed: machine.speed)
-    #expect(once.model.dropout == 0, "less than one pass needs no dropout")
+    #expect(small.model.dropout == 0, "160k parameters cannot memorise a million characters")
+    let large = Recipe.choose(base: base, hidden: 512, trainingCharacters: 1_000_000, seconds: 3600, speed: machine.speed)
+    #expect(large.model.hiddenSize == 512 && large.model.dropout == 0.25)
+    #expect(Recipe.dropout(parameters: 600_000, trainingCharacters: 1_000_000, passes: 5) == 0.25)
+    #expect(Recipe.dropout(parameters: 400_000, trainingCharacters: 1_000_000, passes: 5) == 0)
+    #expect(Recipe.dropout(parameters: 600_000, trainingCharacters: 1_000_000, passes: 4.5) == 0, "seen a few times")
+  }
+
+  /// Small models take more, smaller steps: 50 × 50 windows at 2e-3; from 2×256 up, 64 × 100 at 3e-3.
+  @Test func smallModelsTakeSmallerSteps() {
+    let machine = FakeMachine(reference: 20_000)
+    let long = Recipe.choose(base: base, hidden: nil, trainingCharacters: 1_000_000, seconds: 3600, speed: machine.speed)
+    #expect(long.model.hiddenSize >= 256)
+    #expect(long.training.batch == 64 && long.training.window == 100 && long.training.schedule.baseRate == 3e-3)
+    let short = Recipe.choose(base: base, hidden: nil, trainingCharacters: 1_000_000, seconds: 60, speed: machine.speed)
+    #expect(short.model.hiddenSize < 256)
+    #expect(short.training.batch == 50 && short.training.window == 50 && short.training.schedule.baseRate == 2e-3)
+    for recipe in [long, short] {
+      let steps = recipe.plannedCharacters / (recipe.training.batch * recipe.training.window)
+      #expect(recipe.training.evalEvery == max(10, steps / 20))
+      #expect(recipe.training.schedule.kind == .constant && recipe.training.schedule.warmupSteps == 0)
+    }
+  }
+
+  /// The threshold falls from 20 characters per parameter at 3 minutes to 2 at 10, log-linearly.
+  @Test func theThresholdFallsWithTheBudget() {
+    #expect(Recipe.charactersPerParameter(seconds: 60) == 20)
+    #expect(Recipe.charactersPerParameter(seconds: 180) == 20)
+    #expect(abs(Recipe.charactersPerParameter(seconds: 600) - 2) < 1e-12)
+    #expect(Recipe.charactersPerParameter(seconds: 7200) == 2)
+    let middle = Recipe.charactersPerParameter(seconds: (180 * 600).squareRoot())
+    #expect(abs(middle - (20 * 2).squareRoot()) < 1e-9, "the geometric middle of the budgets gets the geometric middle")
   }
 
   @Test func aSmallCorpusGetsWindowsItCanFill() {
     let machine = FakeMachine(reference: 20_000)
     let recipe = Recipe.choose(base: base, hidden: nil, trainingCharacters: 5_000, seconds: 10, speed: machine.speed)
     #expect(recipe.training.window * recipe.training.batch * 10 <= 5_000)
+    #expect(recipe.training.window * recipe.training.batch * 10 > 2_500, "as large as the text allows")
     #expect(recipe.training.window >= 1 && recipe.training.batch >= 1)
-    #expect(recipe.training.schedule.kind == .cosine)
-    #expect(recipe.training.forgetBias == 1)
+    #expect(recipe.training.schedule.kind == .constant)
+    #expect(recipe.training.forgetBias == nil, "PyTorch's initialisation, as in the measured winner")
     let gru = Recipe.choose(
-      base: ModelConfig(cell: .gru, vocabularySize: 65), hidden: nil, trainingCharacters: 5_000, seconds: 10,
+      base: ModelConfig(cell: .gru, vocabularySize: 65, layers: 3), hidden: nil, trainingCharacters: 5_000, seconds: 10,
       speed: machine.speed)
-    #expect(gru.training.forgetBias == nil, "a GRU has no forget gate")
-    #expect(gru.model.cell == .gru)
+    #expect(gru.model.cell == .gru && gru.model.layers == 3, "the cell and depth given are kept")
   }
 }
