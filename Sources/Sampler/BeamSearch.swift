@@ -13,8 +13,12 @@ extension TextGenerator {
   /// moves each kept beam's recurrent state into its new slot. Width 1 is
   /// greedy decoding.
   public func beamSearch(prime: String, length: Int) throws(TokenizerError) -> (text: String, logProbability: Double) {
+    beamSearch(primeIDs: try vocabulary.encode(prime), length: length)
+  }
+
+  /// `beamSearch`, primed with symbol ids (see `samples(primeIDs:)`).
+  public func beamSearch(primeIDs: [Int32], length: Int) -> (text: String, logProbability: Double) {
     let width = streams
-    let primeIDs = try vocabulary.encode(prime)
     state.reset()
     feedPrime(primeIDs.isEmpty ? [vocabulary.id(of: "\n") ?? 0] : primeIDs)
     // All streams start identical: extend only the first.

@@ -30,8 +30,12 @@ extension TextGenerator {
   /// The first `steps` draws of `samples(prime:options:)` with the same
   /// seed (stream 0), explained: the characters are the sample's.
   public func explain(prime: String, options: SamplingOptions, steps: Int) throws(TokenizerError) -> [SamplingStep] {
+    explain(primeIDs: try vocabulary.encode(prime), options: options, steps: steps)
+  }
+
+  /// `explain`, primed with symbol ids (see `samples(primeIDs:)`).
+  public func explain(primeIDs: [Int32], options: SamplingOptions, steps: Int) -> [SamplingStep] {
     precondition(options.problem == nil, options.problem ?? "")
-    let primeIDs = try vocabulary.encode(prime)
     state.reset()
     feedPrime(primeIDs.isEmpty ? [vocabulary.id(of: "\n") ?? 0] : primeIDs)
     var rng = Xoshiro256(seed: options.seed)

@@ -131,8 +131,18 @@ public final class TextGenerator: @unchecked Sendable {
     prime: String, options: SamplingOptions, emit: (_ stream: Int, _ text: String) -> Void = { _, _ in },
     shouldStop: () -> Bool = { false }
   ) throws(TokenizerError) -> [Sample] {
+    samples(primeIDs: try vocabulary.encode(prime), options: options, emit: emit, shouldStop: shouldStop)
+  }
+
+  /// `samples`, primed with symbol ids: for a byte model, bytes that are
+  /// not UTF-8 (a String would have replaced them by U+FFFD).
+  @discardableResult
+  public func samples(
+    primeIDs: [Int32], options: SamplingOptions, emit: (_ stream: Int, _ text: String) -> Void = { _, _ in },
+    shouldStop: () -> Bool = { false }
+  ) -> [Sample] {
     precondition(options.problem == nil, options.problem ?? "")
-    let primeIDs = try vocabulary.encode(prime)
+    precondition(primeIDs.allSatisfy { $0 >= 0 && Int($0) < vocabulary.count }, "prime ids outside the vocabulary")
     state.reset()
     feedPrime(primeIDs.isEmpty ? [vocabulary.id(of: "\n") ?? 0] : primeIDs)
     var rng = Xoshiro256(seed: options.seed)

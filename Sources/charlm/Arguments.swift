@@ -247,3 +247,22 @@ struct ParsedArguments {
     return number.isEmpty && sawUnit && total.isFinite ? total : nil
   }
 }
+
+/// The process's arguments as the bytes it was given. A byte model's
+/// `--prime` need not be UTF-8, and Swift's String arguments replace such
+/// bytes with U+FFFD.
+enum RawArguments {
+  /// The bytes given for `flag` ("--prime VALUE" or "--prime=VALUE"), or nil.
+  static func value(of flag: String) -> [UInt8]? {
+    let arguments = (1..<Int(CommandLine.argc)).map { index -> [UInt8] in
+      guard let pointer = CommandLine.unsafeArgv[index] else { return [] }
+      return Array(UnsafeRawBufferPointer(start: pointer, count: strlen(pointer)))
+    }
+    let name = Array(flag.utf8)
+    for (index, argument) in arguments.enumerated() {
+      if argument == name, index + 1 < arguments.count { return arguments[index + 1] }
+      if argument.starts(with: name + [UInt8(ascii: "=")]) { return Array(argument.dropFirst(name.count + 1)) }
+    }
+    return nil
+  }
+}

@@ -76,9 +76,29 @@ enum SampleCommand {
     if args.has("--prime") && args.has("--prime-file") {
       throw UsageError(description: "give --prime or --prime-file, not both")
     }
-    let primeFromFile = try args.string("--prime-file").map(readPrime)
+    let primeFile = try args.string("--prime-file").map(readPrimeFile)
     let (model, vocabulary, metadata) = try Checkpoint.loadModel(path: path, gemm: gemm)
-    let prime = primeFromFile ?? args.string("--prime") ?? ""
+    // A byte model is primed with bytes as given, UTF-8 or not; a character model with text.
+    let primeBytes: [UInt8]? =
+      vocabulary.isBytes
+      ? primeFile.map { Array($0.data) } ?? RawArguments.value(of: "--prime") ?? args.string("--prime").map { Array($0.utf8) }
+      : nil
+    let prime: String
+    if let primeBytes {
+      prime = String(decoding: primeBytes, as: UTF8.self)
+    } else if let primeFile {
+      guard let text = String(data: primeFile.data, encoding: .utf8) else {
+        throw RuntimeError("--prime-file: \(primeFile.path) is not valid UTF-8")
+      }
+      prime = text
+    } else {
+      if let raw = RawArguments.value(of: "--prime"), String(validating: raw, as: UTF8.self) == nil {
+        throw UsageError(
+          description:
+            "--prime is not valid UTF-8; a character model reads text (a model trained with --bytes takes any bytes)")
+      }
+      prime = args.string("--prime") ?? ""
+    }
     if args.flag("--verbose") {
       let c = model.config
       var line = "\(Checkpoint.resolveModelPath(path)): \(c.cell.rawValue) \(c.layers)×\(c.hiddenSize), vocabulary \(c.vocabularySize)"
@@ -90,23 +110,28 @@ enum SampleCommand {
       }
       Terminal.note(line)
     }
-    _ = try vocabulary.encode(prime)  // check the prime before printing anything
+    // Checked before anything is printed.
+    let primeIDs = try primeBytes.map { $0.map(Int32.init) } ?? vocabulary.encode(prime)
+    func writePrime() {
+      if let primeBytes { Terminal.write(bytes: primeBytes) } else { Terminal.write(prime) }
+    }
 
     if let width = beam {
       let generator = TextGenerator(model: model, vocabulary: vocabulary, streams: width)
-      let best = try generator.beamSearch(prime: prime, length: options.length)
+      let best = generator.beamSearch(primeIDs: primeIDs, length: options.length)
       if json {
         try printJSON([["text": best.text, "log_probability": best.logProbability]])
       } else {
-        print(prime + best.text)
+        writePrime()
+        print(best.text)
         print(String(format: "(log-probability %.4f nats, beam width %d)", best.logProbability, width))
       }
       return 0
     }
     let generator = TextGenerator(model: model, vocabulary: vocabulary, streams: count)
     if count == 1 && !json {
-      Terminal.write(prime)
-      try generator.samples(prime: prime, options: options) { _, text in
+      writePrime()
+      generator.samples(primeIDs: primeIDs, options: options) { _, text in
         // A byte model's symbols are raw bytes: write them as they are.
         if vocabulary.isBytes {
           Terminal.write(bytes: text.unicodeScalars.map { UInt8(truncatingIfNeeded: $0.value) })
@@ -116,7 +141,7 @@ enum SampleCommand {
       }
       Terminal.write("\n")
       if let explain {
-        let steps = try generator.explain(prime: prime, options: options, steps: explain)
+        let steps = generator.explain(primeIDs: primeIDs, options: options, steps: explain)
         print(SamplingReport.text(steps, strategy: options.strategy))
         if let report = args.string("--report") {
           let page = SamplingReport.page(steps, strategy: options.strategy, prime: prime)
@@ -126,7 +151,7 @@ enum SampleCommand {
       }
       return 0
     }
-    let samples = try generator.samples(prime: prime, options: options)
+    let samples = generator.samples(primeIDs: primeIDs, options: options)
     if json {
       try printJSON(
         samples.map {
@@ -138,7 +163,8 @@ enum SampleCommand {
     } else {
       for (index, sample) in samples.enumerated() {
         print("--- sample \(index + 1) of \(count) ---")
-        print(prime + sample.text)
+        writePrime()
+        print(sample.text)
       }
     }
     return 0
@@ -146,14 +172,11 @@ enum SampleCommand {
 
   static let maximumPrimeBytes = 1 << 20
 
-  /// The prime in a regular UTF-8 file of at most 1 MB.
-  static func readPrime(_ path: String) throws -> String {
+  /// The prime's bytes: a regular file of at most 1 MB.
+  static func readPrimeFile(_ path: String) throws -> (path: String, data: Data) {
     let data = try InputFile.read(
       path, flag: "--prime-file", maximumBytes: maximumPrimeBytes, give: "give a text file of at most 1 MB (its end, for a long text)")
-    guard let text = String(data: data, encoding: .utf8) else {
-      throw RuntimeError("--prime-file: \(path) is not valid UTF-8")
-    }
-    return text
+    return (path, data)
   }
 
   static func printJSON(_ object: Any) throws {

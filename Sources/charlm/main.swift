@@ -94,11 +94,19 @@ func runCommand(_ arguments: [String]) -> Int32 {
 
 // A closed pipe fails the write (EPIPE), which Terminal.write handles, instead of killing us.
 Platform.ignore(SIGPIPE)
-/// The first argument that is not valid UTF-8 (Swift would read its bad bytes as U+FFFD), or nil.
+/// The first argument that is not valid UTF-8 (Swift would read its bad
+/// bytes as U+FFFD), or nil. A `--prime` value is exempt: a byte model is
+/// primed with any bytes, and `sample` checks it against the model.
 func undecodableArgument() -> Int? {
+  var previous = ""
   for index in 1..<Int(CommandLine.argc) {
     guard let raw = CommandLine.unsafeArgv[index] else { continue }
-    if String(validatingCString: raw) == nil { return index }
+    guard let text = String(validatingCString: raw) else {
+      let isPrime = previous == "--prime" || strncmp(raw, "--prime=", 8) == 0
+      if isPrime { continue }
+      return index
+    }
+    previous = text
   }
   return nil
 }
