@@ -100,7 +100,7 @@ context-demo: build
 # 100. Where does each cell lose the place? Reports in $(MINI_OUT).
 MINI_CORPUS := corpora/context-mini.txt
 MINI_OUT    := checkpoints/context-mini
-MINI_TIME   ?= 30s
+MINI_TIME   ?= 35s
 MINI_LR     ?= 1e-3
 
 context-mini: build
