@@ -72,6 +72,14 @@ struct CLIFuzzTests {
     ],
     ["classify", "predict", "--checkpoint", "clsruns/a", "--text", "Ivanov"],
     ["classify", "eval", "--checkpoint", "clsruns/a", "--data", "names", "--report", "cls.html"],
+    [
+      "sweep", "--corpus", "corpus.txt", "--grid", "hidden=4,8 layers=1 batch=2 window=8", "--steps-per-run", "2",
+      "--out", "sweeps/new", "--threads", "1",
+    ],
+    ["sweep", "--out", "sweeps/a", "--resume", "--threads", "1"],
+    ["inspect", "--checkpoint", "runs/a", "--text", "to be or", "--contrast", "to be of", "--report", "contrast.html"],
+    ["inspect", "--checkpoint", "runs/a", "--text", "to be or", "--score", " not"],
+    ["sample", "--checkpoint", "runs/a", "--length", "5", "--explain", "2", "--seed", "1", "--report", "explain.html"],
   ]
 
   static let hostileNumbers = [
@@ -86,7 +94,7 @@ struct CLIFuzzTests {
       "--hidden", "--layers", "--batch", "--window", "--steps", "--length", "--seed", "--size", "--max-gap", "--pairs",
       "--lags", "--windows", "--order", "--threads", "--lr", "--temperature", "--top-k", "--top-p", "--dropout",
       "--epochs", "--eval-every", "--clip", "--units", "--count", "--beam", "--time", "--val-chars", "--warmup",
-      "--split-seed",
+      "--split-seed", "--steps-per-run", "--random", "--explain",
     ]
     return arguments.filter { numeric.contains($0) }
   }
@@ -219,6 +227,10 @@ struct CLIFuzzTests {
       try names.write(toFile: directory + "/names/\(label).txt", atomically: true, encoding: .utf8)
     }
     try run(["classify", "train", "--data", "names", "--steps", "4", "--eval-every", "2", "--out", "clsruns/a"] + small)
+    try run([
+      "sweep", "--corpus", "corpus.txt", "--grid", "hidden=4,6 layers=1 batch=2 window=8", "--steps-per-run", "2",
+      "--out", "sweeps/a", "--threads", "1",
+    ])
     try fm.moveItem(atPath: directory + "/context.probe.json", toPath: directory + "/probe.json")
     // The same characters as corpus.txt, another text.
     let text = try String(contentsOfFile: directory + "/corpus.txt", encoding: .utf8)
