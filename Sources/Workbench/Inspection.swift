@@ -294,7 +294,7 @@ public struct Inspection: Sendable {
     for bits in 0...8 {
       let label = bits == 8 ? "8+ bits" : "\(bits)"
       key +=
-        "<span style=\"display:inline-block;min-width:30px;text-align:center;background:\(color(Double(bits) / 8, scheme: .surprise));border:1px solid #ddd\">\(label)</span>"
+        "<span style=\"display:inline-block;min-width:30px;padding:0 4px;text-align:center;white-space:nowrap;background:\(color(Double(bits) / 8, scheme: .surprise));border:1px solid #ddd;color:\(bits >= 6 ? "#fff" : "#222")\">\(label)</span>"
     }
     return key + "</div>"
   }()
