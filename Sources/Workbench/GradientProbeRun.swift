@@ -141,21 +141,19 @@ public enum GradientProbeRun {
         var hidden = SVGChart.Series(name: "\(r.name) ‖∂L/∂h‖", points: r.top.enumerated().map { (Double($0), $1) })
         hidden.colorIndex = index
         series.append(hidden)
-        if let cell = r.cellNorms?[top] {
-          var c = SVGChart.Series(
-            name: "\(r.name) ‖∂L/∂c‖", points: cell.enumerated().filter { $0.element > 0 }.map { (Double($0), $1) },
+        // Companions in the model's colour, from k where they are positive (a log axis has no 0).
+        let companions: [(name: String, values: [Double]?, dotted: Bool)] = [
+          ("‖∂L/∂c‖", r.cellNorms?[top], false), ("mean Π f", r.forgetProduct?[top], true),
+        ]
+        for (name, values, dotted) in companions {
+          guard let values else { continue }
+          var companion = SVGChart.Series(
+            name: "\(r.name) \(name)", points: values.enumerated().filter { $0.element > 0 }.map { (Double($0), $1) },
             dots: false)
-          c.colorIndex = index
-          c.dashed = true
-          series.append(c)
-        }
-        if let product = r.forgetProduct?[top] {
-          var f = SVGChart.Series(
-            name: "\(r.name) mean Π f", points: product.enumerated().filter { $0.element > 0 }.map { (Double($0), $1) },
-            dots: false)
-          f.colorIndex = index
-          f.dotted = true
-          series.append(f)
+          companion.colorIndex = index
+          companion.dashed = !dotted
+          companion.dotted = dotted
+          series.append(companion)
         }
       }
       var chart = SVGChart(

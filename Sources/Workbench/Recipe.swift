@@ -109,7 +109,7 @@ public struct Recipe: Sendable, Equatable {
       format:
         "recipe: %@ %d×%d, dropout %.2g, batch %d × window %d, adam %.0e constant: %@ characters in %@ at %@ chars/s (measured), %@",
       base.cell.rawValue, base.layers, hidden, dropout, training.batch, training.window,
-      Double(training.schedule.baseRate), RunLog.count(planned), formatSeconds(seconds), RunLog.count(pickSpeed), why)
+      Double(training.schedule.baseRate), RunLog.count(planned), RunLog.duration(seconds), RunLog.count(pickSpeed), why)
     return Recipe(
       model: picked, training: training, plannedCharacters: Int(planned), charactersPerSecond: pickSpeed,
       explanation: explanation)
@@ -137,11 +137,5 @@ public struct Recipe: Sendable, Equatable {
   /// as training characters that sees the text `dropoutPasses` times; else none.
   public static func dropout(parameters: Int, trainingCharacters: Int, passes: Double) -> Double {
     2 * parameters >= trainingCharacters && passes >= dropoutPasses ? largeModelDropout : 0
-  }
-
-  static func formatSeconds(_ seconds: Double) -> String {
-    seconds >= 60
-      ? String(format: "%.0fm%02.0fs", (seconds / 60).rounded(.down), seconds.truncatingRemainder(dividingBy: 60))
-      : String(format: "%.0fs", seconds)
   }
 }

@@ -16,20 +16,11 @@ public enum SamplingReport {
     return entries
   }
 
-  static func label(_ character: String) -> String {
-    switch character {
-    case "\n": return "↵"
-    case " ": return "·"
-    case "\t": return "⇥"
-    default: return character
-    }
-  }
-
   public static func text(_ steps: [SamplingStep], strategy: SamplingStrategy, rows: Int = 8) -> String {
     var lines: [String] = []
     let cut = strategy.topK != nil || strategy.topP != nil || strategy.greedy
     for (index, step) in steps.enumerated() {
-      var head = "step \(index + 1): drew '\(label(step.chosen))'"
+      var head = "step \(index + 1): drew '\(Inspection.visible(step.chosen))'"
       if cut {
         head += String(
           format: "; the cuts removed %d characters holding %.1f%% after the temperature, the rest renormalised",
@@ -42,7 +33,7 @@ public enum SamplingReport {
       for entry in shown(step, rows: rows) {
         let mark = entry.drawn == 0 ? "cut" : String(format: "%.3f", entry.drawn)
         lines.append(
-          "  " + "'\(label(entry.character))'".padding(toLength: 6, withPad: " ", startingAt: 0)
+          "  " + "'\(Inspection.visible(entry.character))'".padding(toLength: 6, withPad: " ", startingAt: 0)
             + String(format: " %.3f   %.3f", entry.model, entry.tempered).padding(toLength: 18, withPad: " ", startingAt: 0)
             + mark)
       }
@@ -66,12 +57,12 @@ public enum SamplingReport {
     )
     for (index, step) in steps.enumerated() {
       var html =
-        "<h2>Step \(index + 1): drew '\(escape(label(step.chosen)))'</h2><table><thead><tr><th>character</th><th>model</th><th>after temperature</th><th>drawn from</th><th></th></tr></thead><tbody>"
+        "<h2>Step \(index + 1): drew '\(escape(Inspection.visible(step.chosen)))'</h2><table><thead><tr><th>character</th><th>model</th><th>after temperature</th><th>drawn from</th><th></th></tr></thead><tbody>"
       for entry in shown(step, rows: rows) {
         func bar(_ p: Double, _ kind: String) -> String {
           "<div class=\"bar \(kind)\" style=\"width:\(String(format: "%.1f", max(0.5, p * 100)))%\"></div>"
         }
-        let name = escape("'\(label(entry.character))'")
+        let name = escape("'\(Inspection.visible(entry.character))'")
         html +=
           "<tr><td>\(entry.character == step.chosen ? "<b>\(name)</b>" : name)</td><td>\(String(format: "%.3f", entry.model))</td><td>\(String(format: "%.3f", entry.tempered))</td>"
           + (entry.drawn == 0 ? "<td class=\"cut\">cut</td>" : "<td>\(String(format: "%.3f", entry.drawn))</td>")

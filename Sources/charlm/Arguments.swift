@@ -252,12 +252,17 @@ struct ParsedArguments {
 /// `--prime` need not be UTF-8, and Swift's String arguments replace such
 /// bytes with U+FFFD.
 enum RawArguments {
-  /// The bytes given for `flag` ("--prime VALUE" or "--prime=VALUE"), or nil.
-  static func value(of flag: String) -> [UInt8]? {
-    let arguments = (1..<Int(CommandLine.argc)).map { index -> [UInt8] in
+  /// Every argument after the program's name, as bytes.
+  static var all: [[UInt8]] {
+    (1..<Int(CommandLine.argc)).map { index -> [UInt8] in
       guard let pointer = CommandLine.unsafeArgv[index] else { return [] }
       return Array(UnsafeRawBufferPointer(start: pointer, count: strlen(pointer)))
     }
+  }
+
+  /// The bytes given for `flag` ("--prime VALUE" or "--prime=VALUE"), or nil.
+  static func value(of flag: String) -> [UInt8]? {
+    let arguments = all
     let name = Array(flag.utf8)
     for (index, argument) in arguments.enumerated() {
       if argument == name, index + 1 < arguments.count { return arguments[index + 1] }

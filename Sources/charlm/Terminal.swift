@@ -1,6 +1,7 @@
 import Foundation
 import Kernels
 import Synchronization
+import Workbench
 
 /// The command's `print`: straight to the file descriptor, so lines appear
 /// as they are printed even into a pipe or a log file (stdio would buffer
@@ -59,13 +60,7 @@ enum Terminal {
   }
 
   /// "1h02m", "3m05s", "42s".
-  static func duration(_ seconds: Double) -> String {
-    guard seconds.isFinite, seconds >= 0 else { return "?" }
-    let s = Int(seconds.rounded())
-    if s >= 3600 { return String(format: "%dh%02dm", s / 3600, (s % 3600) / 60) }
-    if s >= 60 { return String(format: "%dm%02ds", s / 60, s % 60) }
-    return "\(s)s"
-  }
+  static func duration(_ seconds: Double) -> String { RunLog.duration(seconds) }
 
   /// "98.2k", "1.23M".
   static func count(_ x: Double) -> String {

@@ -99,12 +99,10 @@ Platform.ignore(SIGPIPE)
 /// primed with any bytes, and `sample` checks it against the model.
 func undecodableArgument() -> Int? {
   var previous = ""
-  for index in 1..<Int(CommandLine.argc) {
-    guard let raw = CommandLine.unsafeArgv[index] else { continue }
-    guard let text = String(validatingCString: raw) else {
-      let isPrime = previous == "--prime" || strncmp(raw, "--prime=", 8) == 0
-      if isPrime { continue }
-      return index
+  for (offset, bytes) in RawArguments.all.enumerated() {
+    guard let text = String(validating: bytes, as: UTF8.self) else {
+      if previous == "--prime" || bytes.starts(with: "--prime=".utf8) { continue }
+      return offset + 1
     }
     previous = text
   }

@@ -36,54 +36,43 @@ struct GradientProbeTests {
       let (hidden, cellState) = (s.state.hidden.array, s.state.cell.array)
       tail.setTokens(
         inputs: s.workspace.inputTokens + (t - k) * b, targets: s.workspace.targetTokens + (t - k) * b, count: k * b)
-      func lastStepLoss(_ perturbedHidden: [Float]) -> Double {
+      /// The last step's loss from the state after T−k steps, with that state replaced.
+      func lastStepLoss(hidden perturbedHidden: [Float], cell perturbedCell: [Float]) -> Double {
         func run(_ steps: Int) -> Double {
           if steps == 0 { return 0 }
           s.state.hidden.withUnsafeMutableBufferPointer { _ = $0.update(from: perturbedHidden) }
-          s.state.cell.withUnsafeMutableBufferPointer { _ = $0.update(from: cellState) }
+          s.state.cell.withUnsafeMutableBufferPointer { _ = $0.update(from: perturbedCell) }
           return s.model.forward(tail, streams: b, steps: steps, state: s.state)
         }
         return run(k) - run(k - 1)
       }
-      for layer in 0..<s.model.config.layers {
+      /// Central differences of that loss for each element of `layer`'s part of `state`.
+      func numericGradient(_ state: [Float], layer: Int, loss: ([Float]) -> Double) -> [Double] {
         let eps: Float = 1e-2
-        var numeric: [Double] = []
-        for i in 0..<(b * h) {
-          var plus = hidden
+        return (0..<(b * h)).map { i in
+          var plus = state
           plus[layer * b * h + i] += eps
-          var minus = hidden
+          var minus = state
           minus[layer * b * h + i] -= eps
-          numeric.append((lastStepLoss(plus) - lastStepLoss(minus)) / Double(2 * eps))
+          return (loss(plus) - loss(minus)) / Double(2 * eps)
         }
+      }
+      /// The reported norm: the mean over streams of each stream's norm.
+      func meanNorm(_ gradient: [Double]) -> Double {
+        (0..<b).map { gradient[($0 * h)..<(($0 + 1) * h)].map { $0 * $0 }.reduce(0, +).squareRoot() }.reduce(0, +)
+          / Double(b)
+      }
+      for layer in 0..<s.model.config.layers {
+        let numeric = numericGradient(hidden, layer: layer) { lastStepLoss(hidden: $0, cell: cellState) }
         let top = layer == s.model.config.layers - 1
         let (fromAbove, fromLater, cellFromLater) = analytic[layer][k]
         if cell.hasCellState {
           // Along the cell state: move c_{T−1−k} with h_{T−1−k} held.
-          func cellLoss(_ perturbedCell: [Float]) -> Double {
-            func run(_ steps: Int) -> Double {
-              if steps == 0 { return 0 }
-              s.state.hidden.withUnsafeMutableBufferPointer { _ = $0.update(from: hidden) }
-              s.state.cell.withUnsafeMutableBufferPointer { _ = $0.update(from: perturbedCell) }
-              return s.model.forward(tail, streams: b, steps: steps, state: s.state)
-            }
-            return run(k) - run(k - 1)
-          }
-          var numericCell: [Double] = []
-          for i in 0..<(b * h) {
-            var plus = cellState
-            plus[layer * b * h + i] += eps
-            var minus = cellState
-            minus[layer * b * h + i] -= eps
-            numericCell.append((cellLoss(plus) - cellLoss(minus)) / Double(2 * eps))
-          }
+          let numericCell = numericGradient(cellState, layer: layer) { lastStepLoss(hidden: hidden, cell: $0) }
           GradientCheckTests.compare(analytic: cellFromLater, numeric: numericCell, what: "\(cell) layer \(layer) lag \(k) dL/dc")
           if top, let cellNorms = norms.cell {
-            var meanNorm = 0.0
-            for stream in 0..<b {
-              meanNorm +=
-                numericCell[(stream * h)..<((stream + 1) * h)].map { $0 * $0 }.reduce(0, +).squareRoot() / Double(b)
-            }
-            #expect(abs(cellNorms[layer][k] - meanNorm) <= 1e-4 + 0.02 * meanNorm, "\(cell) layer \(layer) lag \(k) c norm")
+            let expected = meanNorm(numericCell)
+            #expect(abs(cellNorms[layer][k] - expected) <= 1e-4 + 0.02 * expected, "\(cell) layer \(layer) lag \(k) c norm")
           }
         } else {
           #expect(cellFromLater.isEmpty && norms.cell == nil)
@@ -91,12 +80,8 @@ struct GradientProbeTests {
         if top { #expect(fromAbove.allSatisfy { $0 == 0 }, "only the last step has a loss") }
         GradientCheckTests.compare(analytic: fromLater, numeric: numeric, what: "\(cell) layer \(layer) lag \(k)")
         guard top else { continue }
-        // The reported norm: the mean over streams of each stream's norm.
-        var meanNorm = 0.0
-        for stream in 0..<b {
-          meanNorm += numeric[(stream * h)..<((stream + 1) * h)].map { $0 * $0 }.reduce(0, +).squareRoot() / Double(b)
-        }
-        #expect(abs(norms.hidden[layer][k] - meanNorm) <= 1e-4 + 0.02 * meanNorm, "\(cell) layer \(layer) lag \(k) norm")
+        let expected = meanNorm(numeric)
+        #expect(abs(norms.hidden[layer][k] - expected) <= 1e-4 + 0.02 * expected, "\(cell) layer \(layer) lag \(k) norm")
       }
     }
     // The probe leaves no parameter gradients behind.
