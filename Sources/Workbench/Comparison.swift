@@ -100,21 +100,7 @@ public enum Comparison {
         }
         trainer.model.parameters.copy(from: start.parameters)
       }
-      // Space the validation points evenly over the budget.
-      let totalSteps: Int
-      if let steps = options.budget.steps(perEpoch: trainer.stepsPerEpoch) {
-        totalSteps = steps
-      } else {
-        // A timed budget: measure three steps, then count.
-        for _ in 0..<3 { _ = try trainer.step() }
-        let seconds: Double
-        switch options.budget {
-        case .seconds(let s), .trainingSeconds(let s): seconds = s
-        case .steps, .epochs: seconds = 0
-        }
-        totalSteps = max(4, Int(seconds / (trainer.trainingSeconds / 3)))
-      }
-      trainer.evaluateEvery = max(1, totalSteps / max(options.evaluationPoints, 1))
+      trainer.evaluateEvery = try trainer.evaluationInterval(for: options.budget, points: options.evaluationPoints)
       log("\(cell.rawValue): hidden \(hidden), \(parameters) parameters")
       try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
       let runLog = RunLog(
@@ -133,12 +119,7 @@ public enum Comparison {
             run.curve.append((Double(step) * charactersPerStep, seconds, metrics.bitsPerCharacter))
             log(String(format: "  %@ step %d  validation bpc %.4f", cell.rawValue, step, metrics.bitsPerCharacter))
           }
-          if case .step(_, _, _, _, _, _, let fraction?, let left) = event {
-            // Cells still to come are assumed to take as long as this one will.
-            let overall = (Double(index) + fraction) / Double(plan.count)
-            let thisCell = Date().timeIntervalSince(start) + (left ?? 0)
-            progress(overall, left.map { $0 + thisCell * Double(plan.count - index - 1) })
-          }
+          reportOverall(event, run: index, of: plan.count, started: start, to: progress)
         })
       runLog.flush()
       run.wallSeconds = Date().timeIntervalSince(start)
@@ -154,6 +135,18 @@ public enum Comparison {
       runs.append(run)
     }
     return runs
+  }
+
+  /// Passes a step event of training number `run` (of `count`, in turn) on
+  /// as progress over them all. Runs still to come are assumed to take as
+  /// long as this one will.
+  static func reportOverall(
+    _ event: TrainingEvent, run: Int, of count: Int, started: Date,
+    to progress: (_ fraction: Double, _ secondsLeft: Double?) -> Void
+  ) {
+    guard case .step(_, _, _, _, _, _, let fraction?, let left) = event else { return }
+    let thisRun = Date().timeIntervalSince(started) + (left ?? 0)
+    progress((Double(run) + fraction) / Double(count), left.map { $0 + thisRun * Double(count - run - 1) })
   }
 
   public enum ComparisonError: Error, CustomStringConvertible {

@@ -11,21 +11,23 @@ public enum ParameterMatching {
 
   /// The hidden size whose parameter count is closest to `target`.
   public static func hiddenSize(cell: CellKind, parameters target: Int, layers: Int, vocabulary: Int) -> Int {
-    // The count grows monotonically with H: bisect, then pick the nearer neighbour.
+    hiddenSize(closestTo: target) { parameterCount(cell: cell, hidden: $0, layers: layers, vocabulary: vocabulary) }
+  }
+
+  /// The hidden size in 1…8192 whose `count` is closest to `target`, for a
+  /// count that grows with the hidden size: bisect, then take the nearer neighbour.
+  public static func hiddenSize(closestTo target: Int, count: (Int) -> Int) -> Int {
     var low = 1
     var high = 8192
     while low < high {
       let middle = (low + high) / 2
-      if parameterCount(cell: cell, hidden: middle, layers: layers, vocabulary: vocabulary) < target {
+      if count(middle) < target {
         low = middle + 1
       } else {
         high = middle
       }
     }
-    let candidates = [max(1, low - 1), low]
-    return candidates.min {
-      abs(parameterCount(cell: cell, hidden: $0, layers: layers, vocabulary: vocabulary) - target)
-        < abs(parameterCount(cell: cell, hidden: $1, layers: layers, vocabulary: vocabulary) - target)
-    }!
+    let below = max(1, low - 1)
+    return abs(count(below) - target) <= abs(count(low) - target) ? below : low
   }
 }

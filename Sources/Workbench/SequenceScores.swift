@@ -1,4 +1,6 @@
 import Foundation
+import LanguageModel
+import Tokenizer
 
 /// How well a tagger's tags match the truth.
 public struct TaggingScore: Sendable, Equatable, Codable {
@@ -167,5 +169,27 @@ extension TaggingScore {
       html += "</div>"
     }
     return html + "</div>"
+  }
+}
+
+extension TaggingScore {
+  /// A tagger's tags: 1 where it finds tag 1 likelier than tag 0.
+  public static func predictions(model: SequenceModel, sequences: [LabeledSequence]) -> [[Int32]] {
+    model.probabilities(of: sequences).map { rows in rows.map { Int32($0[1] > $0[0] ? 1 : 0) } }
+  }
+
+  /// Scores a tagger on `sequences`.
+  public init(model: SequenceModel, sequences: [LabeledSequence]) {
+    self.init(predicted: Self.predictions(model: model, sequences: sequences), truth: sequences.map(\.labels))
+  }
+}
+
+extension ClassificationScore {
+  /// Scores a classifier on `sequences`: each gets its likeliest label.
+  public init(model: SequenceModel, sequences: [LabeledSequence], labels: [String]) {
+    let predicted = model.probabilities(of: sequences).map { rows in
+      rows[0].indices.max { rows[0][$0] < rows[0][$1] } ?? 0
+    }
+    self.init(labels: labels, predicted: predicted, truth: sequences.map { Int($0.labels[0]) })
   }
 }

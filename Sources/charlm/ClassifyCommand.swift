@@ -116,11 +116,7 @@ enum ClassifyCommand {
     }
     let sequences = data.sequences(in: part)
     guard !sequences.isEmpty else { throw RuntimeError("the \(part.rawValue) part of \(path) is empty") }
-    let predicted = model.probabilities(of: sequences).map { rows in
-      rows[0].indices.max { rows[0][$0] < rows[0][$1] } ?? 0
-    }
-    let score = ClassificationScore(
-      labels: data.labels, predicted: predicted, truth: sequences.map { Int($0.labels[0]) })
+    let score = ClassificationScore(model: model, sequences: sequences, labels: data.labels)
     var summary = String(
       format: "classify on the %@ part (split seed %llu): %d examples\naccuracy %.4f  balanced accuracy %.4f  macro-F1 %.4f",
       part.rawValue, splitSeed, score.count, score.accuracy, score.balancedAccuracy, score.macroF1)

@@ -42,18 +42,7 @@ enum CompareCommand {
   static func run(_ args: ParsedArguments) throws -> Int32 {
     let corpusPath = try args.required("--corpus")
     var options = Comparison.Options()
-    if let list = args.string("--cells") {
-      options.cells = []
-      for name in list.split(separator: ",").map(String.init) {
-        guard let cell = CellKind(rawValue: name) else {
-          throw UsageError(
-            description:
-              "--cells: unknown cell '\(name)'; use \(CellKind.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        options.cells.append(cell)
-      }
-      if options.cells.isEmpty { throw UsageError(description: "--cells needs at least one cell") }
-    }
+    if let cells = try cells(args) { options.cells = cells }
     if args.has("--params") && args.has("--hidden") {
       throw UsageError(description: "give --params or --hidden, not both")
     }
@@ -85,30 +74,10 @@ enum CompareCommand {
     options.yardsticks = NGramBaseline.yardsticks(
       training: corpus.tokens(in: .train), vocabularySize: corpus.vocabulary.count,
       scoring: Array(corpus.tokens(in: .val)))
-    let live = Terminal.isInteractive
-    var lastPrint = Date.distantPast
-    var lineOpen = false
+    let progress = OverallProgress(what: "all cells")
     let runs = try Comparison.run(
-      corpus: corpus, options: options, gemm: gemm,
-      log: { line in
-        if lineOpen {
-          Terminal.write("\n")
-          lineOpen = false
-        }
-        print(line)
-      },
-      progress: { fraction, left in
-        guard Date().timeIntervalSince(lastPrint) >= (live ? 0.2 : 10) else { return }
-        lastPrint = Date()
-        let line = String(format: "all cells: %3.0f%%", fraction * 100) + (left.map { "  ETA " + Terminal.duration($0) } ?? "")
-        if live {
-          Terminal.write("\r\u{1B}[K" + line)
-          lineOpen = true
-        } else {
-          print(line)
-        }
-      })
-    if lineOpen { Terminal.write("\n") }
+      corpus: corpus, options: options, gemm: gemm, log: progress.log, progress: progress.update)
+    progress.finish()
     print("")
     print(Comparison.textTable(runs))
     let name = URL(fileURLWithPath: corpusPath).lastPathComponent
@@ -117,5 +86,57 @@ enum CompareCommand {
     try OutputFile.write(Data(Comparison.curvesCSV(runs).utf8), to: csvPath)
     print("\nreport: \(reportPath)\ncurves: \(csvPath)")
     return 0
+  }
+
+  /// --cells: known cells, each once; nil when the flag is absent.
+  static func cells(_ args: ParsedArguments) throws(UsageError) -> [CellKind]? {
+    guard let list = args.string("--cells") else { return nil }
+    var cells: [CellKind] = []
+    for name in list.split(separator: ",").map(String.init) {
+      guard let cell = CellKind(rawValue: name) else {
+        throw UsageError(
+          description: "--cells: unknown cell '\(name)'; use \(CellKind.allCases.map(\.rawValue).joined(separator: ", "))")
+      }
+      guard !cells.contains(cell) else { throw UsageError(description: "--cells lists \(name) twice; give each cell once") }
+      cells.append(cell)
+    }
+    if cells.isEmpty { throw UsageError(description: "--cells needs at least one cell") }
+    return cells
+  }
+}
+
+/// One progress line for a run of several trainings (compare): live on a
+/// terminal, every 10 s otherwise, with log lines printed above it.
+final class OverallProgress {
+  let what: String
+  let live = Terminal.isInteractive
+  var lastPrint = Date.distantPast
+  var lineOpen = false
+
+  init(what: String) { self.what = what }
+
+  func log(_ line: String) {
+    if lineOpen {
+      Terminal.write("\n")
+      lineOpen = false
+    }
+    print(line)
+  }
+
+  func update(_ fraction: Double, _ secondsLeft: Double?) {
+    guard Date().timeIntervalSince(lastPrint) >= (live ? 0.2 : 10) else { return }
+    lastPrint = Date()
+    let line = String(format: "%@: %3.0f%%", what, fraction * 100) + (secondsLeft.map { "  ETA " + Terminal.duration($0) } ?? "")
+    if live {
+      Terminal.write("\r\u{1B}[K" + line)
+      lineOpen = true
+    } else {
+      print(line)
+    }
+  }
+
+  func finish() {
+    if lineOpen { Terminal.write("\n") }
+    lineOpen = false
   }
 }

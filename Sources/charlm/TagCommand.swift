@@ -127,13 +127,19 @@ enum TagCommand {
     }
   }
 
-  static func train(_ args: ParsedArguments) throws -> Int32 {
+  /// --task, required.
+  static func task(_ args: ParsedArguments) throws(UsageError) -> TaggingKind {
     guard let kindName = args.string("--task") else {
       throw UsageError(description: "give --task spaces or --task case")
     }
     guard let kind = TaggingKind(rawValue: kindName) else {
       throw UsageError(description: "--task must be spaces or case, not \(kindName)")
     }
+    return kind
+  }
+
+  static func train(_ args: ParsedArguments) throws -> Int32 {
+    let kind = try task(args)
     let corpus = try loadCorpus(args)
     let data: LabeledData
     do { data = try TaggingData.make(corpus: corpus, kind: kind) } catch { throw RuntimeError(error.description) }
@@ -176,10 +182,9 @@ enum TagCommand {
         start = end
       }
     }
-    let probabilities = model.probabilities(of: pieces)
     var tags = [[Int32]](repeating: [], count: lines.count)
-    for (piece, rows) in zip(owner, probabilities) {
-      tags[piece] += rows.map { $0[1] > $0[0] ? 1 : 0 }
+    for (line, pieceTags) in zip(owner, TaggingScore.predictions(model: model, sequences: pieces)) {
+      tags[line] += pieceTags
     }
     let restored = zip(lines, tags).map { line, labels in
       String(String.UnicodeScalarView(TaggingData.restore(input: line, labels: labels, kind: kind, bytes: bytes)))
@@ -204,8 +209,7 @@ enum TagCommand {
     }
     let sequences = data.sequences(in: part)
     guard !sequences.isEmpty else { throw RuntimeError("the \(part.rawValue) part of this text has no lines to tag") }
-    let probabilities = model.probabilities(of: sequences)
-    let predicted = probabilities.map { rows in rows.map { Int32($0[1] > $0[0] ? 1 : 0) } }
+    let predicted = TaggingScore.predictions(model: model, sequences: sequences)
     let score = TaggingScore(predicted: predicted, truth: sequences.map(\.labels))
     try printScore(score, args: args, title: contents.task, part: part, kind: kind)
     if let reportPath {

@@ -9,8 +9,9 @@ import Workbench
 let commands = [
   TrainCommand.spec, SampleCommand.spec, EvalCommand.spec, CompareCommand.spec, InspectCommand.spec, BenchCommand.spec,
   InfoCommand.spec, BaselineCommand.spec, ReportCommand.spec, ParityCommand.spec, CorpusCommand.contextSpec, ProbeCommand.contextSpec, ProbeCommand.gradientSpec,
-  TagCommand.trainSpec, TagCommand.applySpec, TagCommand.evalSpec, TagCommand.baselineSpec, ClassifyCommand.trainSpec,
-  ClassifyCommand.predictSpec, ClassifyCommand.evalSpec, SweepCommand.spec,
+  TagCommand.trainSpec, TagCommand.applySpec, TagCommand.evalSpec, TagCommand.baselineSpec, SequenceCompareCommand.tagSpec,
+  ClassifyCommand.trainSpec, ClassifyCommand.predictSpec, ClassifyCommand.evalSpec, SequenceCompareCommand.classifySpec,
+  SweepCommand.spec,
 ]
 let overview = """
   charlm: character-level language models (RNN, GRU, LSTM), trained on your own text
@@ -78,7 +79,9 @@ func runCommand(_ arguments: [String]) -> Int32 {
     case "tag baseline": return try TagCommand.baseline(parsed)
     case "classify train": return try ClassifyCommand.train(parsed)
     case "classify predict": return try ClassifyCommand.predict(parsed)
+    case "tag compare": return try SequenceCompareCommand.tag(parsed)
     case "classify eval": return try ClassifyCommand.eval(parsed)
+    case "classify compare": return try SequenceCompareCommand.classify(parsed)
     default:
       Terminal.error("'charlm \(name)' is listed but not wired to a handler; this is a bug in charlm")
       return 1

@@ -80,6 +80,14 @@ struct CLIFuzzTests {
     ["inspect", "--checkpoint", "runs/a", "--text", "to be or", "--contrast", "to be of", "--report", "contrast.html"],
     ["inspect", "--checkpoint", "runs/a", "--text", "to be or", "--score", " not"],
     ["sample", "--checkpoint", "runs/a", "--length", "5", "--explain", "2", "--seed", "1", "--report", "explain.html"],
+    [
+      "tag", "compare", "--corpus", "corpus.txt", "--task", "spaces", "--cells", "rnn", "--hidden", "8", "--batch", "4",
+      "--steps", "2", "--points", "1", "--out", "tagcmp", "--threads", "1",
+    ],
+    [
+      "classify", "compare", "--data", "names", "--cells", "gru", "--directions", "bidirectional", "--hidden", "8",
+      "--batch", "4", "--steps", "2", "--out", "clscmp", "--threads", "1",
+    ],
   ]
 
   static let hostileNumbers = [
@@ -94,7 +102,7 @@ struct CLIFuzzTests {
       "--hidden", "--layers", "--batch", "--window", "--steps", "--length", "--seed", "--size", "--max-gap", "--pairs",
       "--lags", "--windows", "--order", "--threads", "--lr", "--temperature", "--top-k", "--top-p", "--dropout",
       "--epochs", "--eval-every", "--clip", "--units", "--count", "--beam", "--time", "--val-chars", "--warmup",
-      "--split-seed", "--steps-per-run", "--random", "--explain",
+      "--split-seed", "--steps-per-run", "--random", "--explain", "--points", "--params",
     ]
     return arguments.filter { numeric.contains($0) }
   }

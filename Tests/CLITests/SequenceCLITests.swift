@@ -180,4 +180,51 @@ struct SequenceCLITests {
       #expect(!FileManager.default.fileExists(atPath: arguments.last!), "\(arguments) left a run directory")
     }
   }
+
+  /// `tag compare` and `classify compare`: each run's folder is a model the
+  /// other commands use, the table is printed and the report written.
+  @Test func compareTrainsEveryCellAndDirection() throws {
+    let dir = try Self.directory()
+    let corpus = try Self.spacedCorpus(in: dir)
+    let out = dir + "/tagcmp"
+    let small = ["--hidden", "8", "--batch", "8", "--steps", "20", "--points", "2", "--threads", "1"]
+    let tag = try CLITests.run(["tag", "compare", "--corpus", corpus, "--task", "spaces", "--cells", "rnn,gru", "--out", out] + small)
+    #expect(tag.status == 0, "\(tag.error)")
+    let table = tag.output.split(separator: "\n").filter { line in
+      ["rnn ", "birnn ", "gru ", "bigru "].contains { line.hasPrefix($0) }
+    }
+    #expect(table.count == 4, "\(tag.output)")
+    #expect(tag.output.contains("boundary F1"))
+    #expect(FileManager.default.fileExists(atPath: out + "/report.html"))
+    let scored = try CLITests.run(["tag", "eval", "--checkpoint", out + "/bigru", "--corpus", corpus, "--json"])
+    #expect(scored.status == 0, "\(scored.error)")
+    // A second compare into the same folder is refused; the first's files stay.
+    let again = try CLITests.run(["tag", "compare", "--corpus", corpus, "--task", "spaces", "--cells", "rnn", "--out", out] + small)
+    #expect(again.status != 0 && again.error.contains("--overwrite"), "\(again.error)")
+
+    let folder = try Self.namesFolder(in: dir)
+    let names = dir + "/clscmp"
+    let classify = try CLITests.run(
+      ["classify", "compare", "--data", folder, "--cells", "lstm", "--directions", "bidirectional", "--balance", "--out", names]
+        + small)
+    #expect(classify.status == 0, "\(classify.error)")
+    #expect(classify.output.contains("balanced accuracy"))
+    #expect(classify.output.split(separator: "\n").contains { $0.hasPrefix("bilstm ") })
+    #expect(!FileManager.default.fileExists(atPath: names + "/lstm"))
+    let evaluated = try CLITests.run(["classify", "eval", "--checkpoint", names + "/bilstm", "--data", folder])
+    #expect(evaluated.status == 0, "\(evaluated.error)")
+    #expect(!evaluated.output.contains("may hold its training examples"), "the split seed is saved with each run")
+    let report = try String(contentsOfFile: names + "/report.html", encoding: .utf8)
+    #expect(report.contains("confusion matrix"))
+
+    for (arguments, message) in [
+      (["--directions", "sideways"], "unknown direction 'sideways'"),
+      (["--cells", "lstm,lstm"], "lists lstm twice"),
+      (["--steps", "5", "--time", "1m"], "not both"),
+    ] {
+      let result = try CLITests.run(["classify", "compare", "--data", folder, "--out", dir + "/bad"] + arguments)
+      #expect(result.status == 2 && result.error.contains(message), "\(arguments): \(result.error)")
+      #expect(!FileManager.default.fileExists(atPath: dir + "/bad"))
+    }
+  }
 }
