@@ -38,10 +38,13 @@ public func referenceGEMM(
 /// whatever the thread count, so results do not depend on it.
 public final class GEMMEngine: @unchecked Sendable {
   public let pool: ThreadPool
+  /// The register tile every product runs (results are the same with either).
+  public let registerTile: RegisterTile
   private let scratch: [FloatBuffer]
 
-  public init(pool: ThreadPool) {
+  public init(pool: ThreadPool, registerTile: RegisterTile = .host) {
     self.pool = pool
+    self.registerTile = registerTile
     scratch = (0..<pool.threadCount).map { _ in FloatBuffer(count: PackedGEMM.scratchCount) }
   }
 
@@ -59,9 +62,10 @@ public final class GEMMEngine: @unchecked Sendable {
       if beta == 0 { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
       return
     }
-    let problem = PackedGEMM.Problem(
+    var problem = PackedGEMM.Problem(
       transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c,
       ldc: ldc)
+    problem.registerTile = registerTile
     dispatch(problem)
   }
 
@@ -79,6 +83,7 @@ public final class GEMMEngine: @unchecked Sendable {
         beta: beta, c: c, ldc: ldc)
       problem.prepacked = panels
       problem.prepackedColumns = packed.paddedColumns
+      problem.registerTile = registerTile
       dispatch(problem)
     }
   }
@@ -108,6 +113,7 @@ public final class GEMMEngine: @unchecked Sendable {
         b: panels, ldb: 0, beta: beta, c: c, ldc: ldc)
       problem.prepacked = panels
       problem.prepackedColumns = packed.paddedColumns
+      problem.registerTile = registerTile
       scratch[task].withUnsafeMutablePointer { problem.run(rows: rows, columns: 0..<packed.columns, scratch: $0) }
     }
   }
@@ -162,6 +168,7 @@ public enum PackedGEMM {
     /// op(B) already packed for the whole K × N (see `PackedMatrix`), or nil.
     var prepacked: UnsafePointer<Float>? = nil
     var prepackedColumns = 0
+    var registerTile = RegisterTile.wide
 
     func run(rows: Range<Int>, columns: Range<Int>, scratch: UnsafeMutablePointer<Float>) {
       let packedA = scratch
@@ -227,6 +234,12 @@ public enum PackedGEMM {
       height: Int, kc: Int, a: UnsafePointer<Float>, rowStride: Int, kStride: Int, b: UnsafePointer<Float>,
       c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
     ) {
+      if registerTile == .narrow {
+        narrowTile(
+          height: height, kc: kc, a: a, rowStride: rowStride, kStride: kStride, b: b, c: c, ldc: ldc,
+          accumulate: accumulate)
+        return
+      }
       switch height {
       case 6:
         microkernel(

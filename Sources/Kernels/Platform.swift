@@ -112,6 +112,15 @@ public enum Platform {
     return nil
   }
 
+  /// Whether the processor has AVX-512 ("avx512f" among the flags of
+  /// /proc/cpuinfo); false where that cannot be read.
+  public static func hasAVX512() -> Bool {
+    guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return false }
+    return text.split(separator: "\n").contains { line in
+      line.hasPrefix("flags") && line.split(separator: " ").contains("avx512f")
+    }
+  }
+
   public static func availableCores() -> Int {
     var cores = ProcessInfo.processInfo.activeProcessorCount
     #if canImport(Glibc)

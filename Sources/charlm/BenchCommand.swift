@@ -28,6 +28,11 @@ enum BenchCommand {
       var ceilings: [String: Double] = [:]
       // LSTM 2×512 on 65 symbols: W_hh of both layers, layer 2 W_ih, the decoder; read once per sampled character.
       let weightBytes = 12_716_032
+      if !args.flag("--json") {
+        print(
+          "register tile: \(checker.registerTile.rawValue) (\(checker.registerTile == .wide ? "6×64 in SIMD16, for AVX-512" : "6×16 slices in SIMD8, for 8-float vectors"))"
+        )
+      }
       for threads in [1, 2] {
         let peak = MachineCeiling.fmaPeak(threads: threads).gflops
         let bandwidth = MachineCeiling.readBandwidth(bytes: weightBytes, threads: threads).gigabytesPerSecond

@@ -9,9 +9,9 @@ struct GEMMTests {
   }
 
   /// Compares the engine with the reference on one shape, all four transposes, β 0 and 1.
-  func check(m: Int, n: Int, k: Int, threads: Int) {
+  func check(m: Int, n: Int, k: Int, threads: Int, tile: RegisterTile) {
     var rng = Xoshiro256(seed: UInt64(m * 10_007 + n * 101 + k))
-    let engine = GEMMEngine(pool: ThreadPool(threadCount: threads))
+    let engine = GEMMEngine(pool: ThreadPool(threadCount: threads), registerTile: tile)
     for transA in [Transpose.none, .transposed] {
       for transB in [Transpose.none, .transposed] {
         let a = randomMatrix(m * k, &rng)
@@ -42,7 +42,7 @@ struct GEMMTests {
           let tolerance = Float(1e-5) * Float(k).squareRoot() * 4
           var worst: Float = 0
           for i in 0..<(m * n) { worst = max(worst, abs(fast[i] - slow[i])) }
-          #expect(worst <= tolerance, "m \(m) n \(n) k \(k) \(transA) \(transB) beta \(beta): \(worst)")
+          #expect(worst <= tolerance, "\(tile) m \(m) n \(n) k \(k) \(transA) \(transB) beta \(beta): \(worst)")
         }
       }
     }
@@ -52,8 +52,40 @@ struct GEMMTests {
     (1, 1, 1), (5, 7, 3), (6, 64, 17), (7, 65, 300), (64, 200, 129), (130, 70, 513), (13, 1100, 40),
   ])
   func matchesReference(shape: (Int, Int, Int)) {
-    check(m: shape.0, n: shape.1, k: shape.2, threads: 1)
-    check(m: shape.0, n: shape.1, k: shape.2, threads: 2)
+    for tile in RegisterTile.allCases {
+      check(m: shape.0, n: shape.1, k: shape.2, threads: 1, tile: tile)
+      check(m: shape.0, n: shape.1, k: shape.2, threads: 2, tile: tile)
+    }
+  }
+
+  /// The narrow tile sums every element's products in the wide tile's order:
+  /// the two agree bit for bit, at row counts that use each of its 6-, 3-,
+  /// 2- and 1-row blocks, at widths on and off its 16-column slices and the
+  /// 64-column panel, and across a k-block boundary.
+  @Test func bothTilesAgreeBitForBit() {
+    var rng = Xoshiro256(seed: 11)
+    let engines = RegisterTile.allCases.map { GEMMEngine(pool: ThreadPool(threadCount: 1), registerTile: $0) }
+    for m in [1, 2, 3, 4, 5, 6, 7, 11, 13] {
+      for n in [8, 16, 17, 64, 65, 130] {
+        for k in [1, 9, 257] {
+          for (transA, transB) in [(Transpose.none, Transpose.none), (.transposed, .transposed), (.none, .transposed)] {
+            let a = randomMatrix(m * k, &rng)
+            let b = randomMatrix(k * n, &rng)
+            let start = randomMatrix(m * n, &rng)
+            let lda = transA == .none ? k : m
+            let ldb = transB == .none ? n : k
+            for beta: Float in [0, 1] {
+              let results = engines.map { engine in
+                var c = start
+                engine.gemm(transA, transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: &c, ldc: n)
+                return c
+              }
+              #expect(results[0] == results[1], "m \(m) n \(n) k \(k) \(transA) \(transB) beta \(beta)")
+            }
+          }
+        }
+      }
+    }
   }
 
   @Test func resultDoesNotDependOnThreadCount() {
@@ -88,8 +120,8 @@ struct PackedMatrixTests {
   func prepackedMatchesReference(shape: (Int, Int, Int)) {
     let (m, n, k) = shape
     var rng = Xoshiro256(seed: UInt64(m + n + k))
-    for threads in [1, 2] {
-      let engine = GEMMEngine(pool: ThreadPool(threadCount: threads))
+    for (threads, tile) in [(1, RegisterTile.wide), (2, .wide), (1, .narrow), (2, .narrow)] {
+      let engine = GEMMEngine(pool: ThreadPool(threadCount: threads), registerTile: tile)
       for transB in [Transpose.none, .transposed] {
         let a = (0..<(m * k)).map { _ in rng.nextUnitFloat() - 0.5 }
         let b = (0..<(k * n)).map { _ in rng.nextUnitFloat() - 0.5 }
@@ -118,7 +150,8 @@ struct MachineCeilingTests {
     let a = 0.999_999
     let expected = 12 * 1e-6 * (1 - pow(a, Double(n))) / (1 - a)
     #expect(abs(Double(MachineCeiling.fmaChains(iterations: n)) - expected) < 1e-6)
-    #expect(MachineCeiling.fmaPeak(threads: 2, seconds: 0.01).gflops > 0)
+    #expect(abs(Double(MachineCeiling.fmaChains8(iterations: n)) - expected) < 1e-6)
+    for tile in RegisterTile.allCases { #expect(MachineCeiling.fmaPeak(threads: 2, seconds: 0.01, tile: tile).gflops > 0) }
   }
 
   @Test func readSumMatchesAPlainSum() {
