@@ -59,8 +59,9 @@ public struct ParameterLayout: Sendable {
 }
 
 /// Lays named tensors out one after another in a flat buffer, each 16-float
-/// aligned so that SIMD loops start on a boundary. Every model's layout is
-/// built from these declarations, so names, shapes and offsets agree.
+/// aligned so that SIMD loops start on a boundary. Every model's parameter
+/// layout and every workspace's scratch plan is built from these
+/// declarations, so names, shapes and offsets agree.
 struct TensorLayoutBuilder {
   private(set) var tensors: [TensorSlice] = []
   private(set) var count = 0

@@ -81,42 +81,43 @@ public final class SequenceWorkspace: @unchecked Sendable {
       config.hiddenSize, config.gateWidth, config.embeddingSize, config.outputWidth, config.labelCount
     )
     var plan = Plan()
-    func take(_ count: Int) -> Int {
-      defer { plan.count += (count + 15) / 16 * 16 }
-      return plan.count
-    }
+    var scratch = TensorLayoutBuilder()
+    func take(_ name: String, _ shape: [Int]) -> Int { scratch.add(name, shape).offset }
     let cell = config.cell.cell
+    let a = cell.auxiliaryWidth(hiddenSize: h)
     for l in 0..<config.layers {
       var layer = LayerOffsets()
       for d in 0..<config.directions {
+        let suffix = "_l\(l)" + (d == 1 ? "_reverse" : "")
         var o = DirectionOffsets()
-        if d == 1 { o.reversed = take(t * b * config.inputSize(layer: l)) }
-        o.gates = take(t * b * g)
-        o.hidden = take((t + 1) * b * h)
-        o.cell = take(cell.carriesCellState ? (t + 1) * b * h : 0)
-        o.auxiliary = take(t * b * cell.auxiliaryWidth(hiddenSize: h))
-        o.dHidden = take(t * b * h)
-        o.biasSum = take(g)
+        if d == 1 { o.reversed = take("reversed" + suffix, [t, b, config.inputSize(layer: l)]) }
+        o.gates = take("gates" + suffix, [t, b, g])
+        o.hidden = take("hidden" + suffix, [t + 1, b, h])
+        o.cell = take("cell" + suffix, cell.carriesCellState ? [t + 1, b, h] : [0])
+        o.auxiliary = take("auxiliary" + suffix, [t, b, a])
+        o.dHidden = take("dHidden" + suffix, [t, b, h])
+        o.biasSum = take("biasSum" + suffix, [g])
         layer.directions.append(o)
       }
-      layer.output = take(t * b * w)
-      layer.dOutput = take(t * b * w)
+      layer.output = take("output_l\(l)", [t, b, w])
+      layer.dOutput = take("dOutput_l\(l)", [t, b, w])
       if config.dropout > 0 {
-        layer.dropped = take(t * b * w)
-        layer.mask = take(t * b * w)
+        layer.dropped = take("dropped_l\(l)", [t, b, w])
+        layer.mask = take("mask_l\(l)", [t, b, w])
       }
       plan.layers.append(layer)
     }
-    plan.embedded = take(t * b * e)
-    plan.dEmbedded = take(t * b * e)
-    plan.dReversed = take(config.bidirectional ? t * b * max(e, w) : 0)
-    plan.features = take(b * w)
-    plan.dFeatures = take(b * w)
-    plan.logits = take((config.output == .everyStep ? t * b : b) * c)
-    plan.dhNext = take(b * h)
-    plan.dcNext = take(b * h)
-    plan.dInitialHidden = take(b * h)
-    plan.dInitialCell = take(b * h)
+    plan.embedded = take("embedded", [t, b, e])
+    plan.dEmbedded = take("dEmbedded", [t, b, e])
+    plan.dReversed = take("dReversed", config.bidirectional ? [t, b, max(e, w)] : [0])
+    plan.features = take("features", [b, w])
+    plan.dFeatures = take("dFeatures", [b, w])
+    plan.logits = take("logits", [config.output == .everyStep ? t * b : b, c])
+    plan.dhNext = take("dhNext", [b, h])
+    plan.dcNext = take("dcNext", [b, h])
+    plan.dInitialHidden = take("dInitialHidden", [b, h])
+    plan.dInitialCell = take("dInitialCell", [b, h])
+    plan.count = scratch.count
     return plan
   }
 

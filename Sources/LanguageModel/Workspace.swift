@@ -62,30 +62,30 @@ public final class Workspace: @unchecked Sendable {
   static func plan(config: ModelConfig, batch b: Int, window t: Int) -> Plan {
     let (h, g, v) = (config.hiddenSize, config.gateWidth, config.vocabularySize)
     var plan = Plan()
-    func take(_ count: Int) -> Int {
-      defer { plan.count += (count + 15) / 16 * 16 }
-      return plan.count
-    }
+    var scratch = TensorLayoutBuilder()
+    func take(_ name: String, _ shape: [Int]) -> Int { scratch.add(name, shape).offset }
     let dropout = config.dropout > 0
-    for _ in 0..<config.layers {
+    let a = config.cell.cell.auxiliaryWidth(hiddenSize: h)
+    for k in 0..<config.layers {
       var l = LayerOffsets()
-      l.gates = take(t * b * g)
-      l.hidden = take((t + 1) * b * h)
-      l.cell = take(config.cell.hasCellState ? (t + 1) * b * h : 0)
-      l.auxiliary = take(t * b * config.cell.cell.auxiliaryWidth(hiddenSize: h))
-      l.dropped = dropout ? take(t * b * h) : -1
-      l.mask = dropout ? take(t * b * h) : -1
-      l.dHidden = take(t * b * h)
+      l.gates = take("gates_l\(k)", [t, b, g])
+      l.hidden = take("hidden_l\(k)", [t + 1, b, h])
+      l.cell = take("cell_l\(k)", config.cell.hasCellState ? [t + 1, b, h] : [0])
+      l.auxiliary = take("auxiliary_l\(k)", [t, b, a])
+      l.dropped = dropout ? take("dropped_l\(k)", [t, b, h]) : -1
+      l.mask = dropout ? take("mask_l\(k)", [t, b, h]) : -1
+      l.dHidden = take("dHidden_l\(k)", [t, b, h])
       plan.layers.append(l)
     }
-    plan.table = take(v * g)
-    plan.dTable = take(v * g)
-    plan.logits = take(t * b * v)
-    plan.dhNext = take(b * h)
-    plan.dcNext = take(b * h)
-    plan.dInitialHidden = take(config.layers * b * h)
-    plan.dInitialCell = take(config.layers * b * h)
-    plan.biasSum = take(config.layers * g)
+    plan.table = take("table", [v, g])
+    plan.dTable = take("dTable", [v, g])
+    plan.logits = take("logits", [t, b, v])
+    plan.dhNext = take("dhNext", [b, h])
+    plan.dcNext = take("dcNext", [b, h])
+    plan.dInitialHidden = take("dInitialHidden", [config.layers, b, h])
+    plan.dInitialCell = take("dInitialCell", [config.layers, b, h])
+    plan.biasSum = take("biasSum", [config.layers, g])
+    plan.count = scratch.count
     return plan
   }
 
