@@ -31,6 +31,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     if evalEvery < 1 { return "--eval-every must be at least 1" }
     if !(momentum >= 0 && momentum < 1) { return "--momentum must be in [0, 1)" }
     if schedule.warmupSteps < 0 { return "--warmup must be 0 or more" }
+    if !(schedule.annealFraction > 0 && schedule.annealFraction <= 1) { return "--anneal must be in (0, 1]" }
     if let forgetBias, !(forgetBias.isFinite && abs(forgetBias) <= 100) { return "--forget-bias must be in [-100, 100]" }
     return nil
   }
@@ -80,6 +81,7 @@ extension TrainingConfig {
       ("--warmup", "\(saved.schedule.warmupSteps)", "\(requested.schedule.warmupSteps)"),
       ("--decay-every", "\(saved.schedule.decayEvery)", "\(requested.schedule.decayEvery)"),
       ("--decay-factor", "\(saved.schedule.decayFactor)", "\(requested.schedule.decayFactor)"),
+      ("--anneal", "\(saved.schedule.annealFraction)", "\(requested.schedule.annealFraction)"),
       ("--clip", "\(saved.clip)", "\(requested.clip)"),
       ("--optimizer", saved.optimizer.rawValue, requested.optimizer.rawValue),
       ("--momentum", "\(saved.momentum)", "\(requested.momentum)"),

@@ -21,7 +21,7 @@ enum SequenceCompareCommand {
       OptionSpec("--time", "DURATION", "training time per run, evaluations excluded, e.g. 2m"),
       OptionSpec("--batch", "N", "sequences per step", default: "32"),
       OptionSpec("--lr", "RATE", "learning rate", default: "2e-3"),
-      OptionSpec("--schedule", "KIND", "learning-rate schedule: constant, step or cosine", default: "constant"),
+      OptionSpec("--schedule", "KIND", "learning-rate schedule: constant, step, cosine or anneal", default: "constant"),
       OptionSpec("--seed", "N", "seed, the same for every run", default: "1"),
       OptionSpec("--points", "N", "validation points per curve", default: "20"),
       OptionSpec("--out", "DIR", "where each run's directory goes (DIR/lstm, DIR/bilstm, …)", default: defaultOut),

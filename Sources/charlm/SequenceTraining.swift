@@ -25,7 +25,7 @@ enum SequenceTraining {
       OptionSpec("--lr", "RATE", "learning rate", default: "2e-3"),
       OptionSpec("--clip", "NORM", "global gradient-norm limit, 0 for none", default: "5"),
       OptionSpec("--optimizer", "NAME", "adam or sgd (with momentum)", default: "adam"),
-      OptionSpec("--schedule", "KIND", "learning-rate schedule: constant, step or cosine", default: "constant"),
+      OptionSpec("--schedule", "KIND", "learning-rate schedule: constant, step, cosine or anneal", default: "constant"),
       OptionSpec("--warmup", "N", "linear warmup steps", default: "0"),
       OptionSpec("--steps", "N", "train until N steps in total"),
       OptionSpec("--epochs", "N", "train until N passes over the training part in total", default: "1"),

@@ -6,7 +6,7 @@ enum SweepCommand {
   /// The train flags a grid may set, without their dashes.
   static let keys: Set<String> = [
     "cell", "layers", "hidden", "embedding", "dropout", "forget-bias", "batch", "window", "lr", "clip", "optimizer",
-    "momentum", "schedule", "warmup", "decay-every", "decay-factor", "eval-every", "seed", "recipe",
+    "momentum", "schedule", "warmup", "decay-every", "decay-factor", "anneal", "eval-every", "seed", "recipe",
   ]
 
   static let spec = CommandSpec(

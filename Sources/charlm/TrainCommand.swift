@@ -32,10 +32,11 @@ enum TrainCommand {
       OptionSpec("--clip", "NORM", "global gradient-norm limit, 0 for none", default: "5"),
       OptionSpec("--optimizer", "NAME", "adam or sgd (with momentum)", default: "adam"),
       OptionSpec("--momentum", "M", "SGD momentum", default: "0.9"),
-      OptionSpec("--schedule", "KIND", "learning-rate schedule: constant, step or cosine", default: "constant"),
+      OptionSpec("--schedule", "KIND", "learning-rate schedule: constant, step, cosine or anneal", default: "constant"),
       OptionSpec("--warmup", "N", "linear warmup steps", default: "0"),
       OptionSpec("--decay-every", "N", "step schedule: decay every N steps", default: "1000"),
       OptionSpec("--decay-factor", "F", "step schedule: multiply the rate by F", default: "0.5"),
+      OptionSpec("--anneal", "F", "anneal schedule: decay linearly over the last F of the budget", default: "0.2"),
       OptionSpec("--steps", "N", "train until N steps in total"),
       OptionSpec(
         "--epochs", "N", "train until N passes over the training split in total",
@@ -225,7 +226,8 @@ enum TrainCommand {
       try measureSpeed(model: model, training: training, corpus: corpus, gemm: gemm)
     }
     let overridden = [
-      "--embedding", "--dropout", "--forget-bias", "--batch", "--window", "--lr", "--schedule", "--warmup", "--eval-every",
+      "--embedding", "--dropout", "--forget-bias", "--batch", "--window", "--lr", "--schedule", "--warmup", "--anneal",
+      "--eval-every",
     ].filter(args.has)
     if !json {
       print(recipe.explanation + (overridden.isEmpty ? "" : "; given flags win: \(overridden.joined(separator: ", "))"))
@@ -373,6 +375,8 @@ enum TrainCommand {
     config.schedule.decayEvery = try args.int(
       "--decay-every", default: config.schedule.decayEvery, min: 1, max: maximumSteps)
     config.schedule.decayFactor = try args.float("--decay-factor", default: config.schedule.decayFactor, in: 1e-6...1)
+    config.schedule.annealFraction = try args.double(
+      "--anneal", default: config.schedule.annealFraction, min: 0, max: 1, lowerOpen: true)
     config.evalEvery = try args.int("--eval-every", default: config.evalEvery, min: 1, max: maximumSteps)
     config.seed = try args.seed() ?? config.seed
     if args.has("--forget-bias") {

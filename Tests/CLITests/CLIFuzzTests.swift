@@ -39,7 +39,7 @@ struct CLIFuzzTests {
   static let templates: [[String]] = [
     [
       "train", "--corpus", "corpus.txt", "--hidden", "8", "--layers", "1", "--batch", "2", "--window", "8", "--steps", "3",
-      "--out", "runs/new", "--threads", "1",
+      "--out", "runs/new", "--threads", "1", "--schedule", "anneal", "--anneal", "0.5",
     ],
     ["train", "--corpus", "corpus.txt", "--out", "runs/a", "--resume", "--steps", "6", "--threads", "1"],
     ["sample", "--checkpoint", "runs/a", "--length", "20", "--seed", "1"],
@@ -102,7 +102,7 @@ struct CLIFuzzTests {
       "--hidden", "--layers", "--batch", "--window", "--steps", "--length", "--seed", "--size", "--max-gap", "--pairs",
       "--lags", "--windows", "--order", "--threads", "--lr", "--temperature", "--top-k", "--top-p", "--dropout",
       "--epochs", "--eval-every", "--clip", "--units", "--count", "--beam", "--time", "--val-chars", "--warmup",
-      "--split-seed", "--steps-per-run", "--random", "--explain", "--points", "--params",
+      "--split-seed", "--steps-per-run", "--random", "--explain", "--points", "--params", "--anneal",
     ]
     return arguments.filter { numeric.contains($0) }
   }

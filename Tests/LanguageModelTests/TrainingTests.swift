@@ -89,6 +89,38 @@ struct ScheduleTests {
     #expect(abs(s.rate(at: 3, timeFraction: 0.5) - 0.55) < 1e-6)
     #expect(abs(s.rate(at: 3, timeFraction: 1.2) - 0.1) < 1e-6)
     #expect(s.rate(at: 90, timeFraction: 0) == 1)
+    // Anneal: flat for the first 1 − a of the budget, then linear to the floor.
+    s = LearningRateSchedule(kind: .anneal, baseRate: 1)
+    s.totalSteps = 100
+    s.minimumFactor = 0.1
+    s.annealFraction = 0.25
+    #expect(s.rate(at: 0) == 1)
+    #expect(s.rate(at: 75) == 1)
+    #expect(abs(s.rate(at: 90) - (0.1 + 0.9 * 10 / 25)) < 1e-6)
+    #expect(abs(s.rate(at: 100) - 0.1) < 1e-6)
+    #expect(abs(s.rate(at: 500) - 0.1) < 1e-6)
+    #expect(s.rate(at: 99, timeFraction: 0.7) == 1)
+    #expect(abs(s.rate(at: 3, timeFraction: 0.875) - 0.55) < 1e-6)
+    s.warmupSteps = 20
+    #expect(s.rate(at: 9) == 0.5)
+    #expect(abs(s.rate(at: 90) - (0.1 + 0.9 * 10 / 20)) < 1e-6)  // p = 70/80
+  }
+
+  /// A schedule saved before `annealFraction` existed loads with its
+  /// default, and only an anneal schedule writes the field.
+  @Test func annealFractionIsOptionalInFiles() throws {
+    let constant = LearningRateSchedule(kind: .cosine, baseRate: 0.5)
+    let json = String(decoding: try JSONEncoder().encode(constant), as: UTF8.self)
+    #expect(!json.contains("annealFraction"))
+    #expect(try JSONDecoder().decode(LearningRateSchedule.self, from: Data(json.utf8)) == constant)
+    var anneal = LearningRateSchedule(kind: .anneal, baseRate: 0.5)
+    anneal.annealFraction = 0.3
+    let annealJSON = try JSONEncoder().encode(anneal)
+    #expect(String(decoding: annealJSON, as: UTF8.self).contains("annealFraction"))
+    #expect(try JSONDecoder().decode(LearningRateSchedule.self, from: annealJSON) == anneal)
+    var config = TrainingConfig()
+    config.schedule.annealFraction = 0
+    #expect(config.problem == "--anneal must be in (0, 1]")
   }
 }
 
