@@ -189,7 +189,8 @@ struct RecipeTests {
     for recipe in [long, short] {
       let steps = recipe.plannedCharacters / (recipe.training.batch * recipe.training.window)
       #expect(recipe.training.evalEvery == max(10, steps / 20))
-      #expect(recipe.training.schedule.kind == .constant && recipe.training.schedule.warmupSteps == 0)
+      #expect(recipe.training.schedule.kind == .anneal && recipe.training.schedule.warmupSteps == 0)
+      #expect(recipe.training.schedule.annealFraction == 0.2)
     }
   }
 
@@ -209,7 +210,7 @@ struct RecipeTests {
     #expect(recipe.training.window * recipe.training.batch * 10 <= 5_000)
     #expect(recipe.training.window * recipe.training.batch * 10 > 2_500, "as large as the text allows")
     #expect(recipe.training.window >= 1 && recipe.training.batch >= 1)
-    #expect(recipe.training.schedule.kind == .constant)
+    #expect(recipe.training.schedule.kind == .anneal)
     #expect(recipe.training.forgetBias == nil, "PyTorch's initialisation, as in the measured winner")
     let gru = Recipe.choose(
       base: ModelConfig(cell: .gru, vocabularySize: 65, layers: 3), hidden: nil, trainingCharacters: 5_000, seconds: 10,
