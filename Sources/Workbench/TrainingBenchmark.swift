@@ -67,7 +67,7 @@ public struct BenchmarkConfiguration: Sendable, Codable {
 
 public struct BenchmarkResult: Sendable, Codable {
   public let name: String
-  public let itemsPerSecond: Double
+  public let charactersPerSecond: Double
   public let gflops: Double?
   public let peakResidentBytes: Int
   public let threads: Int
@@ -104,7 +104,7 @@ public enum TrainingBenchmark {
       let characters = Double(configuration.steps * trainer.itemsPerStep)
       let speed = characters / seconds
       return BenchmarkResult(
-        name: configuration.name, itemsPerSecond: speed,
+        name: configuration.name, charactersPerSecond: speed,
         gflops: speed * configuration.flopsPerCharacter(vocabulary: corpus.vocabulary.count) / 1e9,
         peakResidentBytes: Platform.peakResidentBytes(), threads: threads)
     case .sample:
@@ -121,7 +121,7 @@ public enum TrainingBenchmark {
       let seconds = now() - start
       return BenchmarkResult(
         name: configuration.name,
-        itemsPerSecond: Double(configuration.window * configuration.batch) / seconds, gflops: nil,
+        charactersPerSecond: Double(configuration.window * configuration.batch) / seconds, gflops: nil,
         peakResidentBytes: Platform.peakResidentBytes(), threads: threads)
     }
   }

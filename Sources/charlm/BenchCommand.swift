@@ -137,7 +137,7 @@ enum BenchCommand {
     print(
       name
         + String(
-          format: " %10.0f  %@  %6.0f MB   %d", result.itemsPerSecond, gflops,
+          format: " %10.0f  %@  %6.0f MB   %d", result.charactersPerSecond, gflops,
           Double(result.peakResidentBytes) / 1e6, result.threads))
   }
 
