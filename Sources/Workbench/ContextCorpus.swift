@@ -47,12 +47,23 @@ public enum ContextCorpus {
     /// Bounds of the filler length in characters.
     public var minimumGap = 0
     public var maximumGap = 500
+    /// How the training stories' gaps spread between the bounds.
+    public var gaps = GapSpread.even
     /// Approximate size of the training corpus in characters.
     public var size = 2_000_000
     /// Probe stories per gap bucket (they cycle through the pairs).
     public var probeStoriesPerBucket = 60
     public var seed: UInt64 = 1
     public init() {}
+  }
+
+  /// `even`: every gap length equally often. `logarithmic`: log(1 + gap)
+  /// spread evenly, so every scale gets the same share (as many stories with
+  /// gaps of 10–100 as of 1–10): a model that can only bridge short gaps
+  /// still sees enough of them to keep what it learned.
+  public enum GapSpread: String, Sendable, CaseIterable {
+    case even
+    case logarithmic = "log"
   }
 
   public struct Story: Codable, Sendable, Equatable {
@@ -155,7 +166,7 @@ public enum ContextCorpus {
       // Every pair equally often: shuffled rounds of all of them.
       if round.isEmpty { round = shuffled(pairs.indices, &trainingRNG) }
       let pair = pairs[round.removeLast()]
-      let gap = options.minimumGap + Int(trainingRNG.next() % UInt64(options.maximumGap - options.minimumGap + 1))
+      let gap = options.minimumGap + drawGap(span: options.maximumGap - options.minimumGap, options.gaps, &trainingRNG)
       let story = Story(
         place: pair.place, language: pair.language,
         filler: filler(length: gap, minimum: options.minimumGap, maximum: options.maximumGap, rng: &trainingRNG))
@@ -192,6 +203,18 @@ public enum ContextCorpus {
   }()
 
   static var shortestFiller: Int { fillerPool.map(\.count).min()! }
+
+  /// A gap in 0…span above the minimum.
+  static func drawGap(span: Int, _ spread: GapSpread, _ rng: inout Xoshiro256) -> Int {
+    switch spread {
+    case .even:
+      return Int(rng.next() % UInt64(span + 1))
+    case .logarithmic:
+      // exp(u·ln(span + 2)) is in [1, span + 2), so its floor less one is in 0…span.
+      let u = Double(rng.next() >> 11) / Double(1 << 53)
+      return min(Int(exp(u * log(Double(span + 2)))) - 1, span)
+    }
+  }
 
   /// Random sentences joined by spaces, as many as fit in `length`
   /// characters; then more, up to `maximum`, while shorter than `minimum`.

@@ -8,19 +8,26 @@ enum CorpusCommand {
   static let contextSpec = CommandSpec(
     name: "corpus context",
     abstract: "write the synthetic \"I live in <place> … I know <language>\" corpus and its probe set",
-    usage: "charlm corpus context --out FILE [--pairs N] [--min-gap A] [--max-gap B] [--size CHARS] [--seed S]",
+    usage:
+      "charlm corpus context --out FILE [--pairs N] [--min-gap A] [--max-gap B] [--gaps even|log] [--size CHARS] [--seed S]",
     options: [
       OptionSpec("--out", "FILE", "the training text; the probe set goes beside it as FILE-stem.probe.json"),
       OptionSpec("--pairs", "N", "place → language pairs, 2…\(ContextCorpus.allPairs.count)", default: "12"),
       OptionSpec("--min-gap", "A", "shortest filler between the place and 'I know', in characters", default: "0"),
       OptionSpec("--max-gap", "B", "longest filler, at most 10000", default: "500"),
+      OptionSpec(
+        "--gaps", "SPREAD", "even: every gap length equally often; log: every scale equally often (as many 10–100 as 1–10)",
+        default: "even"),
       OptionSpec("--size", "CHARS", "approximate size of the training text, at most 10⁹", default: "2000000"),
       OptionSpec("--probe-stories", "N", "probe stories per gap bucket", default: "60"),
       OptionSpec("--probe-set", "FILE", "where the probe set goes", default: "beside --out"),
       OptionSpec("--seed", "S", "seed: the same seed writes the same files", default: "1"),
       OptionSpec("--overwrite", nil, "replace --out and the probe set if they exist"),
     ],
-    examples: ["charlm corpus context --out corpora/context.txt --max-gap 500"])
+    examples: [
+      "charlm corpus context --out corpora/context.txt --max-gap 500",
+      "charlm corpus context --out corpora/context-log.txt --max-gap 500 --gaps log",
+    ])
 
   static func runContext(_ args: ParsedArguments) throws -> Int32 {
     let out = try args.required("--out")
@@ -29,6 +36,7 @@ enum CorpusCommand {
     options.minimumGap = try args.int("--min-gap", default: options.minimumGap, min: 0, max: 10_000)
     // Far beyond what any recurrent model here bridges, and generated in seconds.
     options.maximumGap = try args.int("--max-gap", default: options.maximumGap, min: 1, max: 10_000)
+    options.gaps = try args.choice("--gaps", default: options.gaps)
     options.size = try args.int("--size", default: options.size, min: 1, max: 1_000_000_000)
     options.probeStoriesPerBucket = try args.int("--probe-stories", default: options.probeStoriesPerBucket, min: 1)
     options.seed = try args.seed() ?? options.seed
@@ -60,7 +68,7 @@ enum CorpusCommand {
     }
     let gaps = probe.stories.map(\.gap)
     print(
-      "wrote \(out): \(text.count) characters, \(options.pairs) pairs, gaps \(options.minimumGap)–\(options.maximumGap)"
+      "wrote \(out): \(text.count) characters, \(options.pairs) pairs, gaps \(options.minimumGap)–\(options.maximumGap) (\(options.gaps.rawValue))"
     )
     print(
       "wrote \(probePath): \(probe.stories.count) probe stories, gaps \(gaps.min() ?? 0)–\(gaps.max() ?? 0), \(probe.candidates.count) candidate languages"

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import Testing
 
 @testable import Workbench
@@ -95,6 +96,35 @@ struct ContextCorpusTests {
     }
     // The training window is 50–100 characters; the largest gaps go far past it.
     #expect(probe.stories.map(\.gap).max()! >= 400)
+  }
+
+  /// `--gaps log` spreads log(1 + gap) evenly: for gaps up to 500, about
+  /// 40 % of the stories have gaps up to 10 (ln 12 / ln 502) and 3.6 % from
+  /// 400 on, where an even spread gives 2.2 % and 20 %. The drawn gap is the
+  /// longest the sentences fill, so the short end counts every gap up to the
+  /// shortest sentence as well.
+  @Test func logarithmicGapsKeepShortGapsCommon() throws {
+    var options = Self.options()
+    options.gaps = .logarithmic
+    let log = Self.stories(try ContextCorpus.generate(options).text).map(\.filler.count)
+    options.gaps = .even
+    let even = Self.stories(try ContextCorpus.generate(options).text).map(\.filler.count)
+    func share(_ gaps: [Int], _ range: ClosedRange<Int>) -> Double {
+      Double(gaps.filter(range.contains).count) / Double(gaps.count)
+    }
+    let shortest = ContextCorpus.shortestFiller
+    #expect(abs(share(log, 0...(shortest - 1)) - Foundation.log(Double(shortest + 1)) / Foundation.log(502)) < 0.03)
+    #expect(share(log, 0...10) > 0.35 && share(even, 0...10) < 0.06)
+    #expect(share(log, 400...500) < 0.06 && share(even, 400...500) > 0.12)
+    #expect(log.max()! <= 500 && log.max()! >= 400, "the longest gaps still occur")
+    // Every draw is in range, at both ends of the uniform number.
+    var rng = Xoshiro256(seed: 1)
+    for span in [0, 1, 7, 500] {
+      let draws = (0..<2_000).map { _ in ContextCorpus.drawGap(span: span, .logarithmic, &rng) }
+      #expect(draws.allSatisfy { (0...span).contains($0) })
+      // The top of a long span is rare (0.03 % for 500); short spans show both ends.
+      if span <= 7 { #expect(draws.contains(0) && draws.contains(span), "both ends reachable for span \(span)") }
+    }
   }
 
   /// Naive Bayes over the filler sentences, trained on half the stories and
