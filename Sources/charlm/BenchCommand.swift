@@ -98,6 +98,9 @@ enum BenchCommand {
         chosen.append(configuration)
       }
     }
+    // Loaded here first, so that a missing or unreadable corpus gets its own
+    // message, not a child's exit status.
+    let corpus = try Corpus.load(path: corpusPath)
     // Each configuration runs in its own process, so its peak memory is its own.
     if !args.flag("--in-process") && chosen.count > 1 {
       var results: [BenchmarkResult] = []
@@ -114,7 +117,6 @@ enum BenchCommand {
       if json { try printJSON(results) }
       return 0
     }
-    let corpus = try Corpus.load(path: corpusPath)
     var results: [BenchmarkResult] = []
     if !json { printHeader() }
     for configuration in chosen {

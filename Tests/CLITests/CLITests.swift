@@ -180,6 +180,11 @@ struct CLITests {
     let noModel = try Self.run(["sample", "--checkpoint", directory + "/none.safetensors"])
     #expect(noModel.status == 1)
     #expect(noModel.error.contains("no checkpoint"))
+    // bench runs each configuration in a child; the parent names a missing corpus itself.
+    let noCorpus = try Self.run(["bench", "--corpus", directory + "/nope.txt", "--configs", "lstm-2x128,rnn-2x512"])
+    #expect(noCorpus.status == 1)
+    #expect(noCorpus.error.contains("no file at"), "\(noCorpus.error)")
+    #expect(!noCorpus.error.contains("status"), "\(noCorpus.error)")
   }
 
   /// --forget-bias on a cell without a forget gate is refused, naming the cells that have one.
