@@ -26,12 +26,13 @@ public struct LearningRateSchedule: Codable, Sendable, Equatable {
   public var decayEvery: Int = 1000
   /// `step`: multiply by this at each decay.
   public var decayFactor: Float = 0.5
-  /// `cosine`: the steps over which to decay (the run's length).
+  /// `cosine`, `anneal`: the run's length in steps, when it counts steps.
   public var totalSteps: Int = 10_000
   /// `cosine`, `anneal`: the final rate as a fraction of the base.
   public var minimumFactor: Float = 0.1
   /// `anneal`: the last share of the budget over which the rate decays.
-  public var annealFraction: Double = 0.2
+  public var annealFraction = Self.defaultAnnealFraction
+  public static let defaultAnnealFraction = 0.2
 
   public init(kind: Kind = .constant, baseRate: Float = 2e-3, warmupSteps: Int = 0) {
     self.kind = kind
@@ -85,7 +86,7 @@ extension LearningRateSchedule {
     decayFactor = try c.decode(Float.self, forKey: .decayFactor)
     totalSteps = try c.decode(Int.self, forKey: .totalSteps)
     minimumFactor = try c.decode(Float.self, forKey: .minimumFactor)
-    annealFraction = try c.decodeIfPresent(Double.self, forKey: .annealFraction) ?? 0.2
+    annealFraction = try c.decodeIfPresent(Double.self, forKey: .annealFraction) ?? Self.defaultAnnealFraction
   }
 
   public func encode(to encoder: any Encoder) throws {

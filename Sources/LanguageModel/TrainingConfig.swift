@@ -62,8 +62,8 @@ public enum TrainingBudget: Codable, Sendable, Equatable {
 }
 
 extension TrainingConfig {
-  /// Sizes the cosine schedule to a step-counted budget. A timed budget
-  /// needs no size: the schedule then follows the fraction of the time spent.
+  /// Sizes the cosine and anneal schedules to a step-counted budget. A timed
+  /// budget needs no size: they then follow the fraction of the time spent.
   public mutating func sizeSchedule(to budget: TrainingBudget, stepsPerEpoch: Int) {
     if let steps = budget.steps(perEpoch: stepsPerEpoch) { schedule.totalSteps = steps }
   }

@@ -16,7 +16,7 @@ enum CorpusCommand {
       OptionSpec("--min-gap", "A", "shortest filler between the place and 'I know', in characters", default: "0"),
       OptionSpec("--max-gap", "B", "longest filler, at most 10000", default: "500"),
       OptionSpec(
-        "--gaps", "SPREAD", "even: every gap length equally often; log: every scale equally often (as many 10–100 as 1–10)",
+        "--gaps", "SPREAD", "even: every gap length equally often; log: log(1 + gap) spread evenly, so short gaps stay common",
         default: "even"),
       OptionSpec("--size", "CHARS", "approximate size of the training text, at most 10⁹", default: "2000000"),
       OptionSpec("--probe-stories", "N", "probe stories per gap bucket", default: "60"),
