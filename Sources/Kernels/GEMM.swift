@@ -120,7 +120,7 @@ public final class GEMMEngine: @unchecked Sendable {
 
   private func dispatch(_ problem: PackedGEMM.Problem) {
     let (m, n, k) = (problem.m, problem.n, problem.k)
-    let tasks = m * n * k < Self.parallelThreshold ? 1 : pool.threadCount
+    let tasks = m * n * k < Self.parallelThreshold ? 1 : pool.activeThreads
     if tasks == 1 {
       scratch[0].withUnsafeMutablePointer { problem.run(rows: 0..<m, columns: 0..<n, scratch: $0) }
       return

@@ -8,6 +8,12 @@ import Synchronization
 /// starting a region must be cheap: workers spin on an atomic generation
 /// counter (about 0.5 µs to wake) for up to 5 ms, and only then sleep on a
 /// condition variable. The caller thread takes part in every region.
+///
+/// When another process holds a core, waiting for a worker costs more than
+/// its help. Two guards: a loop that repeats a unit of work runs each one
+/// through `unit(_:_:)`, whose governor times both modes and keeps the
+/// faster; and any region whose workers keep arriving late sends the
+/// caller on alone for a while (`Shared.serialRegions`).
 public final class ThreadPool: @unchecked Sendable {
   /// Threads that run a region, the caller included.
   public let threadCount: Int
@@ -31,6 +37,39 @@ public final class ThreadPool: @unchecked Sendable {
 
   deinit { shared.shutDown() }
 
+  /// Whether a governed unit is running, and in which mode. The caller's
+  /// thread only, like `Shared.serialRegions`.
+  private var inUnit = false
+  private var unitIsSerial = false
+
+  /// Runs `body`, one unit of a repeated piece of work (a training step, an
+  /// evaluation window), in the mode `governor` picks, and times it for
+  /// the governor (see `ParallelismGovernor`). Each loop owns its governor:
+  /// its units are alike, so their times compare. A unit inside a unit
+  /// runs as part of the outer one.
+  public func unit<Result, Failure: Error>(
+    _ governor: inout ParallelismGovernor, _ body: () throws(Failure) -> Result
+  ) throws(Failure) -> Result {
+    if threadCount == 1 || inUnit { return try body() }
+    unitIsSerial = governor.mode == .serial
+    // Idle workers sleep at once rather than spin beside a caller that will not call them.
+    shared.napping.store(unitIsSerial, ordering: .relaxed)
+    inUnit = true
+    let started = DispatchTime.now().uptimeNanoseconds
+    defer {
+      governor.record(DispatchTime.now().uptimeNanoseconds - started)
+      inUnit = false
+      unitIsSerial = false
+      shared.napping.store(false, ordering: .relaxed)
+    }
+    return try body()
+  }
+
+  /// Threads a region started now would run on: 1 inside a unit the
+  /// governor runs serially. Work split for more parts than this costs the
+  /// splitting and gains nothing.
+  public var activeThreads: Int { unitIsSerial ? 1 : threadCount }
+
   /// Runs `body(i)` for every i in 0..<count, spread over the pool, and
   /// returns when all are done. Tasks must write disjoint memory.
   public func parallelFor(_ count: Int, _ body: (Int) -> Void) {
@@ -39,8 +78,13 @@ public final class ThreadPool: @unchecked Sendable {
       for index in 0..<count { body(index) }
       return
     }
-    // Under contention (see `Shared.serialRegions`) the caller runs regions
-    // alone for a while; the tasks are the same, so are the results.
+    // A governed unit's mode, or under contention (see
+    // `Shared.serialRegions`), the caller runs regions alone: the tasks
+    // are the same, so are the results.
+    if unitIsSerial {
+      for index in 0..<count { body(index) }
+      return
+    }
     if shared.serialRegions > 0 {
       shared.serialRegions -= 1
       for index in 0..<count { body(index) }
@@ -57,6 +101,8 @@ public final class ThreadPool: @unchecked Sendable {
     let pendingWorkers = Atomic<Int>(0)
     let sleepers = Atomic<Int>(0)
     let stopping = Atomic<Bool>(false)
+    /// Set while the caller runs a unit alone: idle workers sleep at once.
+    let napping = Atomic<Bool>(false)
     let condition = NSCondition()
     // Written by the caller before the generation bump, read by workers after it.
     var task: ((Int) -> Void)?
@@ -151,7 +197,7 @@ public final class ThreadPool: @unchecked Sendable {
           // Reading the clock costs about 20 ns, so only every 256 spins.
           let now = DispatchTime.now().uptimeNanoseconds
           if deadline == 0 { deadline = now + Self.spinNanoseconds }
-          if now < deadline { continue }
+          if now < deadline && !napping.load(ordering: .relaxed) { continue }
           condition.lock()
           sleepers.add(1, ordering: .sequentiallyConsistent)
           // Under the lock, for `waitUntilAsleep`; other sleepers recheck and wait again.

@@ -44,7 +44,7 @@ struct CellPass {
     accumulate: Bool, productFirst: Bool, rows body: (Range<Int>) -> Void
   ) {
     let beta: Float = accumulate ? 1 : 0
-    let parts = min(gemm.pool.threadCount, streams / 6)
+    let parts = min(gemm.pool.activeThreads, streams / 6)
     if parts < 2 {
       if !productFirst { body(0..<streams) }
       gemm.gemm(.none, m: streams, a: a, lda: lda, packed: packedRecurrent, beta: beta, c: c, ldc: ldc)

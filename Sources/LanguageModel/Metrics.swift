@@ -46,6 +46,7 @@ public final class Evaluator: @unchecked Sendable {
   public let window: Int
   let workspace: Workspace
   let state: RecurrentState
+  var governor = ParallelismGovernor()
 
   public static let defaultStreams = 16
   /// The window only bounds memory: with the state carried, the scores do
@@ -82,7 +83,9 @@ public final class Evaluator: @unchecked Sendable {
           workspace.targets[t * s + b] = tokens[position + 1]
         }
       }
-      total += model.forward(workspace, streams: s, steps: steps, state: runState)
+      total += model.gemm.pool.unit(&governor) {
+        model.forward(workspace, streams: s, steps: steps, state: runState)
+      }
       start += steps
     }
     return Metrics(loss: total / Double(s * length), characters: s * length)

@@ -109,6 +109,9 @@ public final class SequenceTask: TrainingTask {
 
   public var carriedState: [CarriedTensor] { [] }
 
+  /// Threading for validation batches (training steps have the trainer's).
+  private var validationGovernor = ParallelismGovernor()
+
   /// Mean cross-entropy per scored item on the validation part (`limit`: its first sequences).
   public func validate(limit: Int?) -> Metrics {
     let sequences = Array(data.validation.prefix(limit ?? .max))
@@ -118,7 +121,7 @@ public final class SequenceTask: TrainingTask {
     while start < sequences.count {
       let end = min(sequences.count, start + batchSize)
       workspace.load(sequences[start..<end])
-      let (loss, scored) = model.forward(workspace)
+      let (loss, scored) = model.gemm.pool.unit(&validationGovernor) { model.forward(workspace) }
       sum += loss
       count += scored
       start = end

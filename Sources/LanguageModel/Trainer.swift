@@ -76,6 +76,9 @@ public final class Trainer<Task: TrainingTask> {
   private var lastGood: Snapshot?
   let optimizer: Optimizer
   var rng: Xoshiro256
+  /// Whether a step runs on all threads or on the caller alone, by their
+  /// measured times (`.allThreads` for measuring the machine).
+  public var governor = ParallelismGovernor()
   /// Written into every file this run saves.
   public let identity: RunIdentity
   /// How much of a timed budget is spent, while `train` runs one (the cosine schedule follows it).
@@ -207,29 +210,34 @@ public final class Trainer<Task: TrainingTask> {
   public func step() throws(TrainingError) -> (loss: Double, gradientNorm: Float, learningRate: Float) {
     let started = DispatchTime.now().uptimeNanoseconds
     defer { trainingSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9 }
-    // The whole step: forward, backward, clipping and the optimizer.
-    return try Platform.withSubnormalsFlushed { () throws(TrainingError) in
-      let learningRate =
-        config.schedule.rate(at: progress.step, timeFraction: timeFraction) * Float(progress.learningRateScale ?? 1)
-      let (lossSum, count) = task.lossAndGradients(at: progress.position, rng: &rng)
-      let loss = lossSum / Double(count)
-      recentLoss = recentLoss.map { 0.95 * $0 + 0.05 * loss } ?? loss
-      let norm = GradientClipping.clipGlobalNorm(task.gradients, maxNorm: config.clip)
-      guard loss.isFinite && norm.isFinite else {
-        throw .diverged(step: progress.step, loss: loss, gradientNorm: norm)
-      }
-      optimizer.step(parameters: task.parameters, gradients: task.gradients, learningRate: learningRate)
-      // A finite gradient times a large learning rate can still overflow the
-      // weights; caught here, before any save can write them. (Σ w² in
-      // Double is finite exactly when every weight is.)
-      let weights = task.parameters.withUnsafePointer {
-        Reductions.sumOfSquares($0, count: task.parameters.count)
-      }
-      guard weights.isFinite else { throw .diverged(step: progress.step, loss: loss, gradientNorm: norm) }
-      progress.step += 1
-      progress.position = task.advance(progress.position)
-      return (loss, norm, learningRate)
+    // The whole step: forward, backward, clipping and the optimizer, in
+    // the threading mode that is fastest for it now (see `ParallelismGovernor`).
+    return try task.pool.unit(&governor) { () throws(TrainingError) in
+      try Platform.withSubnormalsFlushed { () throws(TrainingError) in try updateOnNextBatch() }
     }
+  }
+
+  private func updateOnNextBatch() throws(TrainingError) -> (loss: Double, gradientNorm: Float, learningRate: Float) {
+    let learningRate =
+      config.schedule.rate(at: progress.step, timeFraction: timeFraction) * Float(progress.learningRateScale ?? 1)
+    let (lossSum, count) = task.lossAndGradients(at: progress.position, rng: &rng)
+    let loss = lossSum / Double(count)
+    recentLoss = recentLoss.map { 0.95 * $0 + 0.05 * loss } ?? loss
+    let norm = GradientClipping.clipGlobalNorm(task.gradients, maxNorm: config.clip)
+    guard loss.isFinite && norm.isFinite else {
+      throw .diverged(step: progress.step, loss: loss, gradientNorm: norm)
+    }
+    optimizer.step(parameters: task.parameters, gradients: task.gradients, learningRate: learningRate)
+    // A finite gradient times a large learning rate can still overflow the
+    // weights; caught here, before any save can write them. (Σ w² in
+    // Double is finite exactly when every weight is.)
+    let weights = task.parameters.withUnsafePointer {
+      Reductions.sumOfSquares($0, count: task.parameters.count)
+    }
+    guard weights.isFinite else { throw .diverged(step: progress.step, loss: loss, gradientNorm: norm) }
+    progress.step += 1
+    progress.position = task.advance(progress.position)
+    return (loss, norm, learningRate)
   }
 
   /// Validation metrics of the current weights.

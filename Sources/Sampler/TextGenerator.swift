@@ -70,6 +70,8 @@ public final class TextGenerator: @unchecked Sendable {
   var order: [Int]
   /// The ids drawn at the last step, one per stream: (S).
   var drawn: [Int32]
+  /// Whether a sampling step runs on all threads or on the caller alone.
+  public var governor = ParallelismGovernor()
 
   public init(model: RecurrentModel, vocabulary: Vocabulary, streams: Int = 1) {
     precondition(streams >= 1)
@@ -100,7 +102,7 @@ public final class TextGenerator: @unchecked Sendable {
   /// Feeds one id per stream (the ones just drawn).
   func feedDrawn() {
     for s in 0..<streams { workspace.inputTokens[s] = drawn[s] }
-    run(steps: 1)
+    model.gemm.pool.unit(&governor) { run(steps: 1) }
   }
 
   private func run(steps: Int) {

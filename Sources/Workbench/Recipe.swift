@@ -98,8 +98,7 @@ public struct Recipe: Sendable, Equatable {
     // learning it needed. A short linear decay at the end settles it.
     training.schedule.kind = .anneal
     training.schedule.annealFraction = annealFraction
-    let steps = max(1, Int(planned) / (training.batch * training.window))
-    training.evalEvery = max(10, steps / evaluations)
+    training.evalEvery = evaluationInterval(plannedCharacters: Int(planned), batch: training.batch, window: training.window)
 
     let passes = planned / Double(max(1, trainingCharacters))
     let dropout = dropout(parameters: parameters(hidden), trainingCharacters: trainingCharacters, passes: passes)
@@ -119,6 +118,12 @@ public struct Recipe: Sendable, Equatable {
     return Recipe(
       model: picked, training: training, plannedCharacters: Int(planned), charactersPerSecond: pickSpeed,
       explanation: explanation)
+  }
+
+  /// Steps between validations that give a run `evaluations` of them in
+  /// `plannedCharacters`, in steps of `batch` × `window` characters.
+  public static func evaluationInterval(plannedCharacters: Int, batch: Int, window: Int) -> Int {
+    max(10, plannedCharacters / max(1, batch * window) / evaluations)
   }
 
   /// The characters-per-parameter threshold for a budget of `seconds`.

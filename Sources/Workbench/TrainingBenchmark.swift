@@ -97,6 +97,8 @@ public enum TrainingBenchmark {
       let trainer = try Trainer(
         modelConfig: modelConfig, config: config, corpus: corpus,
         outputDirectory: NSTemporaryDirectory() + "charlm-bench-unused", gemm: gemm)
+      // What all threads do: a serial trial would be noise here (bench-contention measures the governor).
+      trainer.governor = .allThreads
       for _ in 0..<configuration.warmup { _ = try trainer.step() }
       let start = now()
       for _ in 0..<configuration.steps { _ = try trainer.step() }
@@ -112,6 +114,7 @@ public enum TrainingBenchmark {
       var rng = Xoshiro256(seed: 1)
       model.initializeParameters(using: &rng)
       let generator = TextGenerator(model: model, vocabulary: corpus.vocabulary, streams: configuration.batch)
+      generator.governor = .allThreads
       let prime = corpus.vocabulary.decode(corpus.tokens.prefix(20))
       _ = try generator.generateAll(
         prime: prime, options: SamplingOptions(length: configuration.warmup, temperature: 0.8, seed: 1))

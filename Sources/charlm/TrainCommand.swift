@@ -152,6 +152,11 @@ enum TrainCommand {
       let recipe = try Self.recipe(args, budget: budget, corpus: corpus, gemm: gemm, json: json)
       let modelConfig = try modelConfig(args, vocabularySize: corpus.vocabulary.count, base: recipe?.model)
       var config = try trainingConfig(args, base: recipe?.training)
+      if let recipe, !args.has("--eval-every") {
+        // A --batch or --window of the user's changes what a step is; the run still gets its evaluations.
+        config.evalEvery = Recipe.evaluationInterval(
+          plannedCharacters: recipe.plannedCharacters, batch: config.batch, window: config.window)
+      }
       config.sizeSchedule(
         to: budget, stepsPerEpoch: try LanguageModelTask.stepsPerEpoch(trainingTokens: corpus.split.train.count, config: config))
       trainer = try Trainer(
@@ -243,6 +248,7 @@ enum TrainCommand {
     let trainer = try Trainer(
       modelConfig: model, config: training, corpus: corpus,
       outputDirectory: NSTemporaryDirectory() + "charlm-recipe-unused", gemm: gemm)
+    trainer.governor = .allThreads
     _ = try trainer.step()
     let start = Date()
     var steps = 0

@@ -192,6 +192,10 @@ struct RecipeTests {
       #expect(recipe.training.schedule.kind == .anneal && recipe.training.schedule.warmupSteps == 0)
       #expect(recipe.training.schedule.annealFraction == 0.2)
     }
+    // A --batch or --window given with the recipe changes what a step is; the run keeps its 20 evaluations.
+    let given = Recipe.evaluationInterval(plannedCharacters: long.plannedCharacters, batch: 50, window: 50)
+    #expect(given == max(10, long.plannedCharacters / 2500 / 20))
+    #expect(given > long.training.evalEvery * 2, "2.56 times as many steps, as many evaluations")
   }
 
   /// The threshold falls from 20 characters per parameter at 3 minutes to 2 at 10, log-linearly.
