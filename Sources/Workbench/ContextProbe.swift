@@ -210,6 +210,8 @@ public enum ContextProbe {
           SVGChart.Series(name: result.name, points: result.buckets.map { (max($0.meanGap, 1), value($0)) })
         })
       chart.logX = true
+      // GRU and LSTM often both sit at 100 %: both must stay visible.
+      chart.nestedLines = true
       chart.referenceLines = [(chance, String(format: "chance %.3f", chance))]
       return chart
     }

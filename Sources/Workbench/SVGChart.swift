@@ -34,6 +34,10 @@ public struct SVGChart: Sendable {
   public var markers: [(x: Double, label: String)] = []
   public var width = 720.0
   public var height = 400.0
+  /// Solid lines drawn wider the earlier they come (the last at the usual
+  /// 2 px), so that series with the same values (three models all at 100 %)
+  /// show as nested bands instead of the last one hiding the others.
+  public var nestedLines = false
 
   /// Colours that stay apart for colour-blind readers (Okabe–Ito).
   public static let palette = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"]
@@ -107,7 +111,11 @@ public struct SVGChart: Sendable {
     }
     for (index, s) in series.enumerated() {
       let color = Self.palette[(s.colorIndex ?? index) % Self.palette.count]
-      let stroke = s.dotted ? Self.dottedStroke : s.dashed ? "stroke-width=\"1.2\" stroke-dasharray=\"5 3\"" : "stroke-width=\"2\""
+      let solidWidth = nestedLines ? 2 + 2.5 * Double(series.count - 1 - index) : 2
+      let stroke =
+        s.dotted
+        ? Self.dottedStroke
+        : s.dashed ? "stroke-width=\"1.2\" stroke-dasharray=\"5 3\"" : "stroke-width=\"\(f(solidWidth))\""
       let points = s.points.filter {
         $0.x.isFinite && $0.y.isFinite && (!logX || $0.x > 0) && (!logY || $0.y > 0)
       }

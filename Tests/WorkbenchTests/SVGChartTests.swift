@@ -27,4 +27,22 @@ struct SVGChartTests {
       #expect(value >= (i % 2 == 0 ? chart.left : chart.top) && value <= (i % 2 == 0 ? chart.right : chart.bottom))
     }
   }
+
+  /// Three models at the same 100 %: with nested lines each is drawn
+  /// narrower than the one before, so all three stay visible.
+  @Test func nestedLinesKeepEqualSeriesVisible() {
+    let same: [(x: Double, y: Double)] = [(1, 1), (10, 1), (100, 1)]
+    var chart = SVGChart(
+      title: "t", xLabel: "x", yLabel: "y",
+      series: ["rnn", "gru", "lstm"].map { SVGChart.Series(name: $0, points: same) })
+    func widths(_ svg: String) -> [Double] {
+      svg.split(separator: "\n").filter { $0.hasPrefix("<polyline") }.compactMap { line in
+        guard let range = line.range(of: "stroke-width=\"") else { return nil }
+        return Double(line[range.upperBound...].prefix { $0 != "\"" })
+      }
+    }
+    #expect(widths(chart.render()) == [2, 2, 2])
+    chart.nestedLines = true
+    #expect(widths(chart.render()) == [7, 4.5, 2])
+  }
 }
