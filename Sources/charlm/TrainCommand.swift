@@ -235,7 +235,9 @@ enum TrainCommand {
       "--eval-every",
     ].filter(args.has)
     if !json {
-      print(recipe.explanation + (overridden.isEmpty ? "" : "; given flags win: \(overridden.joined(separator: ", "))"))
+      // With the values, so that a line saying "annealed over the last 20%" is not read as what runs.
+      let given = overridden.map { flag in args.string(flag).map { "\(flag) \($0)" } ?? flag }
+      print(recipe.explanation + (given.isEmpty ? "" : "; given flags win: \(given.joined(separator: ", "))"))
     }
     return recipe
   }

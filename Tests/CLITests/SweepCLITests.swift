@@ -78,7 +78,7 @@ struct SweepCLITests {
     ])
     #expect(auto.status == 0, "\(auto.error)")
     #expect(auto.output.contains("recipe: lstm 2×"), "\(auto.output)")
-    #expect(auto.output.contains("given flags win: --dropout"))
+    #expect(auto.output.contains("given flags win: --dropout 0.1"), "with the value in force")
     #expect(auto.output.contains("dropout 0.1"), "the run's report line shows the given dropout")
     let none = try CLITests.run([
       "train", "--corpus", corpus, "--time", "1s", "--recipe", "none", "--hidden", "8", "--out", directory + "/none",
