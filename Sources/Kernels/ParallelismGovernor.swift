@@ -7,7 +7,7 @@
 /// it, and the caller waits a scheduler slice for it: then the caller alone
 /// is faster. Which holds can change while a command runs, and a VM's own
 /// hiccups look like contention for a moment, so the governor does not guess
-/// from signs: it runs the other mode now and then for a short trial and
+/// from signs: it runs the other mode now and then for one period and
 /// keeps whichever was faster. Trials of a confirmed mode grow rarer (after
 /// 4, 16, 64, … periods, up to `longestInterval`), so on a steady machine
 /// they cost well under 1 % of the time; a switch makes them frequent
@@ -27,8 +27,8 @@ public struct ParallelismGovernor: Sendable, Equatable {
   public private(set) var chosen = Mode.parallel
   /// Durations (ns per unit) of the last periods in `chosen`.
   private var steady: [UInt64] = []
-  /// Durations of the trial's periods so far; nil outside a trial.
-  private var trial: [UInt64]?
+  /// The next period runs in the other mode, as a trial.
+  private var trialing = false
   /// Periods in `chosen` until the next trial, and the interval it restarts from.
   private var untilTrial = firstInterval
   private var interval = firstInterval
@@ -41,7 +41,6 @@ public struct ParallelismGovernor: Sendable, Equatable {
   static let firstInterval = 4
   static let longestInterval = 1024
   static let steadyPeriods = 3
-  static let trialPeriods = 1
   /// A trial that confirms the chosen mode puts the next this many times further off.
   static let intervalGrowth = 4
   /// The other mode must be this much faster to be chosen (VM noise is ±10 % here).
@@ -59,7 +58,7 @@ public struct ParallelismGovernor: Sendable, Equatable {
   }
 
   /// The mode for the next unit.
-  public var mode: Mode { trial == nil ? chosen : chosen.other }
+  public var mode: Mode { trialing ? chosen.other : chosen }
 
   /// Records that a unit run in `mode` took `duration` ns.
   public mutating func record(_ duration: UInt64) {
@@ -70,18 +69,12 @@ public struct ParallelismGovernor: Sendable, Equatable {
     let period = nanoseconds / UInt64(units)
     units = 0
     nanoseconds = 0
-    if var trial {
-      trial.append(period)
-      guard trial.count == Self.trialPeriods else {
-        self.trial = trial
-        return
-      }
-      self.trial = nil
-      let trialMean = Double(trial.reduce(0, +)) / Double(trial.count)
+    if trialing {
+      trialing = false
       let steadyMedian = Double(steady.sorted()[steady.count / 2])
-      if trialMean < Self.switchRatio * steadyMedian {
+      if Double(period) < Self.switchRatio * steadyMedian {
         chosen = chosen.other
-        steady = trial
+        steady = [period]
         interval = Self.firstInterval
       } else {
         interval = min(Self.intervalGrowth * interval, Self.longestInterval)
@@ -92,6 +85,6 @@ public struct ParallelismGovernor: Sendable, Equatable {
     steady.append(period)
     if steady.count > Self.steadyPeriods { steady.removeFirst() }
     untilTrial -= 1
-    if untilTrial <= 0 && steady.count == Self.steadyPeriods { trial = [] }
+    if untilTrial <= 0 && steady.count == Self.steadyPeriods { trialing = true }
   }
 }

@@ -74,17 +74,13 @@ public final class ThreadPool: @unchecked Sendable {
   /// returns when all are done. Tasks must write disjoint memory.
   public func parallelFor(_ count: Int, _ body: (Int) -> Void) {
     if count <= 0 { return }
-    if count == 1 || threadCount == 1 {
+    // One thread, or a unit its governor runs serially.
+    if count == 1 || activeThreads == 1 {
       for index in 0..<count { body(index) }
       return
     }
-    // A governed unit's mode, or under contention (see
-    // `Shared.serialRegions`), the caller runs regions alone: the tasks
-    // are the same, so are the results.
-    if unitIsSerial {
-      for index in 0..<count { body(index) }
-      return
-    }
+    // Under contention (see `Shared.serialRegions`) the caller runs regions
+    // alone for a while; the tasks are the same, so are the results.
     if shared.serialRegions > 0 {
       shared.serialRegions -= 1
       for index in 0..<count { body(index) }

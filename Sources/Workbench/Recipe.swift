@@ -49,8 +49,6 @@ public struct Recipe: Sendable, Equatable {
   static let overheadShare = 0.08
   /// Validation points a run gets.
   static let evaluations = 20
-  /// The last share of the budget over which the learning rate decays.
-  static let annealFraction = 0.2
 
   /// What a run should use, given the fixed parts of the model (`base`: its
   /// cell and layers; `hidden` if the user gave one), the corpus, the
@@ -95,9 +93,9 @@ public struct Recipe: Sendable, Equatable {
     training.schedule.baseRate = hidden >= largeWindowHidden ? 3e-3 : 2e-3
     // Held constant for most of the budget: the model is still learning
     // when time runs out, and a cosine decay over the whole run gave up
-    // learning it needed. A short linear decay at the end settles it.
+    // learning it needed. A short linear decay at the end (the last fifth,
+    // the schedule's default) settles it.
     training.schedule.kind = .anneal
-    training.schedule.annealFraction = annealFraction
     training.evalEvery = evaluationInterval(plannedCharacters: Int(planned), batch: training.batch, window: training.window)
 
     let passes = planned / Double(max(1, trainingCharacters))
@@ -114,7 +112,7 @@ public struct Recipe: Sendable, Equatable {
       format:
         "recipe: %@ %d×%d, dropout %.2g, batch %d × window %d, adam %.0e annealed over the last %.0f%%: %@ characters in %@ at %@ chars/s (measured), %@",
       base.cell.rawValue, base.layers, hidden, dropout, training.batch, training.window,
-      Double(training.schedule.baseRate), 100 * annealFraction, RunLog.count(planned), RunLog.duration(seconds), RunLog.count(pickSpeed), why)
+      Double(training.schedule.baseRate), 100 * training.schedule.annealFraction, RunLog.count(planned), RunLog.duration(seconds), RunLog.count(pickSpeed), why)
     return Recipe(
       model: picked, training: training, plannedCharacters: Int(planned), charactersPerSecond: pickSpeed,
       explanation: explanation)

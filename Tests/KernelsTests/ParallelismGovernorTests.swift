@@ -67,11 +67,13 @@ struct ParallelismGovernorTests {
   @Test func oneSlowPeriodDoesNotMakeItSwitch() {
     var governor = ParallelismGovernor()
     // A VM hiccup: one parallel period ten times too long, just before a trial.
-    _ = Self.drive(&governor, periods: 200) { mode, period in
+    let counts = Self.drive(&governor, periods: 200) { mode, period in
       if mode == .parallel { return period == 3 ? 100 * Self.ms : 10 * Self.ms }
       return 18 * Self.ms
     }
     #expect(governor.chosen == .parallel)
+    // Only the trials (periods 4, 21 and 86) ran serially: it never switched, not even for a while.
+    #expect(counts.serial == 3, "serial periods: \(counts.serial)")
   }
 
   @Test func allThreadsNeverTriesTheCallerAlone() {
