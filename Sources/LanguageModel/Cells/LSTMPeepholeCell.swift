@@ -55,8 +55,8 @@ struct LSTMPeepholeCell: LSTMFamilyCell {
     }
   }
 
-  func backward(_ p: CellPass, gradients: CellGradients, gemm: GEMMEngine) {
-    backwardSweep(p, gradients: gradients, gemm: gemm)
+  func endBackward(_ p: CellPass, gradients: CellGradients, gemm: GEMMEngine) {
+    endFamilyBackward(p, gradients: gradients, gemm: gemm)
     let (b, h) = (p.streams, p.hiddenSize)
     let g = 4 * h
     // dp_i += Σ dpre_i ∘ c_{t−1}, dp_f += Σ dpre_f ∘ c_{t−1}, dp_o += Σ dpre_o ∘ c_t.

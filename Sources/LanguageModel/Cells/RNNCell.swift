@@ -23,16 +23,14 @@ struct RNNCell: RecurrentCell {
   var strips: [CellStrip] { [CellStrip(name: "hidden h", source: .hidden, range: relu ? nil : -1...1)] }
   var memoryStrip: CellStrip { strips[0] }
 
-  func forward(_ p: CellPass, gemm: GEMMEngine) {
+  func forwardStep(_ p: CellPass, step t: Int, gemm: GEMMEngine) {
     let (b, h) = (p.streams, p.hiddenSize)
-    for t in 0..<p.steps {
-      let pre = p.gates + t * b * h
-      let hPrev = p.hidden + t * b * h
-      let out = p.hidden + (t + 1) * b * h
-      p.step(gemm, a: hPrev, lda: h, c: pre, ldc: h, accumulate: true, productFirst: true) { rows in
-        for row in rows {
-          Self.forwardRow(pre: pre + row * h, bias: p.biasSum, h: out + row * h, hiddenSize: h, relu: relu)
-        }
+    let pre = p.gates + t * b * h
+    let hPrev = p.hidden + t * b * h
+    let out = p.hidden + (t + 1) * b * h
+    p.step(gemm, a: hPrev, lda: h, c: pre, ldc: h, accumulate: true, productFirst: true) { rows in
+      for row in rows {
+        Self.forwardRow(pre: pre + row * h, bias: p.biasSum, h: out + row * h, hiddenSize: h, relu: relu)
       }
     }
   }
@@ -51,24 +49,30 @@ struct RNNCell: RecurrentCell {
     }
   }
 
-  func backward(_ p: CellPass, gradients: CellGradients, gemm: GEMMEngine) {
+  func beginBackward(_ p: CellPass) {
     let (b, h) = (p.streams, p.hiddenSize)
     p.packedRecurrent.pack(.none, b: p.weightHH, ldb: h, rows: h, columns: h)
     p.dhNext.update(repeating: 0, count: b * h)
-    for t in stride(from: p.steps - 1, through: 0, by: -1) {
-      let pre = p.gates + t * b * h
-      let out = p.hidden + (t + 1) * b * h
-      let dh = p.dHidden + t * b * h
-      p.observeBackwardStep?(t, dh, p.dhNext, nil)
-      // dpre_t, then dh_{t−1} = dpre_t · W_hh: (B, H)·(H, H).
-      p.step(gemm, a: pre, lda: h, c: p.dhNext, ldc: h, accumulate: false, productFirst: false) { rows in
-        for row in rows {
-          Self.backwardRow(
-            h: out + row * h, dh: dh + row * h, dhNext: p.dhNext + row * h, dPre: pre + row * h, hiddenSize: h,
-            relu: relu)
-        }
+  }
+
+  func backwardStep(_ p: CellPass, step t: Int, gemm: GEMMEngine) {
+    let (b, h) = (p.streams, p.hiddenSize)
+    let pre = p.gates + t * b * h
+    let out = p.hidden + (t + 1) * b * h
+    let dh = p.dHidden + t * b * h
+    p.observeBackwardStep?(t, dh, p.dhNext, nil)
+    // dpre_t, then dh_{t−1} = dpre_t · W_hh: (B, H)·(H, H).
+    p.step(gemm, a: pre, lda: h, c: p.dhNext, ldc: h, accumulate: false, productFirst: false) { rows in
+      for row in rows {
+        Self.backwardRow(
+          h: out + row * h, dh: dh + row * h, dhNext: p.dhNext + row * h, dPre: pre + row * h, hiddenSize: h,
+          relu: relu)
       }
     }
+  }
+
+  func endBackward(_ p: CellPass, gradients: CellGradients, gemm: GEMMEngine) {
+    let (b, h) = (p.streams, p.hiddenSize)
     p.dInitialHidden.update(from: p.dhNext, count: b * h)
     p.dInitialCell.update(repeating: 0, count: b * h)
     gemm.gemm(

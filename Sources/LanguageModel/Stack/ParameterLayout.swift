@@ -73,19 +73,19 @@ struct TensorLayoutBuilder {
     return slice
   }
 
-  /// One recurrent layer's tensors under PyTorch's names: `rnn.weight_ih_l{k}`
+  /// One recurrent layer's tensors under PyTorch's names: `rnn.weight_ih_l{k}` (behind `prefix`)
   /// and so on, `suffix` "_reverse" for the backward direction of a
   /// bidirectional layer, then the cell's extra tensor if it declares one.
   mutating func recurrentLayer(
-    _ kind: CellKind, index k: Int, suffix: String, input: Int, hidden h: Int
+    _ kind: CellKind, index k: Int, suffix: String, input: Int, hidden h: Int, prefix: String = "rnn."
   ) -> ParameterLayout.Layer {
     let cell = kind.cell
     let g = cell.gateBlocks * h
-    let weightIH = add("rnn.weight_ih_l\(k)\(suffix)", [g, input])
-    let weightHH = add("rnn.weight_hh_l\(k)\(suffix)", [g, h])
-    let biasIH = add("rnn.bias_ih_l\(k)\(suffix)", [g])
-    let biasHH = add("rnn.bias_hh_l\(k)\(suffix)", [g])
-    let extra = cell.extraParameter(hiddenSize: h).map { add("rnn.\($0.name)_l\(k)\(suffix)", $0.shape) }
+    let weightIH = add("\(prefix)weight_ih_l\(k)\(suffix)", [g, input])
+    let weightHH = add("\(prefix)weight_hh_l\(k)\(suffix)", [g, h])
+    let biasIH = add("\(prefix)bias_ih_l\(k)\(suffix)", [g])
+    let biasHH = add("\(prefix)bias_hh_l\(k)\(suffix)", [g])
+    let extra = cell.extraParameter(hiddenSize: h).map { add("\(prefix)\($0.name)_l\(k)\(suffix)", $0.shape) }
     return ParameterLayout.Layer(weightIH: weightIH, weightHH: weightHH, biasIH: biasIH, biasHH: biasHH, extra: extra)
   }
 }

@@ -2,7 +2,7 @@ import Kernels
 
 /// What the LSTM and its variants share: a cell state c beside h, one fused
 /// W_hh whose product is added into the gate pre-activations, and the bias
-/// b_ih + b_hh. The sweeps over time are written once, here; a variant
+/// b_ih + b_hh. The steps of the sweeps are written once, here; a variant
 /// gives its row math and its declarations.
 ///
 /// The input projection of the whole window is done before the sweep (one
@@ -31,53 +31,58 @@ extension LSTMFamilyCell {
   var carriesCellState: Bool { true }
   func auxiliaryWidth(hiddenSize: Int) -> Int { 0 }
 
-  func forward(_ p: CellPass, gemm: GEMMEngine) {
+  func forwardStep(_ p: CellPass, step t: Int, gemm: GEMMEngine) {
     let (b, h) = (p.streams, p.hiddenSize)
     let g = gateBlocks * h
-    for t in 0..<p.steps {
-      let gatesT = p.gates + t * b * g
-      let hPrev = p.hidden + t * b * h
-      let cPrev = p.cell + t * b * h
-      let cNext = p.cell + (t + 1) * b * h
-      let hNext = p.hidden + (t + 1) * b * h
-      // gates_t += h_{t−1}·W_hhᵀ, then the row math on the same rows.
-      p.step(gemm, a: hPrev, lda: h, c: gatesT, ldc: g, accumulate: true, productFirst: true) { rows in
-        for row in rows {
-          Self.forwardRow(
-            gates: gatesT + row * g, bias: p.biasSum, extra: p.extra, cPrev: cPrev + row * h, c: cNext + row * h,
-            h: hNext + row * h, hiddenSize: h)
-        }
+    let gatesT = p.gates + t * b * g
+    let hPrev = p.hidden + t * b * h
+    let cPrev = p.cell + t * b * h
+    let cNext = p.cell + (t + 1) * b * h
+    let hNext = p.hidden + (t + 1) * b * h
+    // gates_t += h_{t−1}·W_hhᵀ, then the row math on the same rows.
+    p.step(gemm, a: hPrev, lda: h, c: gatesT, ldc: g, accumulate: true, productFirst: true) { rows in
+      for row in rows {
+        Self.forwardRow(
+          gates: gatesT + row * g, bias: p.biasSum, extra: p.extra, cPrev: cPrev + row * h, c: cNext + row * h,
+          h: hNext + row * h, hiddenSize: h)
       }
     }
   }
 
-  func backward(_ p: CellPass, gradients: CellGradients, gemm: GEMMEngine) {
-    backwardSweep(p, gradients: gradients, gemm: gemm)
-  }
-
-  /// The backward sweep and the gradients of W_hh and both biases; a
-  /// variant with an extra parameter adds its gradient after it.
-  func backwardSweep(_ p: CellPass, gradients: CellGradients, gemm: GEMMEngine) {
+  func beginBackward(_ p: CellPass) {
     let (b, h) = (p.streams, p.hiddenSize)
-    let g = gateBlocks * h
-    p.packedRecurrent.pack(.none, b: p.weightHH, ldb: h, rows: g, columns: h)
+    p.packedRecurrent.pack(.none, b: p.weightHH, ldb: h, rows: gateBlocks * h, columns: h)
     p.dhNext.update(repeating: 0, count: b * h)
     p.dcNext.update(repeating: 0, count: b * h)
-    for t in stride(from: p.steps - 1, through: 0, by: -1) {
-      let gatesT = p.gates + t * b * g
-      let cPrev = p.cell + t * b * h
-      let c = p.cell + (t + 1) * b * h
-      let dh = p.dHidden + t * b * h
-      p.observeBackwardStep?(t, dh, p.dhNext, p.dcNext)
-      // The gate gradients, then dh_{t−1} = dpre_t · W_hh: (B, G)·(G, H).
-      p.step(gemm, a: gatesT, lda: g, c: p.dhNext, ldc: h, accumulate: false, productFirst: false) { rows in
-        for row in rows {
-          Self.backwardRow(
-            gates: gatesT + row * g, extra: p.extra, cPrev: cPrev + row * h, c: c + row * h, dh: dh + row * h,
-            dhNext: p.dhNext + row * h, dcNext: p.dcNext + row * h, hiddenSize: h)
-        }
+  }
+
+  func backwardStep(_ p: CellPass, step t: Int, gemm: GEMMEngine) {
+    let (b, h) = (p.streams, p.hiddenSize)
+    let g = gateBlocks * h
+    let gatesT = p.gates + t * b * g
+    let cPrev = p.cell + t * b * h
+    let c = p.cell + (t + 1) * b * h
+    let dh = p.dHidden + t * b * h
+    p.observeBackwardStep?(t, dh, p.dhNext, p.dcNext)
+    // The gate gradients, then dh_{t−1} = dpre_t · W_hh: (B, G)·(G, H).
+    p.step(gemm, a: gatesT, lda: g, c: p.dhNext, ldc: h, accumulate: false, productFirst: false) { rows in
+      for row in rows {
+        Self.backwardRow(
+          gates: gatesT + row * g, extra: p.extra, cPrev: cPrev + row * h, c: c + row * h, dh: dh + row * h,
+          dhNext: p.dhNext + row * h, dcNext: p.dcNext + row * h, hiddenSize: h)
       }
     }
+  }
+
+  func endBackward(_ p: CellPass, gradients: CellGradients, gemm: GEMMEngine) {
+    endFamilyBackward(p, gradients: gradients, gemm: gemm)
+  }
+
+  /// dL/dh_0, dL/dc_0 and the gradients of W_hh and both biases; a variant
+  /// with an extra parameter adds its gradient after it.
+  func endFamilyBackward(_ p: CellPass, gradients: CellGradients, gemm: GEMMEngine) {
+    let (b, h) = (p.streams, p.hiddenSize)
+    let g = gateBlocks * h
     p.dInitialHidden.update(from: p.dhNext, count: b * h)
     p.dInitialCell.update(from: p.dcNext, count: b * h)
     // dW_hh += Σ_t dpre_tᵀ · h_{t−1}: (G, T·B)·(T·B, H)

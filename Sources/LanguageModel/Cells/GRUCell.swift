@@ -33,20 +33,18 @@ struct GRUCell: RecurrentCell {
   }
   var memoryStrip: CellStrip { strips[1] }
 
-  func forward(_ p: CellPass, gemm: GEMMEngine) {
+  func forwardStep(_ p: CellPass, step t: Int, gemm: GEMMEngine) {
     let (b, h) = (p.streams, p.hiddenSize)
     let g = 3 * h
-    for t in 0..<p.steps {
-      let recurrent = p.auxiliary + t * b * g
-      let gates = p.gates + t * b * g
-      let hPrev = p.hidden + t * b * h
-      let hNext = p.hidden + (t + 1) * b * h
-      p.step(gemm, a: hPrev, lda: h, c: recurrent, ldc: g, accumulate: false, productFirst: true) { rows in
-        for row in rows {
-          Self.forwardRow(
-            gates: gates + row * g, recurrent: recurrent + row * g, biasIH: p.biasIH, biasHH: p.biasHH,
-            hPrev: hPrev + row * h, h: hNext + row * h, hiddenSize: h)
-        }
+    let recurrent = p.auxiliary + t * b * g
+    let gates = p.gates + t * b * g
+    let hPrev = p.hidden + t * b * h
+    let hNext = p.hidden + (t + 1) * b * h
+    p.step(gemm, a: hPrev, lda: h, c: recurrent, ldc: g, accumulate: false, productFirst: true) { rows in
+      for row in rows {
+        Self.forwardRow(
+          gates: gates + row * g, recurrent: recurrent + row * g, biasIH: p.biasIH, biasHH: p.biasHH,
+          hPrev: hPrev + row * h, h: hNext + row * h, hiddenSize: h)
       }
     }
   }
@@ -80,26 +78,33 @@ struct GRUCell: RecurrentCell {
     }
   }
 
-  func backward(_ p: CellPass, gradients: CellGradients, gemm: GEMMEngine) {
+  func beginBackward(_ p: CellPass) {
+    let (b, h) = (p.streams, p.hiddenSize)
+    p.packedRecurrent.pack(.none, b: p.weightHH, ldb: h, rows: 3 * h, columns: h)
+    p.dhNext.update(repeating: 0, count: b * h)
+  }
+
+  func backwardStep(_ p: CellPass, step t: Int, gemm: GEMMEngine) {
     let (b, h) = (p.streams, p.hiddenSize)
     let g = 3 * h
-    p.packedRecurrent.pack(.none, b: p.weightHH, ldb: h, rows: g, columns: h)
-    p.dhNext.update(repeating: 0, count: b * h)
-    for t in stride(from: p.steps - 1, through: 0, by: -1) {
-      let gates = p.gates + t * b * g
-      let recurrent = p.auxiliary + t * b * g
-      let hPrev = p.hidden + t * b * h
-      let dh = p.dHidden + t * b * h
-      p.observeBackwardStep?(t, dh, p.dhNext, nil)
-      // dh_{t−1} = z ∘ dh_t (written into dhNext by the row math) + d(h·W_hhᵀ) · W_hh
-      p.step(gemm, a: recurrent, lda: g, c: p.dhNext, ldc: h, accumulate: true, productFirst: false) { rows in
-        for row in rows {
-          Self.backwardRow(
-            gates: gates + row * g, recurrent: recurrent + row * g, hPrev: hPrev + row * h, dh: dh + row * h,
-            dhNext: p.dhNext + row * h, hiddenSize: h)
-        }
+    let gates = p.gates + t * b * g
+    let recurrent = p.auxiliary + t * b * g
+    let hPrev = p.hidden + t * b * h
+    let dh = p.dHidden + t * b * h
+    p.observeBackwardStep?(t, dh, p.dhNext, nil)
+    // dh_{t−1} = z ∘ dh_t (written into dhNext by the row math) + d(h·W_hhᵀ) · W_hh
+    p.step(gemm, a: recurrent, lda: g, c: p.dhNext, ldc: h, accumulate: true, productFirst: false) { rows in
+      for row in rows {
+        Self.backwardRow(
+          gates: gates + row * g, recurrent: recurrent + row * g, hPrev: hPrev + row * h, dh: dh + row * h,
+          dhNext: p.dhNext + row * h, hiddenSize: h)
       }
     }
+  }
+
+  func endBackward(_ p: CellPass, gradients: CellGradients, gemm: GEMMEngine) {
+    let (b, h) = (p.streams, p.hiddenSize)
+    let g = 3 * h
     p.dInitialHidden.update(from: p.dhNext, count: b * h)
     p.dInitialCell.update(repeating: 0, count: b * h)
     // dW_hh += Σ_t d(h·W_hhᵀ)_tᵀ · h_{t−1}: (3H, T·B)·(T·B, H)

@@ -70,6 +70,12 @@ public struct SequenceModelConfig: Codable, Sendable, Equatable {
   /// What each layer hands up, and the head reads: D·H per step.
   public var outputWidth: Int { directions * hiddenSize }
   public func inputSize(layer: Int) -> Int { layer == 0 ? embeddingSize : outputWidth }
+  /// The recurrent part: embedding → layers.
+  public var stack: StackConfig {
+    StackConfig(
+      cell: cell, input: .embedding(vocabulary: vocabularySize, size: embeddingSize), hiddenSize: hiddenSize,
+      layers: layers, bidirectional: bidirectional, dropout: dropout)
+  }
 
   /// Why the configuration is unusable, or nil.
   public var problem: String? {
@@ -95,9 +101,11 @@ public struct SequenceModelConfig: Codable, Sendable, Equatable {
 ///   head.weight                   (C, D·H)
 ///   head.bias                     (C)
 public struct SequenceLayout: Sendable {
-  public let embedding: TensorSlice
+  /// The embedding and the recurrent layers.
+  public let stack: StackLayout
+  public var embedding: TensorSlice { stack.embedding! }
   /// Per layer, per direction (forward first, as PyTorch orders them).
-  public let layers: [[ParameterLayout.Layer]]
+  public var layers: [[ParameterLayout.Layer]] { stack.layers }
   public let headWeight: TensorSlice
   public let headBias: TensorSlice
   public let tensors: [TensorSlice]
@@ -105,14 +113,7 @@ public struct SequenceLayout: Sendable {
 
   public init(_ config: SequenceModelConfig) {
     var builder = TensorLayoutBuilder()
-    embedding = builder.add("embedding.weight", [config.vocabularySize, config.embeddingSize])
-    layers = (0..<config.layers).map { k in
-      (0..<config.directions).map { d in
-        builder.recurrentLayer(
-          config.cell, index: k, suffix: d == 0 ? "" : "_reverse", input: config.inputSize(layer: k),
-          hidden: config.hiddenSize)
-      }
-    }
+    stack = StackLayout(config.stack, prefix: "", builder: &builder)
     headWeight = builder.add("head.weight", [config.labelCount, config.outputWidth])
     headBias = builder.add("head.bias", [config.labelCount])
     tensors = builder.tensors

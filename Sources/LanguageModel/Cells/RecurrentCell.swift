@@ -23,14 +23,47 @@ protocol RecurrentCell: Sendable {
   var strips: [CellStrip] { get }
   var memoryStrip: CellStrip { get }
 
-  /// On entry `p.gates` holds x_t·W_ihᵀ for every step (no bias); on return
-  /// `p.hidden` (and `p.cell`) hold the states and `p.gates` whatever the
-  /// cell keeps for backward.
-  func forward(_ p: CellPass, gemm: GEMMEngine)
-  /// On entry `p.dHidden` holds dL/dh_t from above; on return `p.gates`
-  /// holds dL/d(x_t·W_ihᵀ) for every step, and the gradients of W_hh, both
-  /// biases and the extra parameter have been added into `gradients`.
-  func backward(_ p: CellPass, gradients: CellGradients, gemm: GEMMEngine)
+  // MARK: The one-step API
+  // A window's sweep is these steps in a loop (`forward`, `backward` below).
+  // A decoder whose input at step t depends on its output at t−1 (input
+  // feeding) calls them itself, one step at a time, with the input
+  // projection of that step computed just before.
+
+  /// Step t: on entry `p.gates` at step t holds x_t·W_ihᵀ (no bias); on
+  /// return h_{t+1} (and c_{t+1}) are written to block t+1 of `p.hidden`
+  /// (`p.cell`), and the gates hold whatever backward keeps of step t.
+  func forwardStep(_ p: CellPass, step t: Int, gemm: GEMMEngine)
+  /// Readies the backward steps: packs W_hh over the forward's packing of
+  /// W_hhᵀ and zeroes the gradients carried from step to step (dhNext, dcNext).
+  func beginBackward(_ p: CellPass)
+  /// Step t, called for t = T−1 … 0 after `beginBackward`. On entry
+  /// `p.dHidden` at step t holds dL/dh_t from outside the recurrence (the
+  /// layer above, a head, attention: whoever reads h_t adds into it first);
+  /// on return `p.gates` at step t holds dL/d(x_t·W_ihᵀ), and dhNext (dcNext)
+  /// the recurrence's dL/dh_{t−1} (dL/dc_{t−1}).
+  func backwardStep(_ p: CellPass, step t: Int, gemm: GEMMEngine)
+  /// After step 0: copies dL/dh_0 (and dL/dc_0) out, and adds the gradients
+  /// of W_hh, both biases and the extra parameter over all `p.steps` steps.
+  func endBackward(_ p: CellPass, gradients: CellGradients, gemm: GEMMEngine)
+}
+
+extension RecurrentCell {
+  /// The forward sweep over the window: on entry `p.gates` holds x_t·W_ihᵀ
+  /// for every step (no bias); on return `p.hidden` (and `p.cell`) hold the
+  /// states and `p.gates` whatever the cell keeps for backward.
+  func forward(_ p: CellPass, gemm: GEMMEngine) {
+    for t in 0..<p.steps { forwardStep(p, step: t, gemm: gemm) }
+  }
+
+  /// The backward sweep: on entry `p.dHidden` holds dL/dh_t from above; on
+  /// return `p.gates` holds dL/d(x_t·W_ihᵀ) for every step, and the
+  /// gradients of W_hh, both biases and the extra parameter have been added
+  /// into `gradients`.
+  func backward(_ p: CellPass, gradients: CellGradients, gemm: GEMMEngine) {
+    beginBackward(p)
+    for t in stride(from: p.steps - 1, through: 0, by: -1) { backwardStep(p, step: t, gemm: gemm) }
+    endBackward(p, gradients: gradients, gemm: gemm)
+  }
 }
 
 /// A tensor a cell adds to each layer, saved as `rnn.<name>_l{k}`.
