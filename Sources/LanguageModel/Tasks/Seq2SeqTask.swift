@@ -1,0 +1,200 @@
+import Foundation
+import Kernels
+
+/// Pairs of token sequences and the symbols their ids name: source symbols,
+/// and target symbols whose id 0 is the boundary.
+public struct Seq2SeqData: Sendable {
+  public let sourceSymbols: [String]
+  /// `targetSymbols[0]` is the boundary.
+  public let targetSymbols: [String]
+  public let train: [SequencePair]
+  public let validation: [SequencePair]
+
+  public init(sourceSymbols: [String], targetSymbols: [String], train: [SequencePair], validation: [SequencePair]) {
+    (self.sourceSymbols, self.targetSymbols, self.train, self.validation) = (
+      sourceSymbols, targetSymbols, train, validation
+    )
+  }
+
+  public var longestSource: Int { (train + validation).map(\.source.count).max() ?? 1 }
+  public var longestTarget: Int { (train + validation).map(\.target.count).max() ?? 1 }
+
+  /// Names the data exactly: symbols and every pair, in order.
+  public var fingerprint: String {
+    var hasher = FNV1a()
+    for symbol in sourceSymbols + ["\u{0}"] + targetSymbols { hasher.add(symbol) }
+    for part in [train, validation] {
+      for pair in part {
+        hasher.add(pair.source.map(String.init).joined(separator: ","))
+        hasher.add(pair.target.map(String.init).joined(separator: ","))
+      }
+      hasher.add("|")
+    }
+    return "seq2seq-\(train.count)-\(validation.count)-" + String(hasher.value, radix: 16)
+  }
+}
+
+/// 64-bit FNV-1a over UTF-8, for fingerprints (not security).
+struct FNV1a {
+  private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
+  mutating func add(_ text: String) {
+    for byte in text.utf8 + [0xff] {
+      value ^= UInt64(byte)
+      value = value &* 0x100_0000_01b3
+    }
+  }
+}
+
+/// An encoder–decoder as a training task: each step a batch of pairs from a
+/// seeded shuffle of the training part (a new shuffle each epoch),
+/// teacher-forced. Validation decodes greedily and scores the symbol error
+/// rate (edit distance over reference length), which picks the best model:
+/// the teacher-forced loss rewards a model for the next symbol given the
+/// right ones, and is not what a user gets.
+public final class Seq2SeqTask: TrainingTask {
+  public typealias Cursor = SequenceTask.Cursor
+
+  public let model: Seq2SeqModel
+  public let data: Seq2SeqData
+  let batchSize: Int
+  let shuffleSeed: UInt64
+  let workspace: Seq2SeqWorkspace
+  private var order: (epoch: Int, indices: [Int]) = (-1, [])
+  private var validationGovernor = ParallelismGovernor()
+  static let format = "charlm-seq2seq-1"
+
+  public init(model: Seq2SeqModel, data: Seq2SeqData, batch: Int, seed: UInt64) throws(TrainingError) {
+    guard !data.train.isEmpty else { throw .setup("the training part holds no pairs") }
+    self.model = model
+    self.data = data
+    batchSize = min(batch, data.train.count)
+    shuffleSeed = seed
+    workspace = Seq2SeqWorkspace(
+      config: model.config, batch: batchSize, sourceWindow: data.longestSource,
+      targetWindow: data.longestTarget + 2)
+  }
+
+  public var parameters: FloatBuffer { model.parameters }
+  public var gradients: FloatBuffer { model.gradients }
+  public var pool: ThreadPool { model.gemm.pool }
+  public var startCursor: Cursor { Cursor() }
+  public var stepsPerEpoch: Int { (data.train.count + batchSize - 1) / batchSize }
+  /// Target symbols (the end included) per step, on average.
+  public var itemsPerStep: Int { max(1, data.train.reduce(0) { $0 + $1.target.count + 1 } / stepsPerEpoch) }
+  public func epoch(of cursor: Cursor) -> Int { cursor.epoch }
+
+  public func problem(with cursor: Cursor) -> String? {
+    cursor.epoch >= 0 && cursor.batch >= 0 && cursor.batch < stepsPerEpoch
+      ? nil : "its data position is past the end of this data"
+  }
+
+  func indices(epoch: Int) -> [Int] {
+    if order.epoch != epoch {
+      var rng = Xoshiro256(seed: shuffleSeed &+ 0x9E37_79B9_7F4A_7C15 &* UInt64(epoch + 1))
+      order = (epoch, Array(data.train.indices).shuffled(using: &rng))
+    }
+    return order.indices
+  }
+
+  public func lossAndGradients(at cursor: Cursor, rng: inout Xoshiro256) -> (lossSum: Double, count: Int) {
+    let all = indices(epoch: cursor.epoch)
+    let range = (cursor.batch * batchSize)..<min(all.count, (cursor.batch + 1) * batchSize)
+    workspace.load(all[range].lazy.map { self.data.train[$0] })
+    let (loss, count) = model.forward(workspace, training: true, rng: &rng)
+    model.zeroGradients()
+    model.backward(workspace)
+    return (loss, count)
+  }
+
+  public func advance(_ cursor: Cursor) -> Cursor {
+    var next = cursor
+    next.batch += 1
+    if next.batch == stepsPerEpoch {
+      next.batch = 0
+      next.epoch += 1
+    }
+    return next
+  }
+
+  public var carriedState: [CarriedTensor] { [] }
+
+  /// Greedy outputs of every source, `batchSize` at a time.
+  public func decode(_ sources: [[Int32]]) -> [[Int32]] {
+    var outputs: [[Int32]] = []
+    var start = 0
+    while start < sources.count {
+      let end = min(sources.count, start + batchSize)
+      let batch = Array(sources[start..<end])
+      let decoded = model.gemm.pool.unit(&validationGovernor) { model.greedy(batch, workspace: workspace) }
+      outputs += decoded.map(\.output)
+      start = end
+    }
+    return outputs
+  }
+
+  /// The validation part's symbol error rate as `loss` (`limit`: its first
+  /// pairs), over its reference symbols as `characters`.
+  public func validate(limit: Int?) -> Metrics {
+    let pairs = Array(data.validation.prefix(limit ?? .max))
+    let outputs = decode(pairs.map(\.source))
+    var edits = 0
+    var symbols = 0
+    for (pair, output) in zip(pairs, outputs) {
+      edits += EditDistance.between(pair.target, output)
+      symbols += pair.target.count
+    }
+    return Metrics(loss: symbols > 0 ? Double(edits) / Double(symbols) : .nan, characters: symbols)
+  }
+
+  public var dataFingerprint: String { data.fingerprint }
+
+  public func modelMetadata(format: String) -> [String: String] {
+    [
+      "format": format, "charlm.task": "seq2seq", "charlm.seq2seq-config": Checkpoint.json(model.config),
+      "charlm.source-symbols": Checkpoint.json(data.sourceSymbols),
+      "charlm.target-symbols": Checkpoint.json(data.targetSymbols),
+    ]
+  }
+
+  public func weightEntries() -> [(name: String, shape: [Int], values: [Float])] {
+    model.parameters.withUnsafeBufferPointer { p in
+      model.layout.tensors.map { ($0.name, $0.shape, Array(p[$0.range])) }
+    }
+  }
+}
+
+/// Levenshtein distance: insertions, deletions and substitutions, each 1.
+public enum EditDistance {
+  public static func between<T: Equatable>(_ reference: [T], _ hypothesis: [T]) -> Int {
+    if reference.isEmpty { return hypothesis.count }
+    var previous = Array(0...hypothesis.count)
+    var current = previous
+    for i in 1...reference.count {
+      current[0] = i
+      for j in stride(from: 1, through: hypothesis.count, by: 1) {
+        let substitution = previous[j - 1] + (reference[i - 1] == hypothesis[j - 1] ? 0 : 1)
+        current[j] = min(substitution, previous[j] + 1, current[j - 1] + 1)
+      }
+      swap(&previous, &current)
+    }
+    return previous[hypothesis.count]
+  }
+}
+
+extension Trainer where Task == Seq2SeqTask {
+  /// A new encoder–decoder run: the model initialised from `config.seed`.
+  public convenience init(
+    modelConfig: Seq2SeqConfig, config: TrainingConfig, data: Seq2SeqData, outputDirectory: String, gemm: GEMMEngine
+  ) throws(TrainingError) {
+    if let problem = config.problem ?? modelConfig.problem { throw .setup(problem) }
+    let model = Seq2SeqModel(config: modelConfig, gemm: gemm)
+    var rng = Xoshiro256(seed: config.seed)
+    model.initializeParameters(using: &rng, forgetBias: config.forgetBias)
+    let task = try Seq2SeqTask(model: model, data: data, batch: config.batch, seed: config.seed)
+    try self.init(
+      task: task, progress: TrainingProgress(position: task.startCursor, config: config),
+      outputDirectory: outputDirectory, rng: rng)
+  }
+}
+
+public typealias Seq2SeqTrainer = Trainer<Seq2SeqTask>
