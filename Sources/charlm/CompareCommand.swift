@@ -54,10 +54,10 @@ enum CompareCommand {
     if let seconds = try args.duration("--time") {
       options.budget = .trainingSeconds(seconds)
     } else {
-      options.budget = .steps(try args.int("--steps", default: 500, min: 1, max: TrainCommand.maximumSteps))
+      options.budget = .steps(try args.int("--steps", default: 500, min: 1, max: TrainingFlags.maximumSteps))
     }
     options.evaluationPoints = try args.int("--points", default: 20, min: 1)
-    options.training = try TrainCommand.trainingConfig(args, base: nil)
+    options.training = try TrainingFlags.trainingConfig(args, base: nil)
     options.outputDirectory = args.string("--out") ?? "checkpoints/compare"
     options.startFrom = args.string("--start-from")
     let reportPath = args.string("--report") ?? options.outputDirectory + "/report.html"

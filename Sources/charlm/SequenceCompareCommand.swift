@@ -116,12 +116,12 @@ enum SequenceCompareCommand {
     if let seconds = try args.duration("--time") {
       options.budget = .trainingSeconds(seconds)
     } else {
-      options.budget = .steps(try args.int("--steps", default: 500, min: 1, max: TrainCommand.maximumSteps))
+      options.budget = .steps(try args.int("--steps", default: 500, min: 1, max: TrainingFlags.maximumSteps))
     }
     options.evaluationPoints = try args.int("--points", default: 20, min: 1, max: 10_000)
     var base = TrainingConfig()
     base.batch = 32
-    options.training = try TrainCommand.trainingConfig(args, base: base)
+    options.training = try TrainingFlags.trainingConfig(args, base: base)
     options.balancesLabels = balancesLabels
     options.extraMetadata = extraMetadata
     options.outputDirectory = args.string("--out") ?? "checkpoints/\(kind)-compare"

@@ -38,6 +38,8 @@ enum SequenceTraining {
       OptionSpec("--threads", "N", "worker threads", default: "the cores this process may use"),
       OptionSpec("--json", nil, "print events as JSON lines"),
       OptionSpec("--on-divergence", "WHAT", "on a NaN/Inf loss: stop or rollback", default: "stop"),
+      OptionSpec("--max-rollbacks", "N", "with --on-divergence rollback: give up after N rollbacks", default: "3"),
+      OptionSpec("--allow-no-save", nil, "keep training when a checkpoint cannot be written (else stop)"),
     ]
   }
 
@@ -63,11 +65,7 @@ enum SequenceTraining {
     itemName: String, balancesLabels: Bool = false, extraMetadata: [String: String] = [:]
   ) throws -> Int32 {
     let outputDirectory = args.string("--out") ?? "checkpoints/\(kind)"
-    let json = args.flag("--json")
-    let requestedBudget = try TrainCommand.runFlags(args, outputDirectory: outputDirectory)
-    var budget = requestedBudget ?? .epochs(1)
     let threads = try args.threads()
-    let onDivergence: DivergenceChoice = try args.choice("--on-divergence", default: .stop)
     var base = TrainingConfig()
     base.batch = 32
     base.evalEvery = 200
@@ -75,73 +73,54 @@ enum SequenceTraining {
     if args.has("--forget-bias") && requestedModel.cell.forgetGateBlock == nil {
       throw UsageError(description: "--forget-bias needs a cell with a forget gate; \(requestedModel.cell.rawValue) has none")
     }
-    let gemm = GEMMEngine(pool: ThreadPool(threadCount: threads))
-    let trainer: SequenceTrainer
-    if args.flag("--resume") {
-      guard FileManager.default.fileExists(atPath: outputDirectory + "/" + Checkpoint.stateFile) else {
-        throw RuntimeError("no training state in \(outputDirectory) to resume; train without --resume first")
-      }
-      RunDirectory.removeStaleTemporaries(in: outputDirectory)
-      trainer = try Trainer.resume(outputDirectory: outputDirectory, data: data, kind: kind, gemm: gemm)
-      let saved = trainer.task.model.config
-      let changed =
-        (try modelConfig(args, data: data, output: output, base: saved) == saved ? [] : ["the model flags"])
-        + trainer.config.differences(from: try TrainCommand.trainingConfig(args, base: trainer.config))
-      try TrainCommand.refuseChanges(changed, outputDirectory: outputDirectory)
-      if balancesLabels && !trainer.task.balancesLabels {
-        throw UsageError(description: "the run in \(outputDirectory) was trained without --balance; resume it the same way")
-      }
-      budget = requestedBudget ?? trainer.progress.budget ?? budget
-      if !json { print("resuming \(outputDirectory) at step \(trainer.progress.step)") }
-    } else {
-      let existing = try TrainCommand.existingFiles(args, outputDirectory: outputDirectory)
-      var config = try TrainCommand.trainingConfig(args, base: base)
-      config.sizeSchedule(to: budget, stepsPerEpoch: (data.train.count + config.batch - 1) / config.batch)
-      trainer = try Trainer(
-        modelConfig: requestedModel, config: config, data: data, taskName: taskName, balancesLabels: balancesLabels,
-        outputDirectory: outputDirectory, gemm: gemm)
-      do { try RunDirectory.prepareForNewRun(outputDirectory, existing: existing) } catch {
-        throw RuntimeError(error.description)
-      }
-      if !json {
+    let setup = RunSetup<SequenceTask>(
+      start: { gemm, budget in
+        var config = try TrainingFlags.trainingConfig(args, base: base)
+        config.sizeSchedule(to: budget, stepsPerEpoch: (data.train.count + config.batch - 1) / config.batch)
+        let trainer = try Trainer(
+          modelConfig: requestedModel, config: config, data: data, taskName: taskName, balancesLabels: balancesLabels,
+          outputDirectory: outputDirectory, gemm: gemm)
+        trainer.task.extraMetadata = extraMetadata
+        return trainer
+      },
+      resume: { gemm in
+        let trainer = try Trainer.resume(outputDirectory: outputDirectory, data: data, kind: kind, gemm: gemm)
+        trainer.task.extraMetadata = extraMetadata
+        let saved = trainer.task.model.config
+        let changed =
+          (try modelConfig(args, data: data, output: output, base: saved) == saved ? [] : ["the model flags"])
+          + trainer.config.differences(from: try TrainingFlags.trainingConfig(args, base: trainer.config))
+        if balancesLabels && !trainer.task.balancesLabels {
+          throw UsageError(description: "the run in \(outputDirectory) was trained without --balance; resume it the same way")
+        }
+        return (trainer, changed)
+      },
+      describe: { trainer in
         let m = requestedModel
         for note in data.notes { print("note: \(note)") }
-        print(
+        return
           "training a \(taskName) model: \(m.bidirectional ? "bidirectional " : "")\(m.cell.rawValue) \(m.layers)×\(m.hiddenSize), \(trainer.task.model.layout.parameterCount) parameters, \(data.labels.count) labels, \(data.train.count) / \(data.validation.count) / \(data.test.count) sequences (train / val / test), \(trainer.stepsPerEpoch) steps per epoch, \(threads) thread\(threads == 1 ? "" : "s")"
-        )
-      }
-    }
-    trainer.task.extraMetadata = extraMetadata
-    trainer.divergencePolicy = onDivergence == .stop ? .stop : .rollback(maximum: 3)
-    try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
-    let m = trainer.task.model.config
-    let log = RunLog(
-      directory: outputDirectory,
-      title: "\(taskName): \(m.bidirectional ? "bidirectional " : "")\(m.cell.rawValue) \(m.layers)×\(m.hiddenSize)",
-      itemsPerStep: trainer.itemsPerStep, itemName: itemName,
-      resumingAt: args.flag("--resume") ? trainer.progress.step : nil)
-    log.details = [
-      ("model", "\(trainer.task.model.layout.parameterCount) parameters, embedding \(m.embeddingSize), dropout \(m.dropout)"),
-      ("data", "\(data.train.count) / \(data.validation.count) / \(data.test.count) sequences, \(data.labels.count) labels"),
-    ]
-    Interrupts.install()
-    let reporter = ProgressReporter(json: json, itemName: itemName)
-    let reason = try trainer.train(budget: budget, shouldStop: Interrupts.stopRequested) { event in
-      reporter.handle(event)
-      log.record(event)
-    }
-    log.flush()
-    reporter.finish()
-    if reason == .interrupted {
-      return TrainCommand.reportInterrupt(step: trainer.progress.step, outputDirectory: outputDirectory, json: json)
-    }
-    if !json, let best = trainer.progress.bestValidationLoss {
-      print(
+      },
+      log: { trainer, _, resuming in
+        let m = trainer.task.model.config
+        let log = RunLog(
+          directory: outputDirectory,
+          title: "\(taskName): \(m.bidirectional ? "bidirectional " : "")\(m.cell.rawValue) \(m.layers)×\(m.hiddenSize)",
+          itemsPerStep: trainer.itemsPerStep, itemName: itemName,
+          resumingAt: resuming ? trainer.progress.step : nil)
+        log.details = [
+          ("model", "\(trainer.task.model.layout.parameterCount) parameters, embedding \(m.embeddingSize), dropout \(m.dropout)"),
+          ("data", "\(data.train.count) / \(data.validation.count) / \(data.test.count) sequences, \(data.labels.count) labels"),
+        ]
+        return log
+      },
+      done: { trainer, best in
         String(
           format: "done: %d steps. best validation loss %.4f nats per %@. model: %@/%@", trainer.progress.step, best,
-          String(itemName.dropLast()), outputDirectory, Checkpoint.bestFile))
-      print("evaluate it with 'charlm \(kind) eval --checkpoint \(outputDirectory) …'")
-    }
-    return 0
+          String(itemName.dropLast()), outputDirectory, Checkpoint.bestFile)
+          + "\nevaluate it with 'charlm \(kind) eval --checkpoint \(outputDirectory) …'"
+      },
+      itemName: itemName)
+    return try RunDriver.run(args, outputDirectory: outputDirectory, defaultBudget: .epochs(1), setup: setup).status
   }
 }

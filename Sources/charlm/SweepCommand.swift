@@ -43,6 +43,9 @@ enum SweepCommand {
     let threads = try args.threads()
     let resuming = args.flag("--resume")
     let plan: SweepPlan
+    // Held for the sweep's life: one process writes a sweep folder at a time.
+    var sweepLock: RunLock?
+    defer { sweepLock?.release() }
     if resuming {
       if args.flag("--overwrite") {
         throw UsageError(description: "--resume continues the sweep in --out and --overwrite replaces it; give one of them")
@@ -54,6 +57,10 @@ enum SweepCommand {
             "--resume continues the sweep in \(out) with the plan saved in its \(SweepRecord.planFile); drop \(given.joined(separator: ", "))"
         )
       }
+      guard FileManager.default.fileExists(atPath: planPath) else {
+        throw RuntimeError("no sweep in \(out) to resume (no \(SweepRecord.planFile)); start one without --resume")
+      }
+      sweepLock = try TrainingFlags.lockRun(out)
       guard let data = FileManager.default.contents(atPath: planPath) else {
         throw RuntimeError("no sweep in \(out) to resume (no \(SweepRecord.planFile)); start one without --resume")
       }
@@ -68,7 +75,7 @@ enum SweepCommand {
       let corpus = try args.required("--corpus")
       let grid = try args.required("--grid")
       let budget: [String]
-      switch (args.string("--time-per-run"), try args.optionalInt("--steps-per-run", min: 1, max: TrainCommand.maximumSteps)) {
+      switch (args.string("--time-per-run"), try args.optionalInt("--steps-per-run", min: 1, max: TrainingFlags.maximumSteps)) {
       case (let time?, nil):
         guard try args.duration("--time-per-run") != nil else { throw UsageError(description: "--time-per-run needs a duration") }
         budget = ["--time", time]
@@ -112,6 +119,7 @@ enum SweepCommand {
       throw RuntimeError("--corpus: no file at \(plan.corpus); give the text to train on")
     }
     if !resuming {
+      sweepLock = try TrainingFlags.lockRun(out)
       let encoder = JSONEncoder()
       encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
       try OutputFile.write(try encoder.encode(plan), to: planPath)

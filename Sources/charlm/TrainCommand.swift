@@ -81,7 +81,7 @@ enum TrainCommand {
       )
     }
     let cell = try modelConfig(args, vocabularySize: 1, base: nil).cell
-    _ = try trainingConfig(args, base: nil)
+    _ = try TrainingFlags.trainingConfig(args, base: nil)
     _ = try args.choice("--recipe", default: RecipeChoice.auto)
     if args.has("--forget-bias") && cell.forgetGateBlock == nil {
       let cells = CellKind.allCases.filter { $0.forgetGateBlock != nil }.map(\.rawValue).joined(separator: ", ")
@@ -95,13 +95,7 @@ enum TrainCommand {
     let corpusPath = try args.required("--corpus")
     let outputDirectory = args.string("--out") ?? "checkpoints/run"
     let json = args.flag("--json")
-    // nil: a new run trains one epoch; a resumed one goes on to its saved budget.
-    let requestedBudget = try runFlags(args, outputDirectory: outputDirectory)
-    var budget = requestedBudget ?? .epochs(1)
     let threads = try args.threads()
-    let onDivergence: DivergenceChoice = try args.choice("--on-divergence", default: .stop)
-    let maximumRollbacks = try args.int("--max-rollbacks", default: 3, min: 1)
-
     var loadOptions = Corpus.LoadOptions()
     loadOptions.normalizeNewlines = args.flag("--normalize-newlines")
     loadOptions.bytes = args.flag("--bytes")
@@ -111,103 +105,79 @@ enum TrainCommand {
       throw UsageError(description: "--bytes always has 256 symbols; drop --max-vocabulary")
     }
     let validationLimit = try args.optionalInt("--val-chars", min: 2)
-    let sampleEvery = try args.optionalInt("--sample-every", min: 1, max: maximumSteps)
-    let gemm = GEMMEngine(pool: ThreadPool(threadCount: threads))
-    let trainer: LanguageModelTrainer
-    if args.flag("--resume") {
-      let statePath = outputDirectory + "/" + Checkpoint.stateFile
-      guard FileManager.default.fileExists(atPath: statePath) else {
-        throw RuntimeError("no training state in \(outputDirectory) to resume; train without --resume first")
-      }
-      RunDirectory.removeStaleTemporaries(in: outputDirectory)
-      let saved = try Checkpoint.read(path: statePath)
-      if loadOptions.bytes != saved.vocabulary.isBytes {
-        throw UsageError(
-          description:
-            "the run in \(outputDirectory) was trained \(saved.vocabulary.isBytes ? "with" : "without") --bytes; resume it the same way"
+    let sampleEvery = try args.optionalInt("--sample-every", min: 1, max: TrainingFlags.maximumSteps)
+    let setup = RunSetup<LanguageModelTask>(
+      start: { gemm, budget in
+        let corpus = try Corpus.load(path: corpusPath, options: loadOptions)
+        if corpus.droppedByteOrderMark && !json {
+          print("note: dropped the byte-order mark at the start of \(corpusPath)")
+        }
+        // First: no --batch or --window can make up for it.
+        if corpus.split.validation.count < 2 {
+          throw RuntimeError(
+            TokenizerError.corpusTooShort(characters: corpus.tokens.count, needed: 40, part: .validationSplit).description)
+        }
+        let recipe = try Self.recipe(args, budget: budget, corpus: corpus, gemm: gemm, json: json)
+        let modelConfig = try modelConfig(args, vocabularySize: corpus.vocabulary.count, base: recipe?.model)
+        var config = try TrainingFlags.trainingConfig(args, base: recipe?.training)
+        if let recipe, !args.has("--eval-every") {
+          // A --batch or --window of the user's changes what a step is; the run still gets its evaluations.
+          config.evalEvery = Recipe.evaluationInterval(
+            plannedCharacters: recipe.plannedCharacters, batch: config.batch, window: config.window)
+        }
+        config.sizeSchedule(
+          to: budget,
+          stepsPerEpoch: try LanguageModelTask.stepsPerEpoch(trainingTokens: corpus.split.train.count, config: config))
+        let trainer = try Trainer(
+          modelConfig: modelConfig, config: config, corpus: corpus, outputDirectory: outputDirectory, gemm: gemm)
+        trainer.validationLimit = validationLimit
+        return trainer
+      },
+      resume: { gemm in
+        let saved = try Checkpoint.read(path: outputDirectory + "/" + Checkpoint.stateFile)
+        if loadOptions.bytes != saved.vocabulary.isBytes {
+          throw UsageError(
+            description:
+              "the run in \(outputDirectory) was trained \(saved.vocabulary.isBytes ? "with" : "without") --bytes; resume it the same way"
+          )
+        }
+        var options = loadOptions
+        options.vocabulary = saved.vocabulary
+        let corpus = try Corpus.load(path: corpusPath, options: options)
+        let trainer = try Trainer.resume(outputDirectory: outputDirectory, corpus: corpus, gemm: gemm)
+        trainer.validationLimit = validationLimit
+        let requestedModel = try modelConfig(args, vocabularySize: saved.vocabulary.count, base: trainer.model.config)
+        let requestedTraining = try TrainingFlags.trainingConfig(args, base: trainer.config)
+        return (
+          trainer,
+          trainer.model.config.differences(from: requestedModel) + trainer.config.differences(from: requestedTraining)
         )
-      }
-      loadOptions.vocabulary = saved.vocabulary
-      let corpus = try Corpus.load(path: corpusPath, options: loadOptions)
-      trainer = try Trainer.resume(outputDirectory: outputDirectory, corpus: corpus, gemm: gemm)
-      let requestedModel = try modelConfig(args, vocabularySize: saved.vocabulary.count, base: trainer.model.config)
-      let requestedTraining = try trainingConfig(args, base: trainer.config)
-      let changed = trainer.model.config.differences(from: requestedModel)
-        + trainer.config.differences(from: requestedTraining)
-      try refuseChanges(changed, outputDirectory: outputDirectory)
-      budget = requestedBudget ?? trainer.progress.budget ?? budget
-      if !json { print("resuming \(outputDirectory) at step \(trainer.progress.step)") }
-    } else {
-      // With --overwrite the old run is cleared only once the new one is ready to start (below).
-      let existing = try existingFiles(args, outputDirectory: outputDirectory)
-      let corpus = try Corpus.load(path: corpusPath, options: loadOptions)
-      if corpus.droppedByteOrderMark && !json {
-        print("note: dropped the byte-order mark at the start of \(corpusPath)")
-      }
-      // First: no --batch or --window can make up for it.
-      if corpus.split.validation.count < 2 {
-        throw RuntimeError(
-          TokenizerError.corpusTooShort(characters: corpus.tokens.count, needed: 40, part: .validationSplit).description)
-      }
-      let recipe = try Self.recipe(args, budget: budget, corpus: corpus, gemm: gemm, json: json)
-      let modelConfig = try modelConfig(args, vocabularySize: corpus.vocabulary.count, base: recipe?.model)
-      var config = try trainingConfig(args, base: recipe?.training)
-      if let recipe, !args.has("--eval-every") {
-        // A --batch or --window of the user's changes what a step is; the run still gets its evaluations.
-        config.evalEvery = Recipe.evaluationInterval(
-          plannedCharacters: recipe.plannedCharacters, batch: config.batch, window: config.window)
-      }
-      config.sizeSchedule(
-        to: budget, stepsPerEpoch: try LanguageModelTask.stepsPerEpoch(trainingTokens: corpus.split.train.count, config: config))
-      trainer = try Trainer(
-        modelConfig: modelConfig, config: config, corpus: corpus, outputDirectory: outputDirectory, gemm: gemm)
-      do { try RunDirectory.prepareForNewRun(outputDirectory, existing: existing) } catch {
-        throw RuntimeError(error.description)
-      }
-      if !json {
+      },
+      describe: { trainer in
         let m = trainer.model
-        print(
+        let corpus = trainer.task.corpus
+        return
           "training \(m.config.cell.rawValue) \(m.config.layers)×\(m.config.hiddenSize)\(m.config.dropout > 0 ? ", dropout \(m.config.dropout)" : ""), \(m.layout.parameterCount) parameters, vocabulary \(m.config.vocabularySize), \(corpus.split.train.count) training characters, \(trainer.stepsPerEpoch) steps per epoch, \(threads) thread\(threads == 1 ? "" : "s")"
-        )
-      }
-    }
-
-    trainer.validationLimit = validationLimit
-    trainer.divergencePolicy = onDivergence == .stop ? .stop : .rollback(maximum: maximumRollbacks)
-    trainer.allowNoSave = args.flag("--allow-no-save")
-    let log = try runLog(
-      trainer, corpusPath: corpusPath, budget: budget, threads: threads, resuming: args.flag("--resume"))
-    Interrupts.install()
-    let reporter = ProgressReporter(json: json)
-    let reason = try trainer.train(budget: budget, shouldStop: Interrupts.stopRequested) { event in
-      reporter.handle(event)
-      log.record(event)
-      if let every = sampleEvery, case .step(let step, _, _, _, _, _, _, _) = event, step % every == 0 {
-        let text = Self.sample(trainer, length: 200)
-        log.recordSample(text, at: step)
-        reporter.show(sample: text, step: step)
-      }
-    }
-    log.flush()
-    reporter.finish()
-    if reason == .interrupted {
-      return (
-        TrainCommand.reportInterrupt(step: trainer.progress.step, outputDirectory: outputDirectory, json: json), trainer
-      )
-    }
-    if !json && reporter.skippedSaves > 0 {
-      print(
-        "done: \(trainer.progress.step) steps, but \(reporter.skippedSaves) save\(reporter.skippedSaves == 1 ? "" : "s") failed (--allow-no-save): the files in \(outputDirectory) may hold an older model than this run reached"
-      )
-    } else if !json, let best = trainer.progress.bestValidationLoss {
-      let metrics = Metrics(loss: best, characters: 0)
-      print(
-        String(
+      },
+      log: { trainer, budget, resuming in
+        try runLog(trainer, corpusPath: corpusPath, budget: budget, threads: threads, resuming: resuming)
+      },
+      done: { trainer, best in
+        let metrics = Metrics(loss: best, characters: 0)
+        return String(
           format: "done: %d steps. best validation loss %.4f nats, %.4f bpc, perplexity %.3f. model: %@/%@",
           trainer.progress.step, metrics.loss, metrics.bitsPerCharacter, metrics.perplexity, outputDirectory,
-          Checkpoint.bestFile))
-    }
-    return (0, trainer)
+          Checkpoint.bestFile)
+      },
+      onEvent: { trainer, event, log, reporter in
+        if let every = sampleEvery, case .step(let step, _, _, _, _, _, _, _) = event, step % every == 0 {
+          let text = Self.sample(trainer, length: 200)
+          log.recordSample(text, at: step)
+          reporter.show(sample: text, step: step)
+        }
+      })
+    // nil: a new run trains one epoch; a resumed one goes on to its saved budget.
+    return try RunDriver.run(args, outputDirectory: outputDirectory, defaultBudget: .epochs(1), setup: setup)
   }
 
   /// What --recipe auto picks for a new run with a --time budget, printed
@@ -259,53 +229,6 @@ enum TrainCommand {
       steps += 1
     } while Date().timeIntervalSince(start) < 0.3 && steps < 20
     return Double(steps * trainer.itemsPerStep) / max(1e-9, Date().timeIntervalSince(start))
-  }
-
-  /// Checks --out, --resume against --overwrite, and the budget flags of
-  /// any training command; returns the budget asked for, if any.
-  static func runFlags(_ args: ParsedArguments, outputDirectory: String) throws(UsageError) -> TrainingBudget? {
-    if let problem = RunDirectory.problem(with: outputDirectory) { throw UsageError(description: problem) }
-    if args.flag("--resume") && args.flag("--overwrite") {
-      throw UsageError(description: "--resume continues the run in --out and --overwrite replaces it; give one of them")
-    }
-    let budgetFlags = ["--steps", "--epochs", "--time"].filter(args.has)
-    if budgetFlags.count > 1 {
-      throw UsageError(
-        description: "give only one of --steps, --epochs and --time (got \(budgetFlags.joined(separator: ", ")))")
-    }
-    if let steps = try args.optionalInt("--steps", min: 1, max: maximumSteps) { return .steps(steps) }
-    if let seconds = try args.duration("--time") { return .seconds(seconds) }
-    if args.has("--epochs") { return .epochs(try args.int("--epochs", default: 1, min: 1, max: 1_000_000)) }
-    return nil
-  }
-
-  /// Says where a run stopped by Ctrl-C was saved; the exit status 128 + the signal.
-  static func reportInterrupt(step: Int, outputDirectory: String, json: Bool) -> Int32 {
-    if json {
-      print(#"{"event":"interrupted","step":\#(step)}"#)
-    } else {
-      print("interrupted at step \(step); saved \(outputDirectory)/\(Checkpoint.latestFile); continue with --resume")
-    }
-    return 128 + Interrupts.received
-  }
-
-  /// What a resumed run's flags change (`changed`), refused.
-  static func refuseChanges(_ changed: [String], outputDirectory: String) throws(UsageError) {
-    guard !changed.isEmpty else { return }
-    throw UsageError(
-      description:
-        "--resume continues the run in \(outputDirectory) with its saved configuration, and the flags given change it (\(changed.joined(separator: ", "))); drop those flags, or train into a new --out"
-    )
-  }
-
-  /// How a new run treats the files of an earlier one in --out: without
-  /// --overwrite, refused now, before any work.
-  static func existingFiles(_ args: ParsedArguments, outputDirectory: String) throws(UsageError) -> ExistingFiles {
-    guard !args.flag("--overwrite") else { return .replace }
-    do { try RunDirectory.prepareForNewRun(outputDirectory, existing: .refuse) } catch {
-      throw UsageError(description: error.description)
-    }
-    return .refuse
   }
 
   /// The run's metrics.csv and report.html, with what the report says about the run.
@@ -366,32 +289,6 @@ enum TrainCommand {
 
   /// 10¹²: more steps than any run takes, and small enough that every
   /// product of steps with characters or seconds fits an Int.
-  static let maximumSteps = 1_000_000_000_000
-
-  static func trainingConfig(_ args: ParsedArguments, base: TrainingConfig?) throws(UsageError) -> TrainingConfig {
-    var config = base ?? TrainingConfig()
-    config.batch = try args.int("--batch", default: config.batch, min: 1, max: 1 << 16)
-    config.window = try args.int("--window", default: config.window, min: 1, max: 1 << 16)
-    config.schedule.baseRate = try args.float("--lr", default: config.schedule.baseRate, in: 1e-10...10)
-    config.clip = try args.float("--clip", default: config.clip, in: 0...1e6)
-    config.optimizer = try args.choice("--optimizer", default: config.optimizer)
-    config.momentum = Float(
-      try args.double("--momentum", default: Double(config.momentum), min: 0, max: 1, upperOpen: true))
-    config.schedule.kind = try args.choice("--schedule", default: config.schedule.kind)
-    config.schedule.warmupSteps = try args.int(
-      "--warmup", default: config.schedule.warmupSteps, min: 0, max: maximumSteps)
-    config.schedule.decayEvery = try args.int(
-      "--decay-every", default: config.schedule.decayEvery, min: 1, max: maximumSteps)
-    config.schedule.decayFactor = try args.float("--decay-factor", default: config.schedule.decayFactor, in: 1e-6...1)
-    config.schedule.annealFraction = try args.double(
-      "--anneal", default: config.schedule.annealFraction, min: 0, max: 1, lowerOpen: true)
-    config.evalEvery = try args.int("--eval-every", default: config.evalEvery, min: 1, max: maximumSteps)
-    config.seed = try args.seed() ?? config.seed
-    if args.has("--forget-bias") {
-      config.forgetBias = try args.float("--forget-bias", default: 0, in: -100...100)
-    }
-    return config
-  }
 }
 
 /// --recipe
@@ -399,106 +296,3 @@ enum RecipeChoice: String, CaseIterable {
   case auto, none
 }
 
-/// --on-divergence
-enum DivergenceChoice: String, CaseIterable {
-  case stop, rollback
-}
-
-/// Prints training events: a live line on a terminal, periodic plain lines
-/// otherwise, or JSON lines with --json.
-final class ProgressReporter {
-  let json: Bool
-  let live = Terminal.isInteractive
-  var lastPrint = Date.distantPast
-  var lineOpen = false
-  /// Saves that failed under --allow-no-save: the files on disk are older than the run.
-  var skippedSaves = 0
-
-  /// What a step scores, for a task other than the language model ("names"); nil: characters, with bits per character.
-  let itemName: String?
-
-  init(json: Bool, itemName: String? = nil) {
-    self.json = json
-    self.itemName = itemName
-  }
-
-  func handle(_ event: TrainingEvent) {
-    switch event {
-    case .step(let step, let epoch, let loss, let norm, let rate, let speed, let fraction, let left):
-      let now = Date()
-      let interval = live && !json ? 0.1 : 10
-      guard now.timeIntervalSince(lastPrint) >= interval || step == 1 else { return }
-      lastPrint = now
-      if json {
-        print(
-          String(
-            format:
-              #"{"event":"step","step":%d,"epoch":%d,"loss":%.5f,"grad_norm":%.4f,"lr":%.3g,"chars_per_sec":%.0f}"#,
-            step, epoch, loss, norm, rate, speed))
-        return
-      }
-      var line = String(
-        format: "step %d  epoch %d  loss %.4f  |g| %.2f  lr %.2g  %@ %@/s", step, epoch, loss, norm, rate,
-        Terminal.count(speed), itemName ?? "chars")
-      if let fraction { line += String(format: "  %3.0f%%", fraction * 100) }
-      if let left { line += "  ETA " + Terminal.duration(left) }
-      if live {
-        Terminal.write("\r\u{1B}[K" + line)
-        lineOpen = true
-      } else {
-        print(line)
-      }
-    case .evaluation(let step, let metrics, let isBest, _):
-      if json {
-        print(
-          String(
-            format:
-              #"{"event":"validation","step":%d,"loss":%.6f,"bpc":%.6f,"perplexity":%.6f,"characters":%d,"best":%@}"#,
-            step, metrics.loss, metrics.bitsPerCharacter, metrics.perplexity, metrics.characters,
-            isBest ? "true" : "false"))
-        return
-      }
-      closeLine()
-      if itemName != nil {
-        print(String(format: "validation  step %d  loss %.4f%@", step, metrics.loss, isBest ? "  (best so far)" : ""))
-        return
-      }
-      print(
-        String(
-          format: "validation  step %d  loss %.4f  bpc %.4f  perplexity %.3f%@", step, metrics.loss,
-          metrics.bitsPerCharacter, metrics.perplexity, isBest ? "  (best so far)" : ""))
-    case .saved:
-      break
-    case .saveSkipped(let message):
-      skippedSaves += 1
-      closeLine()
-      Terminal.warning("not saved (--allow-no-save, training goes on): \(message)")
-    case .rolledBack(let from, let to, let scale):
-      closeLine()
-      if json {
-        print(#"{"event":"rollback","from_step":\#(from),"to_step":\#(to),"lr_scale":\#(scale)}"#)
-      } else {
-        print("diverged at step \(from): back to the state saved at step \(to), learning rate ×\(scale)")
-      }
-    }
-  }
-
-  func closeLine() {
-    if lineOpen {
-      Terminal.write("\n")
-      lineOpen = false
-    }
-  }
-
-  func finish() { closeLine() }
-
-  func show(sample text: String, step: Int) {
-    closeLine()
-    if json {
-      let encoded = (try? JSONEncoder().encode(text)).map { String(decoding: $0, as: UTF8.self) } ?? "\"\""
-      print(#"{"event":"sample","step":\#(step),"text":\#(encoded)}"#)
-    } else {
-      print("--- sample at step \(step) ---\n\(text)\n---")
-    }
-  }
-}

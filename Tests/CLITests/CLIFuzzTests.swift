@@ -1,5 +1,6 @@
 import Foundation
 import Kernels
+import LanguageModel
 import Testing
 
 /// `make fuzz-cli`: seeded hostile invocations of every command, in classes
@@ -275,11 +276,13 @@ struct CLIFuzzTests {
     return directory
   }
 
-  /// Every regular file under `directory`, with its bytes.
+  /// Every regular file under `directory`, with its bytes; not run locks,
+  /// whose holder's process id every writer records, by design.
   static func snapshot(_ directory: String) -> [String: Data] {
     var files: [String: Data] = [:]
     guard let walker = FileManager.default.enumerator(atPath: directory) else { return files }
     while let name = walker.nextObject() as? String {
+      if name.hasSuffix("/" + RunLock.fileName) || name == RunLock.fileName { continue }
       let path = directory + "/" + name
       var isDirectory: ObjCBool = false
       guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
