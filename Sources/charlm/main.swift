@@ -11,15 +11,18 @@ let commands = [
   InfoCommand.spec, BaselineCommand.spec, ReportCommand.spec, ParityCommand.spec, CorpusCommand.contextSpec, ProbeCommand.contextSpec, ProbeCommand.gradientSpec,
   TagCommand.trainSpec, TagCommand.applySpec, TagCommand.evalSpec, TagCommand.baselineSpec, SequenceCompareCommand.tagSpec,
   ClassifyCommand.trainSpec, ClassifyCommand.predictSpec, ClassifyCommand.evalSpec, SequenceCompareCommand.classifySpec,
+  Seq2SeqCommand.trainSpec, Seq2SeqCommand.translateSpec, Seq2SeqCommand.evalSpec,
   SweepCommand.spec,
 ]
+// The names' column, as wide as the longest name and two spaces.
+let commandColumn = (commands.map(\.name.count).max() ?? 0) + 2
 let overview = """
   charlm: character-level language models (RNN, GRU, LSTM), trained on your own text
 
   usage: charlm <command> [options]
 
   commands:
-  \(commands.map { "  " + $0.name.padding(toLength: 15, withPad: " ", startingAt: 0) + $0.abstract }.joined(separator: "\n"))
+  \(commands.map { "  " + $0.name.padding(toLength: commandColumn, withPad: " ", startingAt: 0) + $0.abstract }.joined(separator: "\n"))
 
   'charlm <command> --help' lists a command's options.
   """
@@ -82,6 +85,9 @@ func runCommand(_ arguments: [String]) -> Int32 {
     case "tag compare": return try SequenceCompareCommand.tag(parsed)
     case "classify eval": return try ClassifyCommand.eval(parsed)
     case "classify compare": return try SequenceCompareCommand.classify(parsed)
+    case "seq2seq train": return try Seq2SeqCommand.train(parsed)
+    case "seq2seq translate": return try Seq2SeqCommand.translate(parsed)
+    case "seq2seq eval": return try Seq2SeqCommand.eval(parsed)
     default:
       Terminal.error("'charlm \(name)' is listed but not wired to a handler; this is a bug in charlm")
       return 1

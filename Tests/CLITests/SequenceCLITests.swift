@@ -228,3 +228,61 @@ struct SequenceCLITests {
     }
   }
 }
+
+/// `charlm seq2seq` end to end on generated pairs, and its refusals.
+struct Seq2SeqCLITests {
+  static func reversalPairs() throws -> (directory: String, pairs: String) {
+    let directory = NSTemporaryDirectory() + "charlm-s2s-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    var rng = Xoshiro256(seed: 11)
+    var seen = Set<String>()
+    var lines: [String] = []
+    while lines.count < 1500 {
+      let word = String((0..<Int.random(in: 3...6, using: &rng)).map { _ in "abcdef".randomElement(using: &rng)! })
+      if seen.insert(word).inserted { lines.append(word + "\t" + String(word.reversed())) }
+    }
+    let pairs = directory + "/pairs.tsv"
+    try lines.joined(separator: "\n").write(toFile: pairs, atomically: true, encoding: .utf8)
+    return (directory, pairs)
+  }
+
+  @Test func trainTranslateAndEval() throws {
+    let (directory, pairs) = try Self.reversalPairs()
+    let out = directory + "/run"
+    let trained = try CLITests.run([
+      "seq2seq", "train", "--pairs", pairs, "--hidden", "48", "--embedding", "16", "--bidirectional", "--lr", "1e-2",
+      "--batch", "32", "--steps", "600", "--eval-every", "150", "--out", out, "--threads", "1",
+    ])
+    #expect(trained.status == 0, "\(trained.error)")
+    #expect(trained.output.contains("symbol error rate"))
+    let translated = try CLITests.run(["seq2seq", "translate", "--checkpoint", out, "--text", "abcdef"])
+    #expect(translated.status == 0, "\(translated.error)")
+    let fields = translated.output.trimmingCharacters(in: .newlines).split(separator: "\t")
+    #expect(fields.count == 3 && fields[0] == "abcdef" && fields[1] == "fedcba", "\(translated.output)")
+    let evaluated = try CLITests.run(["seq2seq", "eval", "--checkpoint", out, "--pairs", pairs, "--json"])
+    #expect(evaluated.status == 0, "\(evaluated.error)")
+    let score = try JSONSerialization.jsonObject(with: Data(evaluated.output.utf8)) as? [String: Any]
+    #expect((score?["accuracy"] as? Double ?? 0) >= 0.95, "\(evaluated.output)")
+
+    let unknown = try CLITests.run(["seq2seq", "translate", "--checkpoint", out, "--text", "abz"])
+    #expect(unknown.status == 1)
+    #expect(unknown.error.contains("'z' (U+7A)"), "\(unknown.error)")
+  }
+
+  @Test(arguments: [
+    ("a b\n", "tsv", "has no tab"),
+    ("abc\t\n", "tsv", "empty target"),
+    ("cat K AE1 T\ndog\n", "cmudict", "no phonemes"),
+  ])
+  func badPairsAreRefusedAndNothingIsWritten(text: String, format: String, message: String) throws {
+    let directory = NSTemporaryDirectory() + "charlm-s2s-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let pairs = directory + "/pairs.txt"
+    try text.write(toFile: pairs, atomically: true, encoding: .utf8)
+    let out = directory + "/run"
+    let result = try CLITests.run(["seq2seq", "train", "--pairs", pairs, "--format", format, "--out", out, "--steps", "2"])
+    #expect(result.status != 0)
+    #expect(result.error.contains(message) && result.error.split(separator: "\n").count == 1, "\(result.error)")
+    #expect(!FileManager.default.fileExists(atPath: out))
+  }
+}

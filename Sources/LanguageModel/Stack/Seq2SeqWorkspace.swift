@@ -1,13 +1,5 @@
 import Kernels
-
-/// One source and its target, as token ids (the target without the boundary).
-public struct SequencePair: Sendable, Equatable {
-  public var source: [Int32]
-  public var target: [Int32]
-  public init(source: [Int32], target: [Int32]) {
-    (self.source, self.target) = (source, target)
-  }
-}
+import Tokenizer
 
 /// Activations and scratch of a `Seq2SeqModel` for up to `batch` pairs with
 /// sources of up to `sourceWindow` tokens and targets of up to

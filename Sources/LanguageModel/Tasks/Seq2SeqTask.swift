@@ -1,5 +1,6 @@
 import Foundation
 import Kernels
+import Tokenizer
 
 /// Pairs of token sequences and the symbols their ids name: source symbols,
 /// and target symbols whose id 0 is the boundary.
@@ -8,22 +9,23 @@ public struct Seq2SeqData: Sendable {
   /// `targetSymbols[0]` is the boundary.
   public let targetSymbols: [String]
   public let train: [SequencePair]
-  public let validation: [SequencePair]
+  /// Each source with all its targets: an output equal to any is right.
+  public let validation: [PairGroup]
 
-  public init(sourceSymbols: [String], targetSymbols: [String], train: [SequencePair], validation: [SequencePair]) {
+  public init(sourceSymbols: [String], targetSymbols: [String], train: [SequencePair], validation: [PairGroup]) {
     (self.sourceSymbols, self.targetSymbols, self.train, self.validation) = (
       sourceSymbols, targetSymbols, train, validation
     )
   }
 
-  public var longestSource: Int { (train + validation).map(\.source.count).max() ?? 1 }
-  public var longestTarget: Int { (train + validation).map(\.target.count).max() ?? 1 }
+  public var longestSource: Int { (train.map(\.source.count) + validation.map(\.source.count)).max() ?? 1 }
+  public var longestTarget: Int { (train.map(\.target.count) + validation.flatMap { $0.targets.map(\.count) }).max() ?? 1 }
 
   /// Names the data exactly: symbols and every pair, in order.
   public var fingerprint: String {
     var hasher = FNV1a()
     for symbol in sourceSymbols + ["\u{0}"] + targetSymbols { hasher.add(symbol) }
-    for part in [train, validation] {
+    for part in [train, validation.flatMap(\.pairs)] {
       for pair in part {
         hasher.add(pair.source.map(String.init).joined(separator: ","))
         hasher.add(pair.target.map(String.init).joined(separator: ","))
@@ -56,6 +58,8 @@ public final class Seq2SeqTask: TrainingTask {
 
   public let model: Seq2SeqModel
   public let data: Seq2SeqData
+  /// Further metadata for the model files (how the data was read and split).
+  public var extraMetadata: [String: String] = [:]
   let batchSize: Int
   let shuffleSeed: UInt64
   let workspace: Seq2SeqWorkspace
@@ -133,17 +137,11 @@ public final class Seq2SeqTask: TrainingTask {
   }
 
   /// The validation part's symbol error rate as `loss` (`limit`: its first
-  /// pairs), over its reference symbols as `characters`.
+  /// sources), over its reference symbols as `characters`.
   public func validate(limit: Int?) -> Metrics {
-    let pairs = Array(data.validation.prefix(limit ?? .max))
-    let outputs = decode(pairs.map(\.source))
-    var edits = 0
-    var symbols = 0
-    for (pair, output) in zip(pairs, outputs) {
-      edits += EditDistance.between(pair.target, output)
-      symbols += pair.target.count
-    }
-    return Metrics(loss: symbols > 0 ? Double(edits) / Double(symbols) : .nan, characters: symbols)
+    let groups = Array(data.validation.prefix(limit ?? .max))
+    let score = Seq2SeqScore(groups: groups, outputs: decode(groups.map(\.source)))
+    return Metrics(loss: score.symbolErrorRate, characters: score.referenceSymbols)
   }
 
   public var dataFingerprint: String { data.fingerprint }
@@ -153,7 +151,7 @@ public final class Seq2SeqTask: TrainingTask {
       "format": format, "charlm.task": "seq2seq", "charlm.seq2seq-config": Checkpoint.json(model.config),
       "charlm.source-symbols": Checkpoint.json(data.sourceSymbols),
       "charlm.target-symbols": Checkpoint.json(data.targetSymbols),
-    ]
+    ].merging(extraMetadata) { own, _ in own }
   }
 
   public func weightEntries() -> [(name: String, shape: [Int], values: [Float])] {
@@ -181,6 +179,43 @@ public enum EditDistance {
   }
 }
 
+/// How outputs score against sources with one or more right targets: the
+/// closest target is the reference (the usual convention for words with
+/// several pronunciations).
+public struct Seq2SeqScore: Sendable {
+  /// Sources whose output equals one of their targets.
+  public let exact: Int
+  public let sources: Int
+  /// Edits to the closest target, summed, and that target's length, summed.
+  public let edits: Int
+  public let referenceSymbols: Int
+
+  public init(groups: [PairGroup], outputs: [[Int32]]) {
+    precondition(groups.count == outputs.count)
+    var (exact, edits, symbols) = (0, 0, 0)
+    for (group, output) in zip(groups, outputs) {
+      // Fewest edits; of equals, the longer reference.
+      var best = (edits: Int.max, length: 0)
+      for target in group.targets {
+        let distance = EditDistance.between(target, output)
+        if distance < best.edits || (distance == best.edits && target.count > best.length) {
+          best = (distance, target.count)
+        }
+      }
+      if best.edits == 0 { exact += 1 }
+      edits += best.edits
+      symbols += best.length
+    }
+    (self.exact, self.sources, self.edits, self.referenceSymbols) = (exact, groups.count, edits, symbols)
+  }
+
+  /// Word (sequence) error rate: the share of sources not exactly right.
+  public var wordErrorRate: Double { sources > 0 ? 1 - Double(exact) / Double(sources) : .nan }
+  public var accuracy: Double { sources > 0 ? Double(exact) / Double(sources) : .nan }
+  /// Symbol (phoneme) error rate: edits over reference symbols.
+  public var symbolErrorRate: Double { referenceSymbols > 0 ? Double(edits) / Double(referenceSymbols) : .nan }
+}
+
 extension Trainer where Task == Seq2SeqTask {
   /// A new encoder–decoder run: the model initialised from `config.seed`.
   public convenience init(
@@ -194,6 +229,30 @@ extension Trainer where Task == Seq2SeqTask {
     try self.init(
       task: task, progress: TrainingProgress(position: task.startCursor, config: config),
       outputDirectory: outputDirectory, rng: rng)
+  }
+}
+
+extension Trainer where Task == Seq2SeqTask {
+  /// Continues the run saved in `outputDirectory` on `data`, which must be the run's.
+  public static func resume(outputDirectory: String, data: Seq2SeqData, gemm: GEMMEngine) throws(TrainingError)
+    -> Trainer
+  {
+    try resume(outputDirectory: outputDirectory) { (file, progress, path) throws(CheckpointError) in
+      let contents = try Seq2SeqCheckpoint.contents(of: file, path: path)
+      guard contents.sourceSymbols == data.sourceSymbols, contents.targetSymbols == data.targetSymbols else {
+        throw CheckpointError.incompatible(
+          path: path, reason: "these pairs have other symbols than the run's; resume on the same file and options")
+      }
+      let model = Seq2SeqModel(config: contents.config, gemm: gemm)
+      try Checkpoint.loadWeights(file, tensors: model.layout.tensors, into: model.parameters, path: path)
+      do throws(TrainingError) {
+        let task = try Seq2SeqTask(model: model, data: data, batch: progress.config.batch, seed: progress.config.seed)
+        task.extraMetadata = contents.metadata.filter { $0.key.hasPrefix("charlm.data.") }
+        return task
+      } catch {
+        throw CheckpointError.incompatible(path: path, reason: error.description)
+      }
+    }
   }
 }
 

@@ -1,0 +1,300 @@
+import Foundation
+import Kernels
+import LanguageModel
+import Tokenizer
+import Workbench
+
+/// `charlm seq2seq`: many-to-many, unaligned. An encoder reads a source, a
+/// decoder with attention writes its target (grapheme-to-phoneme, reversal, …).
+enum Seq2SeqCommand {
+  static let dataOptions = [
+    OptionSpec("--pairs", "FILE", "pairs: source<TAB>target lines, or with --format cmudict the dictionary's own"),
+    OptionSpec("--format", "KIND", "tsv or cmudict (word PH PH …; word(2) an alternative; # a comment)", default: "tsv"),
+    OptionSpec(
+      "--target-tokens", "KIND", "chars (each character a token) or symbols (whitespace-separated, each a token)",
+      default: "symbols with cmudict, else chars"),
+    OptionSpec("--strip-stress", nil, "drop the digits ending each target symbol (ARPAbet stress)"),
+    OptionSpec("--split-seed", "N", "seed of the 90/5/5 split by source", default: "1"),
+  ]
+
+  static let trainSpec = CommandSpec(
+    name: "seq2seq train",
+    abstract: "train an encoder–decoder with attention on pairs of sequences",
+    usage: "charlm seq2seq train --pairs FILE [options]",
+    options: dataOptions + [
+      OptionSpec(
+        "--attention", "KIND",
+        "none (Sutskever 2014), dot or general (Luong 2015), additive (Bahdanau 2015)", default: "additive"),
+      OptionSpec(
+        "--cell", "KIND", "recurrent cell: \(CellKind.allCases.map(\.rawValue).joined(separator: ", "))",
+        default: "lstm"),
+      OptionSpec("--bidirectional", nil, "a bidirectional encoder (its final states bridged to the decoder)"),
+      OptionSpec("--layers", "N", "layers of the encoder and of the decoder", default: "1"),
+      OptionSpec("--hidden", "N", "hidden size of each encoder direction and of the decoder", default: "128"),
+      OptionSpec("--embedding", "N", "size of both embeddings", default: "64"),
+      OptionSpec("--dropout", "P", "dropout on the encoder layers' outputs, in [0, 1)", default: "0"),
+      OptionSpec("--forget-bias", "B", "initial forget-gate bias of the LSTM cells", default: "PyTorch's initialisation"),
+      OptionSpec("--val-pairs", "N", "validate on the first N validation sources", default: "500"),
+    ] + SequenceTraining.trainingOptions(defaultOut: "checkpoints/seq2seq", items: "pairs"),
+    examples: [
+      "charlm seq2seq train --pairs ../shared/corpora/cmudict.dict --format cmudict --strip-stress --bidirectional --time 30m --out checkpoints/g2p"
+    ])
+
+  static let translateSpec = CommandSpec(
+    name: "seq2seq translate",
+    abstract: "decode sources with a trained encoder–decoder: source<TAB>output<TAB>log-probability a line",
+    usage: "charlm seq2seq translate --checkpoint PATH [--text TEXT | --file FILE] (else standard input)",
+    options: [
+      OptionSpec("--checkpoint", "PATH", "an encoder–decoder's model file or run directory"),
+      OptionSpec("--text", "TEXT", "one source"),
+      OptionSpec("--file", "FILE", "a UTF-8 file of sources, one a line"),
+      OptionSpec("--threads", "N", "worker threads", default: "the cores this process may use"),
+    ],
+    examples: ["charlm seq2seq translate --checkpoint checkpoints/g2p --text charlm"])
+
+  static let evalSpec = CommandSpec(
+    name: "seq2seq eval",
+    abstract: "score an encoder–decoder: exact match, word and symbol error rates, by source length",
+    usage: "charlm seq2seq eval --checkpoint PATH --pairs FILE [--split val|test] [--json]",
+    options: [
+      OptionSpec("--checkpoint", "PATH", "an encoder–decoder's model file or run directory"),
+      OptionSpec("--pairs", "FILE", "the pairs it was trained on, read and split as in training"),
+      OptionSpec("--split", "PART", "val or test", default: "test"),
+      OptionSpec("--json", nil, "print the scores as one JSON object"),
+      OptionSpec("--threads", "N", "worker threads", default: "the cores this process may use"),
+    ],
+    examples: ["charlm seq2seq eval --checkpoint checkpoints/g2p --pairs ../shared/corpora/cmudict.dict"])
+
+  enum Key {
+    static let format = "charlm.data.format"
+    static let targetTokens = "charlm.data.target-tokens"
+    static let stripStress = "charlm.data.strip-stress"
+    static let splitSeed = "charlm.data.split-seed"
+  }
+
+  static func dataOptions(_ args: ParsedArguments) throws -> PairData.Options {
+    var options = PairData.Options()
+    options.format = try args.choice("--format", default: .tsv)
+    options.targetTokens = try args.choice("--target-tokens", default: options.format == .cmudict ? .symbols : .characters)
+    options.stripStress = args.flag("--strip-stress")
+    options.seed = try args.seed("--split-seed") ?? 1
+    return options
+  }
+
+  static func metadata(_ options: PairData.Options) -> [String: String] {
+    [
+      Key.format: options.format.rawValue, Key.targetTokens: options.targetTokens.rawValue,
+      Key.stripStress: options.stripStress ? "true" : "false", Key.splitSeed: String(options.seed),
+    ]
+  }
+
+  /// The reading options a model file recorded.
+  static func dataOptions(_ metadata: [String: String]) -> PairData.Options {
+    var options = PairData.Options()
+    options.format = metadata[Key.format].flatMap(PairFormat.init(rawValue:)) ?? .tsv
+    options.targetTokens = metadata[Key.targetTokens].flatMap(TargetTokens.init(rawValue:)) ?? .characters
+    options.stripStress = metadata[Key.stripStress] == "true"
+    options.seed = metadata[Key.splitSeed].flatMap(UInt64.init) ?? 1
+    return options
+  }
+
+  static func loadPairs(_ path: String, options: PairData.Options) throws -> PairData {
+    do { return try PairData.load(path: path, options: options) } catch { throw RuntimeError(error.description) }
+  }
+
+  static func train(_ args: ParsedArguments) throws -> Int32 {
+    let path = try args.required("--pairs")
+    let options = try dataOptions(args)
+    let outputDirectory = args.string("--out") ?? "checkpoints/seq2seq"
+    let threads = try args.threads()
+    let validationLimit = try args.int("--val-pairs", default: 500, min: 1)
+    var base = TrainingConfig()
+    base.batch = 64
+    base.evalEvery = 200
+    let pairs = try loadPairs(path, options: options)
+    let data = Seq2SeqData(
+      sourceSymbols: pairs.sourceSymbols, targetSymbols: pairs.targetSymbols, train: pairs.train,
+      validation: pairs.validation)
+    func modelConfig(base: Seq2SeqConfig?) throws(UsageError) -> Seq2SeqConfig {
+      let config = Seq2SeqConfig(
+        cell: try args.choice("--cell", default: base?.cell ?? .lstm), sourceVocabularySize: data.sourceSymbols.count,
+        targetVocabularySize: data.targetSymbols.count,
+        embeddingSize: try args.int("--embedding", default: base?.embeddingSize ?? 64, min: 1, max: ModelConfig.maximumWidth),
+        hiddenSize: try args.int("--hidden", default: base?.hiddenSize ?? 128, min: 1, max: ModelConfig.maximumWidth),
+        encoderLayers: try args.int("--layers", default: base?.encoderLayers ?? 1, min: 1, max: ModelConfig.maximumLayers),
+        decoderLayers: try args.int("--layers", default: base?.decoderLayers ?? 1, min: 1, max: ModelConfig.maximumLayers),
+        bidirectional: args.flag("--bidirectional") || (base?.bidirectional ?? false),
+        attention: try args.choice("--attention", default: base?.attention ?? .additive),
+        dropout: try args.double("--dropout", default: base?.dropout ?? 0, min: 0, max: 1, upperOpen: true))
+      if let problem = config.problem { throw UsageError(description: problem) }
+      return config
+    }
+    let requested = try modelConfig(base: nil)
+    if args.has("--forget-bias") && requested.cell.forgetGateBlock == nil {
+      throw UsageError(description: "--forget-bias needs a cell with a forget gate; \(requested.cell.rawValue) has none")
+    }
+    let extraMetadata = metadata(options)
+    let setup = RunSetup<Seq2SeqTask>(
+      start: { gemm, budget in
+        var config = try TrainingFlags.trainingConfig(args, base: base)
+        config.sizeSchedule(to: budget, stepsPerEpoch: (data.train.count + config.batch - 1) / config.batch)
+        let trainer = try Trainer(
+          modelConfig: requested, config: config, data: data, outputDirectory: outputDirectory, gemm: gemm)
+        trainer.task.extraMetadata = extraMetadata
+        trainer.validationLimit = validationLimit
+        return trainer
+      },
+      resume: { gemm in
+        let trainer = try Trainer.resume(outputDirectory: outputDirectory, data: data, gemm: gemm)
+        trainer.validationLimit = validationLimit
+        let saved = trainer.task.model.config
+        var changed = try modelConfig(base: saved) == saved ? [] : ["the model flags"]
+        if trainer.task.extraMetadata != extraMetadata { changed.append("how the pairs are read") }
+        changed += trainer.config.differences(from: try TrainingFlags.trainingConfig(args, base: trainer.config))
+        return (trainer, changed)
+      },
+      describe: { trainer in
+        let m = requested
+        for note in pairs.notes { print("note: \(note)") }
+        return
+          "training a seq2seq model: \(m.bidirectional ? "bidirectional " : "")\(m.cell.rawValue) \(m.encoderLayers)×\(m.hiddenSize) encoder, attention \(m.attention.rawValue), \(trainer.task.model.layout.parameterCount) parameters, \(data.sourceSymbols.count) source and \(data.targetSymbols.count - 1) target symbols, \(pairs.train.count) training pairs, \(pairs.validation.count) / \(pairs.test.count) sources (val / test), \(trainer.stepsPerEpoch) steps per epoch, \(threads) thread\(threads == 1 ? "" : "s")"
+      },
+      log: { trainer, _, resuming in
+        let m = trainer.task.model.config
+        let log = RunLog(
+          directory: outputDirectory,
+          title: "seq2seq: \(m.bidirectional ? "bidirectional " : "")\(m.cell.rawValue) \(m.encoderLayers)×\(m.hiddenSize), attention \(m.attention.rawValue)",
+          itemsPerStep: trainer.itemsPerStep, itemName: "symbols",
+          resumingAt: resuming ? trainer.progress.step : nil)
+        log.details = [
+          ("model", "\(trainer.task.model.layout.parameterCount) parameters, embedding \(m.embeddingSize), dropout \(m.dropout)"),
+          ("data", "\(path): \(pairs.train.count) training pairs, \(pairs.validation.count) / \(pairs.test.count) sources"),
+          ("validation", "symbol error rate of greedy outputs on the first \(validationLimit) validation sources"),
+        ]
+        return log
+      },
+      done: { trainer, best in
+        String(
+          format: "done: %d steps. best validation symbol error rate %.4f. model: %@/%@", trainer.progress.step, best,
+          outputDirectory, Checkpoint.bestFile)
+          + "\nevaluate it with 'charlm seq2seq eval --checkpoint \(outputDirectory) --pairs \(path)'"
+      },
+      itemName: "symbols", validationName: "symbol error rate")
+    return try RunDriver.run(args, outputDirectory: outputDirectory, defaultBudget: .epochs(1), setup: setup).status
+  }
+
+  static func load(_ args: ParsedArguments) throws -> (Seq2SeqModel, Seq2SeqCheckpoint.Contents) {
+    let gemm = GEMMEngine(pool: ThreadPool(threadCount: try args.threads()))
+    return try Seq2SeqCheckpoint.load(path: try args.required("--checkpoint"), gemm: gemm)
+  }
+
+  /// Decodes `sources` greedily in batches; each output as its symbols.
+  static func decode(_ model: Seq2SeqModel, _ sources: [[Int32]], longestTarget: Int) -> [(output: [Int32], logProbability: Double)] {
+    guard let longest = sources.map(\.count).max() else { return [] }
+    let batch = min(64, sources.count)
+    let ws = Seq2SeqWorkspace(config: model.config, batch: batch, sourceWindow: longest, targetWindow: longestTarget + 1)
+    var results: [(output: [Int32], logProbability: Double)] = []
+    var start = 0
+    while start < sources.count {
+      let end = min(sources.count, start + batch)
+      results += model.greedy(Array(sources[start..<end]), workspace: ws).map { ($0.output, $0.logProbability) }
+      start = end
+    }
+    return results
+  }
+
+  /// The output budget: twice the longest source plus ten symbols.
+  static func outputLimit(_ sources: [[Int32]]) -> Int { 2 * (sources.map(\.count).max() ?? 0) + 10 }
+
+  static func render(_ output: [Int32], contents: Seq2SeqCheckpoint.Contents) -> String {
+    let separator = dataOptions(contents.metadata).targetTokens == .symbols ? " " : ""
+    return output.map { contents.targetSymbols[Int($0)] }.joined(separator: separator)
+  }
+
+  static func translate(_ args: ParsedArguments) throws -> Int32 {
+    if args.has("--text") && args.has("--file") { throw UsageError(description: "give one of --text and --file") }
+    let (model, contents) = try load(args)
+    var lines: [String]
+    if let text = args.string("--text") {
+      lines = [text]
+    } else {
+      let decoded: DecodedText
+      do {
+        if let file = args.string("--file") {
+          decoded = try Corpus.decodeFile(path: file)
+        } else {
+          decoded = try UTF8Decoding.decode(Array(FileHandle.standardInput.readDataToEndOfFile()))
+        }
+      } catch { throw RuntimeError(error.description) }
+      lines = String(String.UnicodeScalarView(decoded.scalars)).replacingOccurrences(of: "\r\n", with: "\n")
+        .split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+      if lines.last == "" { lines.removeLast() }
+    }
+    var sources: [[Int32]] = []
+    for (index, line) in lines.enumerated() {
+      guard !line.isEmpty else { throw RuntimeError("line \(index + 1) is empty; give one source a line") }
+      switch PairData.encode(line, symbols: contents.sourceSymbols) {
+      case .success(let ids): sources.append(ids)
+      case .failure(let unknown):
+        let code = "U+" + String(unknown.scalar.value, radix: 16, uppercase: true)
+        throw RuntimeError(
+          "'\(unknown.scalar)' (\(code)) in \"\(line)\"\(lines.count > 1 ? " on line \(index + 1)" : "") is not a character this model knows; it knows \(contents.sourceSymbols.joined())"
+        )
+      }
+    }
+    for (line, result) in zip(lines, decode(model, sources, longestTarget: outputLimit(sources))) {
+      print(String(format: "%@\t%@\t%.4f", line, render(result.output, contents: contents), result.logProbability))
+    }
+    return 0
+  }
+
+  static func eval(_ args: ParsedArguments) throws -> Int32 {
+    let (model, contents) = try load(args)
+    let path = try args.required("--pairs")
+    let options = dataOptions(contents.metadata)
+    let pairs = try loadPairs(path, options: options)
+    guard pairs.sourceSymbols == contents.sourceSymbols, pairs.targetSymbols == contents.targetSymbols else {
+      throw RuntimeError(
+        "\(path), read as the model was trained (--format \(options.format.rawValue), --target-tokens \(options.targetTokens.rawValue)\(options.stripStress ? ", --strip-stress" : "")), has other symbols than the model's; give the file it was trained on"
+      )
+    }
+    let split = args.string("--split") ?? "test"
+    guard split == "val" || split == "test" else { throw UsageError(description: "--split must be val or test") }
+    let groups = split == "val" ? pairs.validation : pairs.test
+    let outputs = decode(model, groups.map(\.source), longestTarget: outputLimit(groups.map(\.source))).map(\.output)
+    let score = Seq2SeqScore(groups: groups, outputs: outputs)
+    var byLength: [(range: String, score: Seq2SeqScore)] = []
+    for (low, high) in [(1, 4), (5, 7), (8, 10), (11, 14), (15, Int.max)] {
+      let indices = groups.indices.filter { (low...high).contains(groups[$0].source.count) }
+      guard !indices.isEmpty else { continue }
+      byLength.append(
+        (high == Int.max ? "\(low)+" : "\(low)-\(high)",
+          Seq2SeqScore(groups: indices.map { groups[$0] }, outputs: indices.map { outputs[$0] })))
+    }
+    if args.flag("--json") {
+      let lengths = byLength.map {
+        String(
+          format: #"{"lengths":"%@","sources":%d,"accuracy":%.6f,"wer":%.6f,"per":%.6f}"#, $0.range, $0.score.sources,
+          $0.score.accuracy, $0.score.wordErrorRate, $0.score.symbolErrorRate)
+      }
+      print(
+        String(
+          format: #"{"split":"%@","sources":%d,"accuracy":%.6f,"wer":%.6f,"per":%.6f,"by_length":[%@]}"#, split,
+          score.sources, score.accuracy, score.wordErrorRate, score.symbolErrorRate, lengths.joined(separator: ",")))
+      return 0
+    }
+    print(
+      String(
+        format: "%@ part: %d sources. exact match %.2f%%, word error rate %.2f%%, symbol error rate %.2f%% (%d edits in %d reference symbols; a source with several targets is scored against the closest)",
+        split, score.sources, 100 * score.accuracy, 100 * score.wordErrorRate, 100 * score.symbolErrorRate, score.edits,
+        score.referenceSymbols))
+    print("by source length:")
+    for (range, s) in byLength {
+      print(
+        String(
+          format: "  %@ %6d sources  exact %6.2f%%  WER %6.2f%%  PER %6.2f%%", range.padding(toLength: 6, withPad: " ", startingAt: 0), s.sources, 100 * s.accuracy,
+          100 * s.wordErrorRate, 100 * s.symbolErrorRate))
+    }
+    return 0
+  }
+}
