@@ -227,3 +227,122 @@ def load_sequence(path, map_location="cpu"):
     model.load_state_dict(state)
     vocabulary = [chr(c) for c in json.loads(meta["charlm.vocabulary"])]
     return model, vocabulary, json.loads(meta["charlm.labels"]), meta["charlm.task"]
+
+
+class Attention(nn.Module):
+    """CharLM's attention scores: dot s.h, general s.Wh (Luong 2015), additive v.tanh(W_s s + W_h h) (Bahdanau 2015)."""
+
+    def __init__(self, kind, query, memory):
+        super().__init__()
+        self.kind = kind
+        if kind == "general":
+            self.weight = nn.Parameter(torch.empty(query, memory).uniform_(-memory ** -0.5, memory ** -0.5))
+        elif kind == "additive":
+            self.query = nn.Linear(query, query, bias=False)
+            self.key = nn.Linear(memory, query, bias=False)
+            self.v = nn.Parameter(torch.empty(query).uniform_(-query ** -0.5, query ** -0.5))
+
+    def forward(self, s, memory, mask):
+        """s (B, Q), memory (S, B, M), mask (B, S) True where real. Returns context (B, M) and weights (B, S)."""
+        if self.kind == "dot":
+            scores = torch.einsum("bq,sbq->bs", s, memory)
+        elif self.kind == "general":
+            scores = torch.einsum("bq,sbq->bs", s, memory @ self.weight.t())
+        else:
+            scores = torch.tanh(self.query(s)[None] + self.key(memory)) @ self.v  # (S, B)
+            scores = scores.t()
+        weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=1)
+        return torch.einsum("bs,sbm->bm", weights, memory), weights
+
+
+class Seq2SeqModel(nn.Module):
+    """A CharLM encoder-decoder (charlm seq2seq), config as its charlm.seq2seq-config:
+
+    encoder: Embedding -> nn.LSTM/GRU/RNN (bidirectional or not) over the packed source -> memory, final state f
+    decoder h_0 of every layer = f, or tanh(bridge(f)) when the widths differ; c_0 = 0
+    step t: x = [Embedding(y_{t-1}); h~_{t-1}] (input feeding, with attention) -> decoder rnn -> h_t
+            -> attention over the memory -> c_t -> h~_t = tanh(combine([c_t; h_t])) (none: h~_t = h_t)
+            -> head(h~_t). Target id 0 is the boundary: the first input and every target's end.
+    """
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = dict(config)
+        cell, H, E = config["cell"], config["hiddenSize"], config["embeddingSize"]
+        if cell not in ("lstm", "gru", "rnn", "rnn-relu"):
+            raise ValueError(f"seq2seq models with {cell} cells have no PyTorch module here yet")
+        kwargs = {"nonlinearity": "relu" if cell == "rnn-relu" else "tanh"} if cell.startswith("rnn") else {}
+        D = 2 if config["bidirectional"] else 1
+        M = D * H
+        feed = config["attention"] != "none"
+        self.encoder = nn.Module()
+        self.encoder.embedding = nn.Embedding(config["sourceVocabularySize"], E)
+        self.encoder.rnn = MODULES[cell](E, H, num_layers=config["encoderLayers"], bidirectional=config["bidirectional"], **kwargs)
+        self.decoder = nn.Module()
+        self.decoder.embedding = nn.Embedding(config["targetVocabularySize"], E)
+        self.decoder.rnn = MODULES[cell](E + (H if feed else 0), H, num_layers=config["decoderLayers"], **kwargs)
+        self.bridge = nn.Linear(M, H) if M != H else None
+        if feed:
+            self.attention = Attention(config["attention"], H, M)
+            self.combine = nn.Linear(M + H, H, bias=False)
+        self.head = nn.Linear(H, config["targetVocabularySize"])
+
+    def forward(self, sources, source_lengths, inputs):
+        """sources (S, B) long, source_lengths (B), inputs (T, B) long (the boundary, then the target).
+        Returns logits (T, B, V) and the attention weights (T, B, S) (None without attention)."""
+        cfg = self.config
+        S, B = sources.shape
+        packed = nn.utils.rnn.pack_padded_sequence(self.encoder.embedding(sources), source_lengths, enforce_sorted=False)
+        out, state = self.encoder.rnn(packed)
+        memory, _ = nn.utils.rnn.pad_packed_sequence(out, total_length=S)
+        h_n = state[0] if isinstance(state, tuple) else state
+        final = torch.cat([h_n[-2], h_n[-1]], dim=1) if cfg["bidirectional"] else h_n[-1]
+        initial = torch.tanh(self.bridge(final)) if self.bridge is not None else final
+        h = initial[None].expand(cfg["decoderLayers"], B, cfg["hiddenSize"]).contiguous()
+        state = (h, torch.zeros_like(h)) if cfg["cell"] == "lstm" else h
+        mask = torch.arange(S)[None, :] < source_lengths[:, None]
+        tilde = torch.zeros(B, cfg["hiddenSize"])
+        logits, weights = [], []
+        for t in range(inputs.shape[0]):
+            x = self.decoder.embedding(inputs[t])
+            if cfg["attention"] != "none":
+                x = torch.cat([x, tilde], dim=1)
+            out, state = self.decoder.rnn(x[None], state)
+            top = out[0]
+            if cfg["attention"] == "none":
+                tilde = top
+            else:
+                context, a = self.attention(top, memory, mask)
+                weights.append(a)
+                tilde = torch.tanh(self.combine(torch.cat([context, top], dim=1)))
+            logits.append(self.head(tilde))
+        return torch.stack(logits), (torch.stack(weights) if weights else None)
+
+
+def save_seq2seq(model, source_symbols, target_symbols, path, extra=None):
+    """Writes an encoder-decoder file that `charlm seq2seq` accepts (target_symbols[0] is the boundary)."""
+    config = dict(model.config)
+    config["sourceVocabularySize"], config["targetVocabularySize"] = len(source_symbols), len(target_symbols)
+    config.setdefault("dropout", 0.0)
+    meta = {
+        "format": "charlm-model/1",
+        "charlm.task": "seq2seq",
+        "charlm.seq2seq-config": json.dumps(config, sort_keys=True, separators=(",", ":")),
+        "charlm.source-symbols": json.dumps(source_symbols),
+        "charlm.target-symbols": json.dumps(target_symbols),
+    }
+    meta.update(extra or {})
+    tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
+    save_file(tensors, path, metadata=meta)
+
+
+def load_seq2seq(path, map_location="cpu"):
+    """Returns (model, source_symbols, target_symbols) of a CharLM encoder-decoder file."""
+    with safe_open(path, framework="pt", device=str(map_location)) as f:
+        meta = f.metadata() or {}
+        if meta.get("charlm.task") != "seq2seq":
+            raise ValueError(f"{path} is not a CharLM encoder-decoder (charlm.task is not seq2seq)")
+        model = Seq2SeqModel(json.loads(meta["charlm.seq2seq-config"]))
+        state = {name: f.get_tensor(name) for name in model.state_dict()}
+    model.load_state_dict(state)
+    return model, json.loads(meta["charlm.source-symbols"]), json.loads(meta["charlm.target-symbols"])

@@ -10,6 +10,10 @@ the tensor), and prints the largest difference seen in each case.
 Then bidirectional taggers and classifiers (RNN, GRU, LSTM at 1 and 2
 layers, both heads) on a batch of sequences of different lengths, which
 PyTorch runs packed: logits and gradients to the same tolerances.
+
+Then encoder-decoders (LSTM and GRU with every attention kind, one and two
+directions; a 2-layer LSTM and RNN) on pairs of different lengths: logits,
+gradients and 10 Adam steps with clipping, to the same tolerances.
 """
 import argparse
 import os
@@ -21,7 +25,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from charlm_torch import CharModel, SequenceModel, default_config, save, save_sequence  # noqa: E402
+from charlm_torch import CharModel, Seq2SeqModel, SequenceModel, default_config, save, save_seq2seq, save_sequence  # noqa: E402
 
 V, E, H, B, T, K = 23, 12, 16, 4, 7, 10
 LR, CLIP = 2e-3, 0.5  # a small clip so that clipping happens
@@ -114,6 +118,55 @@ def check_sequence(cell, layers, output, charlm, threads):
             "gradients": max(relative(ours["grad." + n], p.grad) for n, p in model.named_parameters())}
 
 
+def check_seq2seq(cell, attention, bidirectional, layers, charlm, threads):
+    """An encoder-decoder on pairs of mixed lengths: logits, gradients, and 10 Adam steps with clipping."""
+    torch.manual_seed(11 * layers + len(cell) + len(attention) + bidirectional)
+    Vs, Vt = 9, 7
+    config = {"cell": cell, "sourceVocabularySize": Vs, "targetVocabularySize": Vt, "embeddingSize": E,
+              "hiddenSize": H, "encoderLayers": layers, "decoderLayers": layers, "bidirectional": bidirectional,
+              "attention": attention, "dropout": 0.0}
+    model = Seq2SeqModel(config)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(1.5)
+    work = tempfile.mkdtemp(prefix="charlm-parity-")
+    model_path, batch_path, out_path = (os.path.join(work, n) for n in ("model.safetensors", "batch.safetensors", "out.safetensors"))
+    save_seq2seq(model, [chr(ord("a") + i) for i in range(Vs)], ["</s>"] + [chr(ord("A") + i) for i in range(Vt - 1)], model_path)
+    source_lengths, target_lengths = torch.tensor([6, 2, 4, 1]), torch.tensor([3, 5, 1, 2])
+    Bs, S, T = 4, int(source_lengths.max()), int(target_lengths.max())
+    sources = torch.randint(0, Vs, (Bs, S))
+    targets = torch.randint(1, Vt, (Bs, T))
+    save_file({"sources": sources.float(), "targets": targets.float(), "source_lengths": source_lengths.float(),
+               "target_lengths": target_lengths.float()}, batch_path, metadata={"lr": str(LR), "clip": str(CLIP)})
+    subprocess.run([charlm, "parity", "--checkpoint", model_path, "--batch", batch_path, "--out", out_path,
+                    "--threads", str(threads)], check=True)
+    ours = load_file(out_path)
+    # Decoder inputs: the boundary, then the target; each target ends with the boundary; padding ignored.
+    inputs = torch.zeros(T + 1, Bs, dtype=torch.long)
+    expected = torch.full((T + 1, Bs), -100, dtype=torch.long)
+    for b in range(Bs):
+        n = int(target_lengths[b])
+        inputs[1:n + 1, b] = targets[b, :n]
+        expected[:n, b] = targets[b, :n]
+        expected[n, b] = 0
+    real = (expected != -100).t()  # (B, T + 1)
+    optimizer = torch.optim.Adam(model.parameters(), lr=LR)
+    worst = {}
+    for step in range(10):
+        optimizer.zero_grad()
+        logits, _ = model(sources.t(), source_lengths, inputs)
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, Vt), expected.reshape(-1), ignore_index=-100)
+        loss.backward()
+        if step == 0:
+            theirs = logits.transpose(0, 1).detach() * real[:, :, None]
+            worst["logits"] = relative(ours["logits"], theirs)
+            worst["gradients"] = max(relative(ours["grad." + n], p.grad) for n, p in model.named_parameters())
+        torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
+        optimizer.step()
+    worst["after 10 Adam steps"] = max(relative(ours["final." + n], p.detach()) for n, p in model.named_parameters())
+    return worst
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--charlm", default=".build/release/charlm")
@@ -142,6 +195,17 @@ def main():
                 cases += 1
                 print(f"{cell:<14}{layers:>7}  {output:<12}" + "  ".join(f"{worst[k]:>20.2e}" for k in ["logits", "gradients"])
                       + ("" if ok else "  FAIL"))
+    print(f"\nencoder-decoders, sources of lengths 6, 2, 4, 1 and targets of 3, 5, 1, 2 (packed encoder in PyTorch)")
+    print(f"{'cell':<14}{'layers':>7}  {'attention':<10}{'encoder':<8}" + "  ".join(f"{k:>20}" for k in TOLERANCE))
+    seq2seq_cases = [(cell, kind, bi, 1) for cell in ["lstm", "gru"] for kind in ["none", "dot", "general", "additive"]
+                     for bi in [False, True] if not (kind == "dot" and bi)] + [("lstm", "additive", True, 2), ("rnn", "general", False, 2)]
+    for cell, kind, bi, layers in seq2seq_cases:
+        worst = check_seq2seq(cell, kind, bi, layers, args.charlm, args.threads)
+        ok = all(worst[k] <= TOLERANCE[k] for k in TOLERANCE)
+        failures += not ok
+        cases += 1
+        print(f"{cell:<14}{layers:>7}  {kind:<10}{'bi' if bi else 'uni':<8}" + "  ".join(f"{worst[k]:>20.2e}" for k in TOLERANCE)
+              + ("" if ok else "  FAIL"))
     print(f"{cases - failures} passed, {failures} failed")
     sys.exit(1 if failures else 0)
 

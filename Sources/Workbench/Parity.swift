@@ -126,3 +126,62 @@ extension Parity {
     try AtomicFile.write(Safetensors.encode(metadata: [:], entries: entries), to: outputPath)
   }
 }
+
+extension Parity {
+  /// The same check for an encoder–decoder (a file whose `charlm.task` is
+  /// "seq2seq"): input `sources` (B, S) and `targets` (B, T) holding ids
+  /// (targets without the boundary), `source_lengths` and `target_lengths`
+  /// (B), and metadata `lr` and `clip`. Output: `logits` (B, T + 1, V),
+  /// zero past each target's end; `grad.<name>` of the mean loss after one
+  /// backward pass; `final.<name>` after 10 Adam steps with global-norm
+  /// clipping on the same batch.
+  public static func runSeq2Seq(modelPath: String, batchPath: String, outputPath: String, gemm: GEMMEngine) throws {
+    let (model, _) = try Seq2SeqCheckpoint.load(path: modelPath, gemm: gemm)
+    let batch = try Safetensors.decode(Data(contentsOf: URL(fileURLWithPath: batchPath)))
+    guard let sources = batch.tensors["sources"], let targets = batch.tensors["targets"],
+      let sourceLengths = batch.tensors["source_lengths"], let targetLengths = batch.tensors["target_lengths"],
+      sources.shape.count == 2, targets.shape.count == 2
+    else { throw CocoaError(.fileReadCorruptFile) }
+    let learningRate = Float(batch.metadata["lr"] ?? "") ?? 2e-3
+    let clip = Float(batch.metadata["clip"] ?? "") ?? 5
+    let (streams, s, t) = (sources.shape[0], sources.shape[1], targets.shape[1])
+    let pairs = (0..<streams).map { b in
+      SequencePair(
+        source: (0..<Int(sourceLengths.values[b])).map { Int32(sources.values[b * s + $0]) },
+        target: (0..<Int(targetLengths.values[b])).map { Int32(targets.values[b * t + $0]) })
+    }
+    let v = model.config.targetVocabularySize
+    let ws = Seq2SeqWorkspace(config: model.config, batch: streams, sourceWindow: s, targetWindow: t + 1)
+    ws.load(pairs)
+    var rng = Xoshiro256(seed: 0)
+    model.forward(ws, scoring: false, rng: &rng)
+    // Each pair's rows, (B, T + 1, V), time-major in the workspace; zero past its end.
+    var logits = [Float](repeating: 0, count: streams * (t + 1) * v)
+    for b in 0..<streams {
+      for step in 0..<(pairs[b].target.count + 1) {
+        let start = (b * (t + 1) + step) * v
+        logits.replaceSubrange(start..<(start + v), with: ws.logits(stream: b, step: step))
+      }
+    }
+    var entries: [(name: String, shape: [Int], values: [Float])] = [("logits", [streams, t + 1, v], logits)]
+    let adam = Adam(parameterCount: model.layout.count, pool: gemm.pool)
+    for step in 0..<10 {
+      model.forward(ws, training: true, rng: &rng)
+      model.zeroGradients()
+      model.backward(ws)
+      if step == 0 {
+        let gradients = model.gradients.array
+        for tensor in model.layout.tensors {
+          entries.append(("grad." + tensor.name, tensor.shape, Array(gradients[tensor.range])))
+        }
+      }
+      GradientClipping.clipGlobalNorm(model.gradients, maxNorm: clip)
+      adam.step(parameters: model.parameters, gradients: model.gradients, learningRate: learningRate)
+    }
+    let parameters = model.parameters.array
+    for tensor in model.layout.tensors {
+      entries.append(("final." + tensor.name, tensor.shape, Array(parameters[tensor.range])))
+    }
+    try AtomicFile.write(Safetensors.encode(metadata: [:], entries: entries), to: outputPath)
+  }
+}

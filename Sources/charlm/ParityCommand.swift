@@ -20,6 +20,12 @@ enum ParityCommand {
     let threads = try args.threads()
     let path = try args.required("--checkpoint")
     let header = try? Safetensors.decode(Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped))
+    if header?.metadata[SequenceCheckpoint.taskKey] == "seq2seq" {
+      try Parity.runSeq2Seq(
+        modelPath: path, batchPath: try args.required("--batch"), outputPath: try args.required("--out"),
+        gemm: GEMMEngine(pool: ThreadPool(threadCount: threads)))
+      return 0
+    }
     if let task = header?.metadata[SequenceCheckpoint.taskKey], let kind = task.split(separator: " ").first {
       try Parity.runSequence(
         modelPath: path, kind: String(kind), batchPath: try args.required("--batch"),

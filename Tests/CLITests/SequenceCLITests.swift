@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import Testing
 
 /// `charlm tag` and `charlm classify` end to end on small generated data:

@@ -55,11 +55,13 @@ public final class Seq2SeqModel: @unchecked Sendable {
   /// Teacher-forced pass over the pairs loaded in `ws`. With `training`,
   /// the logits are replaced by dL/dlogits of the mean loss over every
   /// target token (the end included), and dropout masks come from `rng`.
-  /// Returns the loss summed over the scored tokens and their count.
+  /// Returns the loss summed over the scored tokens and their count; with
+  /// `scoring` false, no loss (the logits of the real steps stay for the caller).
   @discardableResult
-  public func forward(_ ws: Seq2SeqWorkspace, training: Bool = false, rng: inout Xoshiro256)
+  public func forward(_ ws: Seq2SeqWorkspace, training: Bool = false, scoring: Bool = true, rng: inout Xoshiro256)
     -> (lossSum: Double, count: Int)
   {
+    precondition(scoring || !training, "a training pass scores")
     var masks: Xoshiro256? = training && config.dropout > 0 ? rng : nil
     defer { if let masks { rng = masks } }
     encode(ws, dropout: &masks)
@@ -85,7 +87,7 @@ public final class Seq2SeqModel: @unchecked Sendable {
             continue
           }
           for j in 0..<v { row[j] += bias[j] }
-          sum += SoftmaxCrossEntropy.row(row, vocab: v, target: Int(ws.targets[r]), gradientScale: scale)
+          if scoring { sum += SoftmaxCrossEntropy.row(row, vocab: v, target: Int(ws.targets[r]), gradientScale: scale) }
         }
         return (sum, count)
       }

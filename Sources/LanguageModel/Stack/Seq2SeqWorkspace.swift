@@ -113,6 +113,12 @@ public final class Seq2SeqWorkspace: @unchecked Sendable {
     readyForBackward = false
   }
 
+  /// The logits (V) of `stream` at decoder `step` of the last forward pass (real steps only).
+  public func logits(stream: Int, step: Int) -> [Float] {
+    let v = config.targetVocabularySize
+    return buffer.withUnsafePointer { Array(UnsafeBufferPointer(start: $0 + logits + (step * streams + stream) * v, count: v)) }
+  }
+
   /// Loads sources alone, for decoding up to `targetWindow − 1` symbols.
   public func load(sources: [[Int32]]) {
     encoder.load(lengths: sources.map(\.count), tokens: { sources[$0] })
