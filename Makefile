@@ -7,10 +7,13 @@ CORPUS_SHA256 := 86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565e
 SHERLOCK     := corpora/sherlock.txt
 SHERLOCK_URL := https://raw.githubusercontent.com/nikhilbarhate99/Char-RNN-PyTorch/master/data/sherlock.txt
 SHERLOCK_SHA256 := dc830e0866bd57bc42d8b3b76fc9616aa5fc2dce11b7decb2d2169d82c03d99f
+CMUDICT      := corpora/cmudict.dict
+CMUDICT_URL  := https://raw.githubusercontent.com/cmusphinx/cmudict/master/cmudict.dict
+CMUDICT_SHA256 := 81917843c7f44ce2b094ac63873c2c7a4cf802040792c455ba3ca406891c3d22
 DEMO_TIME    ?= 3m
 DEMO_OUT     := checkpoints/demo
 
-.PHONY: context-mini all build demo context-demo test fuzz fuzz-cli stress bench-contention corpora bench bench-kernels bench-compare parity clean help
+.PHONY: g2p g2p-peer context-mini all build demo context-demo test fuzz fuzz-cli stress bench-contention corpora bench bench-kernels bench-compare parity clean help
 PYTHON       ?= $(HOME)/torchenv/bin/python
 
 all: build
@@ -29,11 +32,13 @@ help:
 	@echo "make bench-contention  default threads vs --threads 1 with one core busy"
 	@echo "make bench-compare  the same in CharLM and PyTorch, alternating, with ratios (needs torch: PYTHON=...)"
 	@echo "make parity  logits, gradients and Adam steps against PyTorch (needs torch: PYTHON=...)"
+	@echo "make g2p     grapheme-to-phoneme on CMUdict: a seq2seq model with attention for G2P_TIME (30m), then its scores"
+	@echo "make g2p-peer  DeepPhonemizer on the same split for G2P_MINUTES (needs torch and deep-phonemizer: PYTHON=...)"
 
 build:
 	$(SWIFT) build -c release --product charlm
 
-corpora: $(CORPUS) $(SHERLOCK)
+corpora: $(CORPUS) $(SHERLOCK) $(CMUDICT)
 
 # $(call fetch,FILE,URL,SHA256): copied from $CORPUS_MIRROR when set,
 # otherwise downloaded; either way checked before it is used.
@@ -57,6 +62,31 @@ $(CORPUS):
 # A second, larger book: The Complete Sherlock Holmes (public domain).
 $(SHERLOCK):
 	$(call fetch,sherlock.txt,$(SHERLOCK_URL),$(SHERLOCK_SHA256))
+
+# The CMU Pronouncing Dictionary (BSD-style licence): grapheme-to-phoneme pairs.
+$(CMUDICT):
+	$(call fetch,cmudict.dict,$(CMUDICT_URL),$(CMUDICT_SHA256))
+
+# Grapheme-to-phoneme on CMUdict, stress stripped: CharLM for G2P_TIME, then
+# DeepPhonemizer (PyTorch, PYTHON= a venv with torch and deep-phonemizer) for
+# the same time on the same split, both scored by 'charlm seq2seq eval'.
+G2P_TIME     ?= 30m
+G2P_MINUTES  ?= 30
+G2P_OUT      := checkpoints/g2p
+G2P_SPLIT    := checkpoints/g2p-split
+G2P_DATA     := --pairs $(CMUDICT) --format cmudict --strip-stress
+g2p: $(CMUDICT) build
+	$(BIN) seq2seq train $(G2P_DATA) --bidirectional --hidden 256 --embedding 64 --dropout 0.2 --schedule anneal \
+	  --time $(G2P_TIME) --eval-every 500 --out $(G2P_OUT) --overwrite
+	$(BIN) seq2seq eval --checkpoint $(G2P_OUT) --pairs $(CMUDICT)
+
+g2p-peer: $(CMUDICT) build
+	@$(PYTHON) -c "import torch, dp, yaml" 2>/dev/null || { \
+	  echo "g2p-peer needs PyTorch and DeepPhonemizer: python3 -m venv ~/torchenv && ~/torchenv/bin/pip install torch deep-phonemizer"; \
+	  echo "then: make g2p-peer PYTHON=~/torchenv/bin/python"; exit 1; }
+	$(BIN) seq2seq split $(G2P_DATA) --out $(G2P_SPLIT) --overwrite
+	$(PYTHON) bench/g2p_peer.py --split $(G2P_SPLIT) --out checkpoints/g2p-peer --minutes $(G2P_MINUTES)
+	$(BIN) seq2seq eval --outputs checkpoints/g2p-peer/test-outputs.tsv $(G2P_DATA)
 
 demo: $(CORPUS) build
 	$(BIN) train --corpus $(CORPUS) --time $(DEMO_TIME) --out $(DEMO_OUT) --overwrite

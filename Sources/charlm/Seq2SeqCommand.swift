@@ -52,17 +52,32 @@ enum Seq2SeqCommand {
     ],
     examples: ["charlm seq2seq translate --checkpoint checkpoints/g2p --text charlm"])
 
+  static let splitSpec = CommandSpec(
+    name: "seq2seq split",
+    abstract: "write the train, val and test parts of a pairs file as training splits them (for a peer to train on)",
+    usage: "charlm seq2seq split --pairs FILE --out DIR [data options]",
+    options: dataOptions + [
+      OptionSpec("--out", "DIR", "where train.tsv, val.tsv and test.tsv go (source<TAB>target; one line per target)"),
+      OptionSpec("--overwrite", nil, "replace those files if they exist"),
+    ],
+    examples: [
+      "charlm seq2seq split --pairs ../shared/corpora/cmudict.dict --format cmudict --strip-stress --out checkpoints/g2p-split"
+    ])
+
   static let evalSpec = CommandSpec(
     name: "seq2seq eval",
-    abstract: "score an encoder–decoder: exact match, word and symbol error rates, by source length",
-    usage: "charlm seq2seq eval --checkpoint PATH --pairs FILE [--split val|test] [--json]",
+    abstract: "score an encoder–decoder, or another system's outputs: exact match, word and symbol error rates, by source length",
+    usage: "charlm seq2seq eval (--checkpoint PATH | --outputs FILE [data options]) --pairs FILE [--split val|test] [--json]",
     options: [
       OptionSpec("--checkpoint", "PATH", "an encoder–decoder's model file or run directory"),
+      OptionSpec(
+        "--outputs", "FILE",
+        "instead of a model: another system's outputs, source<TAB>output lines (symbols separated by spaces), scored the same way"),
       OptionSpec("--pairs", "FILE", "the pairs it was trained on, read and split as in training"),
       OptionSpec("--split", "PART", "val or test", default: "test"),
       OptionSpec("--json", nil, "print the scores as one JSON object"),
       OptionSpec("--threads", "N", "worker threads", default: "the cores this process may use"),
-    ],
+    ] + dataOptions.filter { $0.name != "--pairs" },
     examples: ["charlm seq2seq eval --checkpoint checkpoints/g2p --pairs ../shared/corpora/cmudict.dict"])
 
   enum Key {
@@ -248,20 +263,83 @@ enum Seq2SeqCommand {
     return 0
   }
 
-  static func eval(_ args: ParsedArguments) throws -> Int32 {
-    let (model, contents) = try load(args)
+  /// One line per target: source<TAB>target.
+  static func lines(_ groups: [PairGroup], _ pairs: PairData, separator: String) -> String {
+    groups.flatMap { group in
+      group.targets.map { target in
+        group.source.map { pairs.sourceSymbols[Int($0)] }.joined() + "\t"
+          + target.map { pairs.targetSymbols[Int($0)] }.joined(separator: separator)
+      }
+    }.joined(separator: "\n") + "\n"
+  }
+
+  static func split(_ args: ParsedArguments) throws -> Int32 {
     let path = try args.required("--pairs")
-    let options = dataOptions(contents.metadata)
+    let out = try args.required("--out")
+    let options = try dataOptions(args)
+    let files = ["train.tsv", "val.tsv", "test.tsv"].map { out + "/" + $0 }
+    for file in files { try OutputFile.check(file, flag: "--out", overwrite: args.flag("--overwrite")) }
     let pairs = try loadPairs(path, options: options)
-    guard pairs.sourceSymbols == contents.sourceSymbols, pairs.targetSymbols == contents.targetSymbols else {
-      throw RuntimeError(
-        "\(path), read as the model was trained (--format \(options.format.rawValue), --target-tokens \(options.targetTokens.rawValue)\(options.stripStress ? ", --strip-stress" : "")), has other symbols than the model's; give the file it was trained on"
-      )
+    let separator = options.targetTokens == .symbols ? " " : ""
+    let train = pairs.train.map { PairGroup(source: $0.source, targets: [$0.target]) }
+    for (file, groups) in zip(files, [train, pairs.validation, pairs.test]) {
+      try OutputFile.write(Data(lines(groups, pairs, separator: separator).utf8), to: file)
     }
+    print("wrote \(files.joined(separator: ", ")): \(pairs.train.count) training pairs, \(pairs.validation.count) / \(pairs.test.count) sources (val / test)")
+    return 0
+  }
+
+  /// Another system's outputs for `groups`, from source<TAB>output lines; every source needs one.
+  static func readOutputs(_ path: String, groups: [PairGroup], pairs: PairData, options: PairData.Options) throws -> [[Int32]] {
+    let decoded: DecodedText
+    do { decoded = try Corpus.decodeFile(path: path) } catch { throw RuntimeError(error.description) }
+    let text = String(String.UnicodeScalarView(decoded.scalars)).replacingOccurrences(of: "\r\n", with: "\n")
+    let targetID = Dictionary(uniqueKeysWithValues: pairs.targetSymbols.enumerated().map { ($1, Int32($0)) })
+    var outputOf: [String: [Int32]] = [:]
+    for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
+      guard let tab = line.firstIndex(of: "\t") else {
+        throw RuntimeError("\(path) line \(index + 1) has no tab; each line is source<TAB>output")
+      }
+      let output = line[line.index(after: tab)...]
+      let symbols =
+        options.targetTokens == .symbols
+        ? output.split(whereSeparator: \.isWhitespace).map(String.init) : output.unicodeScalars.map { String($0) }
+      // A symbol the data never has cannot be right: it counts as an edit, as any wrong symbol.
+      outputOf[String(line[..<tab])] = symbols.map { targetID[$0] ?? -1 }
+    }
+    return try groups.map { group in
+      let source = group.source.map { pairs.sourceSymbols[Int($0)] }.joined()
+      guard let output = outputOf[source] else { throw RuntimeError("\(path) has no output for \(source)") }
+      return output
+    }
+  }
+
+  static func eval(_ args: ParsedArguments) throws -> Int32 {
+    if args.has("--checkpoint") == args.has("--outputs") {
+      throw UsageError(description: "give one of --checkpoint (score a model) and --outputs (score a file of outputs)")
+    }
+    let path = try args.required("--pairs")
     let split = args.string("--split") ?? "test"
     guard split == "val" || split == "test" else { throw UsageError(description: "--split must be val or test") }
-    let groups = split == "val" ? pairs.validation : pairs.test
-    let outputs = decode(model, groups.map(\.source), longestTarget: outputLimit(groups.map(\.source))).map(\.output)
+    let groups: [PairGroup]
+    let outputs: [[Int32]]
+    if let outputsPath = args.string("--outputs") {
+      let options = try dataOptions(args)
+      let pairs = try loadPairs(path, options: options)
+      groups = split == "val" ? pairs.validation : pairs.test
+      outputs = try readOutputs(outputsPath, groups: groups, pairs: pairs, options: options)
+    } else {
+      let (model, contents) = try load(args)
+      let options = dataOptions(contents.metadata)
+      let pairs = try loadPairs(path, options: options)
+      guard pairs.sourceSymbols == contents.sourceSymbols, pairs.targetSymbols == contents.targetSymbols else {
+        throw RuntimeError(
+          "\(path), read as the model was trained (--format \(options.format.rawValue), --target-tokens \(options.targetTokens.rawValue)\(options.stripStress ? ", --strip-stress" : "")), has other symbols than the model's; give the file it was trained on"
+        )
+      }
+      groups = split == "val" ? pairs.validation : pairs.test
+      outputs = decode(model, groups.map(\.source), longestTarget: outputLimit(groups.map(\.source))).map(\.output)
+    }
     let score = Seq2SeqScore(groups: groups, outputs: outputs)
     var byLength: [(range: String, score: Seq2SeqScore)] = []
     for (low, high) in [(1, 4), (5, 7), (8, 10), (11, 14), (15, Int.max)] {
