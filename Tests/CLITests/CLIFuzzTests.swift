@@ -89,13 +89,24 @@ struct CLIFuzzTests {
       "classify", "compare", "--data", "names", "--cells", "gru", "--directions", "bidirectional", "--hidden", "8",
       "--batch", "4", "--steps", "2", "--out", "clscmp", "--threads", "1",
     ],
+    [
+      "seq2seq", "train", "--pairs", "pairs.tsv", "--hidden", "8", "--embedding", "4", "--bidirectional", "--batch", "4",
+      "--steps", "3", "--out", "s2sruns/new", "--threads", "1", "--attention", "general",
+    ],
+    ["seq2seq", "train", "--pairs", "pairs.tsv", "--out", "s2sruns/a", "--resume", "--steps", "6", "--threads", "1"],
+    ["seq2seq", "translate", "--checkpoint", "s2sruns/a", "--text", "abcd"],
+    ["seq2seq", "translate", "--checkpoint", "s2sruns/a", "--file", "sources.txt"],
+    ["seq2seq", "eval", "--checkpoint", "s2sruns/a", "--pairs", "pairs.tsv", "--split", "val"],
+    ["seq2seq", "split", "--pairs", "pairs.tsv", "--out", "split"],
   ]
 
   static let hostileNumbers = [
     "0", "-1", "1e309", "-1e309", "1e-320", "nan", "inf", "-inf", "0x10", "1.5", "9223372036854775807",
     "99999999999999999999999", "", " 3", "3 ", "1e39", "-0", "1_000", "٣",
   ]
-  static let fileOptions = ["--corpus", "--checkpoint", "--probe-set", "--prime-file", "--file", "--run", "--data"]
+  static let fileOptions = [
+    "--corpus", "--checkpoint", "--probe-set", "--prime-file", "--file", "--run", "--data", "--pairs", "--outputs",
+  ]
   static let outputOptions = ["--out", "--report"]
 
   static func numericOptions(of arguments: [String]) -> [String] {
@@ -187,6 +198,10 @@ struct CLIFuzzTests {
         ["train", "--corpus", "other.txt", "--out", "runs/a", "--resume", "--steps", "6", "--threads", "1"],
         ["sample", "--checkpoint", "runs/mixed", "--length", "10", "--seed", "1"],
         ["train", "--corpus", "corpus.txt", "--out", "runs/mixed", "--steps", "2", "--threads", "1"],
+        ["seq2seq", "train", "--pairs", "other-pairs.tsv", "--out", "s2sruns/a", "--resume", "--steps", "6"],
+        ["seq2seq", "translate", "--checkpoint", "tagruns/a", "--text", "ab"],
+        ["seq2seq", "eval", "--checkpoint", "s2sruns/a", "--pairs", "other-pairs.tsv"],
+        ["seq2seq", "translate", "--checkpoint", "s2sruns/a", "--text", "abz"],
       ])
     case .signal:
       return Case(
@@ -236,6 +251,18 @@ struct CLIFuzzTests {
       try names.write(toFile: directory + "/names/\(label).txt", atomically: true, encoding: .utf8)
     }
     try run(["classify", "train", "--data", "names", "--steps", "4", "--eval-every", "2", "--out", "clsruns/a"] + small)
+    // An encoder–decoder on reversed strings.
+    var rng = Xoshiro256(seed: 3)
+    let words = (0..<120).map { _ in String((0..<(3 + Int(rng.next() % 4))).map { _ in "abcd".randomElement(using: &rng)! }) }
+    try Set(words).sorted().map { $0 + "\t" + String($0.reversed()) }.joined(separator: "\n")
+      .write(toFile: directory + "/pairs.tsv", atomically: true, encoding: .utf8)
+    try "abc\ndcba\n".write(toFile: directory + "/sources.txt", atomically: true, encoding: .utf8)
+    try Set(words).sorted().map { $0 + "e\t" + String($0.reversed()) }.joined(separator: "\n")
+      .write(toFile: directory + "/other-pairs.tsv", atomically: true, encoding: .utf8)
+    try run([
+      "seq2seq", "train", "--pairs", "pairs.tsv", "--steps", "4", "--eval-every", "2", "--embedding", "4",
+      "--out", "s2sruns/a",
+    ] + small)
     try run([
       "sweep", "--corpus", "corpus.txt", "--grid", "hidden=4,6 layers=1 batch=2 window=8", "--steps-per-run", "2",
       "--out", "sweeps/a", "--threads", "1",
