@@ -29,6 +29,45 @@ enum CorpusCommand {
       "charlm corpus context --out corpora/context-log.txt --max-gap 500 --gaps log",
     ])
 
+  static let reverseSpec = CommandSpec(
+    name: "corpus reverse",
+    abstract: "write random strings and their reversals (source<TAB>target): the attention-against-length task",
+    usage: "charlm corpus reverse --out FILE [--count N] [--min-length A] [--max-length B] [--letters ABC…] [--seed S]",
+    options: [
+      OptionSpec("--out", "FILE", "the pairs file"),
+      OptionSpec("--count", "N", "distinct strings", default: "20000"),
+      OptionSpec("--min-length", "A", "shortest string", default: "3"),
+      OptionSpec("--max-length", "B", "longest string, at most 1000", default: "60"),
+      OptionSpec("--letters", "TEXT", "the letters strings are made of", default: "abcdefghij"),
+      OptionSpec("--seed", "S", "seed: the same seed writes the same file", default: "1"),
+      OptionSpec("--overwrite", nil, "replace --out if it exists"),
+    ],
+    examples: ["charlm corpus reverse --out corpora/reverse.tsv --max-length 60"])
+
+  static func runReverse(_ args: ParsedArguments) throws -> Int32 {
+    let out = try args.required("--out")
+    try OutputFile.check(out, flag: "--out", overwrite: args.flag("--overwrite"))
+    var options = ReversalPairs.Options()
+    options.count = try args.int("--count", default: options.count, min: 1, max: 10_000_000)
+    options.minimumLength = try args.int("--min-length", default: options.minimumLength, min: 1, max: 1000)
+    options.maximumLength = try args.int("--max-length", default: options.maximumLength, min: 1, max: 1000)
+    guard options.maximumLength >= options.minimumLength else {
+      throw UsageError(description: "--max-length must be at least --min-length")
+    }
+    if let letters = args.string("--letters") {
+      let distinct = Array(Set(letters)).sorted()
+      guard !distinct.isEmpty, distinct.allSatisfy({ !$0.isWhitespace && $0 != "\t" }) else {
+        throw UsageError(description: "--letters needs at least one letter and no white space")
+      }
+      options.alphabet = distinct
+    }
+    options.seed = try args.seed() ?? options.seed
+    let pairs = ReversalPairs.generate(options)
+    try OutputFile.write(Data((pairs.map { $0.source + "\t" + $0.target }.joined(separator: "\n") + "\n").utf8), to: out)
+    print("wrote \(pairs.count) pairs of \(options.minimumLength)–\(options.maximumLength) letters to \(out)")
+    return 0
+  }
+
   static func runContext(_ args: ParsedArguments) throws -> Int32 {
     let out = try args.required("--out")
     var options = ContextCorpus.Options()

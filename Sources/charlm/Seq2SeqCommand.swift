@@ -76,6 +76,8 @@ enum Seq2SeqCommand {
       OptionSpec("--pairs", "FILE", "the pairs it was trained on, read and split as in training"),
       OptionSpec("--split", "PART", "val or test", default: "test"),
       OptionSpec("--json", nil, "print the scores as one JSON object"),
+      OptionSpec("--report", "FILE", "also write an HTML report: WER by length, attention heat maps, the worst errors"),
+      OptionSpec("--overwrite", nil, "replace an existing --report file"),
       OptionSpec("--threads", "N", "worker threads", default: "the cores this process may use"),
     ] + dataOptions.filter { $0.name != "--pairs" },
     examples: ["charlm seq2seq eval --checkpoint checkpoints/g2p --pairs ../shared/corpora/cmudict.dict"])
@@ -204,15 +206,17 @@ enum Seq2SeqCommand {
   }
 
   /// Decodes `sources` greedily in batches; each output as its symbols.
-  static func decode(_ model: Seq2SeqModel, _ sources: [[Int32]], longestTarget: Int) -> [(output: [Int32], logProbability: Double)] {
+  static func decode(_ model: Seq2SeqModel, _ sources: [[Int32]], longestTarget: Int) -> [(
+    output: [Int32], logProbability: Double, attention: [[Float]]
+  )] {
     guard let longest = sources.map(\.count).max() else { return [] }
     let batch = min(64, sources.count)
     let ws = Seq2SeqWorkspace(config: model.config, batch: batch, sourceWindow: longest, targetWindow: longestTarget + 1)
-    var results: [(output: [Int32], logProbability: Double)] = []
+    var results: [(output: [Int32], logProbability: Double, attention: [[Float]])] = []
     var start = 0
     while start < sources.count {
       let end = min(sources.count, start + batch)
-      results += model.greedy(Array(sources[start..<end]), workspace: ws).map { ($0.output, $0.logProbability) }
+      results += model.greedy(Array(sources[start..<end]), workspace: ws)
       start = end
     }
     return results
@@ -321,24 +325,30 @@ enum Seq2SeqCommand {
     let path = try args.required("--pairs")
     let split = args.string("--split") ?? "test"
     guard split == "val" || split == "test" else { throw UsageError(description: "--split must be val or test") }
+    let reportPath = args.string("--report")
+    if let reportPath { try OutputFile.check(reportPath, flag: "--report", overwrite: args.flag("--overwrite")) }
     let groups: [PairGroup]
     let outputs: [[Int32]]
+    let pairs: PairData
+    var attention: [[[Float]]] = []
     if let outputsPath = args.string("--outputs") {
       let options = try dataOptions(args)
-      let pairs = try loadPairs(path, options: options)
+      pairs = try loadPairs(path, options: options)
       groups = split == "val" ? pairs.validation : pairs.test
       outputs = try readOutputs(outputsPath, groups: groups, pairs: pairs, options: options)
     } else {
       let (model, contents) = try load(args)
       let options = dataOptions(contents.metadata)
-      let pairs = try loadPairs(path, options: options)
+      pairs = try loadPairs(path, options: options)
       guard pairs.sourceSymbols == contents.sourceSymbols, pairs.targetSymbols == contents.targetSymbols else {
         throw RuntimeError(
           "\(path), read as the model was trained (--format \(options.format.rawValue), --target-tokens \(options.targetTokens.rawValue)\(options.stripStress ? ", --strip-stress" : "")), has other symbols than the model's; give the file it was trained on"
         )
       }
       groups = split == "val" ? pairs.validation : pairs.test
-      outputs = decode(model, groups.map(\.source), longestTarget: outputLimit(groups.map(\.source))).map(\.output)
+      let decoded = decode(model, groups.map(\.source), longestTarget: outputLimit(groups.map(\.source)))
+      outputs = decoded.map(\.output)
+      attention = decoded.map(\.attention)
     }
     let score = Seq2SeqScore(groups: groups, outputs: outputs)
     var byLength: [(range: String, score: Seq2SeqScore)] = []
@@ -348,6 +358,11 @@ enum Seq2SeqCommand {
       byLength.append(
         (high == Int.max ? "\(low)+" : "\(low)-\(high)",
           Seq2SeqScore(groups: indices.map { groups[$0] }, outputs: indices.map { outputs[$0] })))
+    }
+    if let reportPath {
+      try writeReport(
+        reportPath, groups: groups, outputs: outputs, attention: attention, pairs: pairs,
+        score: score, byLength: byLength, title: "seq2seq eval: \(args.string("--checkpoint") ?? args.string("--outputs") ?? "") on the \(split) part of \(path)")
     }
     if args.flag("--json") {
       let lengths = byLength.map {
@@ -374,5 +389,43 @@ enum Seq2SeqCommand {
           100 * s.wordErrorRate, 100 * s.symbolErrorRate))
     }
     return 0
+  }
+
+  /// The report: scores, WER by exact source length, eight heat maps (four
+  /// right and four wrong outputs of sources of 6 to 10 characters, the first
+  /// in the part's order), and the worst of the first thousand outputs.
+  static func writeReport(
+    _ path: String, groups: [PairGroup], outputs: [[Int32]], attention: [[[Float]]], pairs: PairData,
+    score: Seq2SeqScore, byLength: [(range: String, score: Seq2SeqScore)], title: String
+  ) throws {
+    func symbols(_ ids: [Int32]) -> [String] { ids.map { $0 >= 0 ? pairs.targetSymbols[Int($0)] : "?" } }
+    func example(_ i: Int) -> Seq2SeqReport.Example {
+      let closest = groups[i].targets.min { EditDistance.between($0, outputs[i]) < EditDistance.between($1, outputs[i]) }!
+      return Seq2SeqReport.Example(
+        source: groups[i].source.map { pairs.sourceSymbols[Int($0)] }, output: symbols(outputs[i]),
+        reference: symbols(closest), attention: attention.isEmpty ? [] : attention[i])
+    }
+    let candidates = groups.indices.filter { (6...10).contains(groups[$0].source.count) }
+    let right = candidates.filter { groups[$0].targets.contains(outputs[$0]) }.prefix(4)
+    let wrong = candidates.filter { !groups[$0].targets.contains(outputs[$0]) }.prefix(4)
+    var examples = (Array(right) + Array(wrong)).map(example)
+    let shown = Set(right + wrong)
+    // For the table of worst errors only: no heat maps.
+    examples += groups.indices.prefix(1000).filter { !shown.contains($0) && !groups[$0].targets.contains(outputs[$0]) }
+      .map { var e = example($0); e.attention = []; return e }
+    var perLength: [(length: Int, wordErrorRate: Double, sources: Int)] = []
+    for length in Set(groups.map(\.source.count)).sorted() {
+      let indices = groups.indices.filter { groups[$0].source.count == length }
+      let s = Seq2SeqScore(groups: indices.map { groups[$0] }, outputs: indices.map { outputs[$0] })
+      perLength.append((length, s.wordErrorRate, s.sources))
+    }
+    var report = Seq2SeqReport(
+      title: title, summary: [("all", score)] + byLength.map { ("length \($0.range)", $0.score) }, byLength: perLength,
+      examples: examples)
+    report.notes = [
+      "A source with several targets (a word with several pronunciations) counts as right when the output equals any of them; its symbol errors are counted against the closest.",
+      attention.isEmpty ? "These outputs come from a file, so there is no attention to draw." : "",
+    ].filter { !$0.isEmpty }
+    try OutputFile.write(Data(report.render().utf8), to: path)
   }
 }

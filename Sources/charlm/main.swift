@@ -8,7 +8,7 @@ import Workbench
 
 let commands = [
   TrainCommand.spec, SampleCommand.spec, EvalCommand.spec, CompareCommand.spec, InspectCommand.spec, BenchCommand.spec,
-  InfoCommand.spec, BaselineCommand.spec, ReportCommand.spec, ParityCommand.spec, CorpusCommand.contextSpec, ProbeCommand.contextSpec, ProbeCommand.gradientSpec,
+  InfoCommand.spec, BaselineCommand.spec, ReportCommand.spec, ParityCommand.spec, CorpusCommand.contextSpec, CorpusCommand.reverseSpec, ProbeCommand.contextSpec, ProbeCommand.gradientSpec,
   TagCommand.trainSpec, TagCommand.applySpec, TagCommand.evalSpec, TagCommand.baselineSpec, SequenceCompareCommand.tagSpec,
   ClassifyCommand.trainSpec, ClassifyCommand.predictSpec, ClassifyCommand.evalSpec, SequenceCompareCommand.classifySpec,
   Seq2SeqCommand.trainSpec, Seq2SeqCommand.translateSpec, Seq2SeqCommand.evalSpec, Seq2SeqCommand.splitSpec,
@@ -70,6 +70,7 @@ func runCommand(_ arguments: [String]) -> Int32 {
     case "inspect": return try InspectCommand.run(parsed)
     case "info": return try InfoCommand.run(parsed)
     case "corpus context": return try CorpusCommand.runContext(parsed)
+    case "corpus reverse": return try CorpusCommand.runReverse(parsed)
     case "probe context": return try ProbeCommand.runContext(parsed)
     case "probe gradient": return try ProbeCommand.runGradient(parsed)
     case "eval": return try EvalCommand.run(parsed)

@@ -37,3 +37,25 @@ struct SequenceScoreTests {
     #expect(score.confusionSVG().contains("true b, predicted a: 2"))
   }
 }
+
+struct ReversalPairsTests {
+  @Test func pairsAreDistinctReversedSeededAndSpreadOverTheLengths() {
+    var options = ReversalPairs.Options()
+    options.count = 3000
+    options.minimumLength = 3
+    options.maximumLength = 12
+    options.alphabet = Array("abc")
+    let pairs = ReversalPairs.generate(options)
+    #expect(pairs.count == 3000)
+    #expect(Set(pairs.map(\.source)).count == pairs.count)
+    for pair in pairs {
+      #expect(pair.target == String(pair.source.reversed()))
+      #expect((3...12).contains(pair.source.count))
+      #expect(pair.source.allSatisfy { "abc".contains($0) })
+    }
+    // Short strings run out (3 letters make only 27 of length 3); the long ones fill the rest.
+    let lengths = Set(pairs.map(\.source.count))
+    #expect(lengths == Set(3...12))
+    #expect(ReversalPairs.generate(options).map(\.source) == pairs.map(\.source))
+  }
+}
