@@ -11,7 +11,7 @@ let commands = [
   InfoCommand.spec, BaselineCommand.spec, ReportCommand.spec, ParityCommand.spec, CorpusCommand.contextSpec, CorpusCommand.reverseSpec, ProbeCommand.contextSpec, ProbeCommand.gradientSpec,
   TagCommand.trainSpec, TagCommand.applySpec, TagCommand.evalSpec, TagCommand.baselineSpec, SequenceCompareCommand.tagSpec,
   ClassifyCommand.trainSpec, ClassifyCommand.predictSpec, ClassifyCommand.evalSpec, SequenceCompareCommand.classifySpec,
-  Seq2SeqCommand.trainSpec, Seq2SeqCommand.translateSpec, Seq2SeqCommand.evalSpec, Seq2SeqCommand.splitSpec,
+  Seq2SeqCommand.trainSpec, Seq2SeqCommand.translateSpec, Seq2SeqCommand.evalSpec, Seq2SeqCommand.splitSpec, Seq2SeqCompareCommand.spec,
   SweepCommand.spec,
 ]
 // The names' column, as wide as the longest name and two spaces.
@@ -90,6 +90,7 @@ func runCommand(_ arguments: [String]) -> Int32 {
     case "seq2seq translate": return try Seq2SeqCommand.translate(parsed)
     case "seq2seq eval": return try Seq2SeqCommand.eval(parsed)
     case "seq2seq split": return try Seq2SeqCommand.split(parsed)
+    case "seq2seq compare": return try Seq2SeqCompareCommand.run(parsed)
     default:
       Terminal.error("'charlm \(name)' is listed but not wired to a handler; this is a bug in charlm")
       return 1
