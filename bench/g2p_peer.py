@@ -13,7 +13,10 @@ import os
 import sys
 import time
 
-import torch
+# tqdm's progress bars would fill the log; the script prints its own lines.
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+import torch  # noqa: E402
 
 
 def read(path):
@@ -40,6 +43,8 @@ def main():
     parser.add_argument("--val-words", type=int, default=500, help="validation words DeepPhonemizer generates on")
     parser.add_argument("--d-model", type=int, default=256)
     parser.add_argument("--layers", type=int, default=3)
+    parser.add_argument("--generate-steps", type=int, default=1000, help="steps between DeepPhonemizer's saves")
+    parser.add_argument("--predict-only", action="store_true", help="skip training: predict with the models in --out")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     os.makedirs(args.out, exist_ok=True)
@@ -56,6 +61,9 @@ def main():
     import yaml
     from dp.preprocess import preprocess
 
+    if args.predict_only:
+        return predict(args, test, to_symbol)
+
     config = {
         "paths": {"checkpoint_dir": os.path.join(args.out, "checkpoints"), "data_dir": os.path.join(args.out, "datasets")},
         "preprocessing": {"languages": ["en_us"], "text_symbols": letters, "phoneme_symbols": alphabet[:len(symbols)],
@@ -64,7 +72,7 @@ def main():
                   "layers": args.layers, "dropout": 0.1, "heads": 4},
         "training": {"learning_rate": 3e-4, "warmup_steps": 1000, "scheduler_plateau_factor": 0.5,
                      "scheduler_plateau_patience": 10, "batch_size": 32, "batch_size_val": 32, "epochs": 500,
-                     "generate_steps": 1000, "validate_steps": 1000, "checkpoint_steps": 100000,
+                     "generate_steps": args.generate_steps, "validate_steps": args.generate_steps, "checkpoint_steps": 100000,
                      "n_generate_samples": 10, "store_phoneme_dict_in_model": False, "ddp_backend": "gloo",
                      "ddp_host": "localhost", "ddp_post": "12355"},
     }
@@ -84,8 +92,15 @@ def main():
         child.join()
     trained = time.time() - started
     print(f"DeepPhonemizer trained for {trained / 60:.1f} minutes", flush=True)
+    predict(args, test, to_symbol)
 
+
+def predict(args, test, to_symbol):
     from dp.model.predictor import Predictor
+    # DeepPhonemizer pickles its preprocessor into its checkpoints; torch >= 2.6 loads weights only by default.
+    # These are files this script just had DeepPhonemizer write.
+    load = torch.load
+    torch.load = lambda *a, **k: load(*a, **{**k, "weights_only": False})
     checkpoints = os.path.join(args.out, "checkpoints")
     # latest_model.pt is written at each epoch's end, best_model.pt at each generation step: take the newer.
     saved = [p for p in (os.path.join(checkpoints, n) for n in ("latest_model.pt", "best_model.pt")) if os.path.exists(p)]

@@ -98,6 +98,11 @@ struct CLIFuzzTests {
     ["seq2seq", "translate", "--checkpoint", "s2sruns/a", "--file", "sources.txt"],
     ["seq2seq", "eval", "--checkpoint", "s2sruns/a", "--pairs", "pairs.tsv", "--split", "val"],
     ["seq2seq", "split", "--pairs", "pairs.tsv", "--out", "split"],
+    [
+      "seq2seq", "compare", "--pairs", "pairs.tsv", "--attention", "none,dot", "--hidden", "8", "--embedding", "4",
+      "--steps", "2", "--eval-every", "1", "--batch", "4", "--out", "s2scmp", "--threads", "1",
+    ],
+    ["corpus", "reverse", "--out", "reverse.tsv", "--count", "50", "--max-length", "9"],
   ]
 
   static let hostileNumbers = [

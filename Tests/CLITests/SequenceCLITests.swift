@@ -287,3 +287,33 @@ struct Seq2SeqCLITests {
     #expect(!FileManager.default.fileExists(atPath: out))
   }
 }
+
+struct Seq2SeqCompareCLITests {
+  /// Two attention kinds at matched parameters: both trained, both scored, the report written.
+  @Test func compareTrainsEachKindAtMatchedParameters() throws {
+    let (directory, _) = try Seq2SeqCLITests.reversalPairs()
+    let pairs = directory + "/rev.tsv"
+    let made = try CLITests.run(["corpus", "reverse", "--out", pairs, "--count", "400", "--max-length", "8", "--letters", "abcd"])
+    #expect(made.status == 0, "\(made.error)")
+    let out = directory + "/cmp"
+    let result = try CLITests.run([
+      "seq2seq", "compare", "--pairs", pairs, "--attention", "none,additive", "--hidden", "16", "--embedding", "8",
+      "--steps", "4", "--eval-every", "2", "--batch", "8", "--out", out, "--threads", "1",
+    ])
+    #expect(result.status == 0, "\(result.error)")
+    let rows = result.output.split(separator: "\n").filter { $0.hasPrefix("none\t") || $0.hasPrefix("additive\t") }
+    #expect(rows.count == 2, "\(result.output)")
+    let counts = rows.map { Double($0.split(separator: "\t")[2])! }
+    #expect(abs(counts[0] - counts[1]) / counts[1] < 0.05, "parameters not matched: \(counts)")
+    for kind in ["none", "additive"] {
+      #expect(FileManager.default.fileExists(atPath: out + "/\(kind)/best.safetensors"))
+    }
+    #expect(FileManager.default.fileExists(atPath: out + "/compare.html"))
+    let again = try CLITests.run([
+      "seq2seq", "compare", "--pairs", pairs, "--hidden", "16", "--steps", "2", "--out", out, "--threads", "1",
+    ])
+    #expect(again.status == 2 && again.error.contains("already holds a run"), "\(again.error)")
+    let badKind = try CLITests.run(["seq2seq", "compare", "--pairs", pairs, "--attention", "none,luong", "--steps", "2", "--out", out + "2"])
+    #expect(badKind.status == 2 && badKind.error.contains("'luong'"), "\(badKind.error)")
+  }
+}
