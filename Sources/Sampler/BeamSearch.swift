@@ -24,26 +24,23 @@ extension TextGenerator {
     // All streams start identical: extend only the first.
     var beams: [(ids: [Int32], score: Double)] = [([], 0)]
     let v = model.config.vocabularySize
-    var candidates: [(score: Double, parent: Int, id: Int32)] = []
+    var candidates: [BeamCandidate] = []
     candidates.reserveCapacity(width * v)
     for step in 0..<length {
       candidates.removeAll(keepingCapacity: true)
       for (w, beam) in beams.enumerated() {
         workspace.withLogits(step: lastStep, stream: w, streams: streams) { logits in
           let logSum = Reductions.logSumExp(logits)
-          for j in 0..<v { candidates.append((beam.score + Double(logits[j]) - logSum, w, Int32(j))) }
+          for j in 0..<v { candidates.append(BeamCandidate(score: beam.score + Double(logits[j]) - logSum, parent: w, symbol: Int32(j))) }
         }
       }
-      candidates.sort {
-        $0.score != $1.score ? $0.score > $1.score : ($0.parent != $1.parent ? $0.parent < $1.parent : $0.id < $1.id)
-      }
-      let kept = Array(candidates.prefix(width))
-      beams = kept.map { (beams[$0.parent].ids + [$0.id], $0.score) }
+      let kept = BeamStep.best(candidates, width: width)
+      beams = kept.map { (beams[$0.parent].ids + [$0.symbol], $0.score) }
       if step + 1 < length {
         // Slot s takes the state of its parent; unused slots copy slot 0.
         let parents = (0..<width).map { $0 < kept.count ? kept[$0].parent : kept[0].parent }
         state.selectStreams(parents)
-        for s in 0..<width { drawn[s] = s < kept.count ? kept[s].id : kept[0].id }
+        for s in 0..<width { drawn[s] = s < kept.count ? kept[s].symbol : kept[0].symbol }
         feedDrawn()
       }
     }

@@ -48,9 +48,14 @@ enum Seq2SeqCommand {
       OptionSpec("--checkpoint", "PATH", "an encoder–decoder's model file or run directory"),
       OptionSpec("--text", "TEXT", "one source"),
       OptionSpec("--file", "FILE", "a UTF-8 file of sources, one a line"),
+      OptionSpec("--beam", "W", "beam search with W hypotheses, scored by log-probability per symbol", default: "greedy"),
+      OptionSpec("--nbest", "N", "with --beam: print the N best outputs of each source, best first", default: "1"),
       OptionSpec("--threads", "N", "worker threads", default: "the cores this process may use"),
     ],
-    examples: ["charlm seq2seq translate --checkpoint checkpoints/g2p --text charlm"])
+    examples: [
+      "charlm seq2seq translate --checkpoint checkpoints/g2p --text charlm",
+      "charlm seq2seq translate --checkpoint checkpoints/g2p --text read --beam 5 --nbest 3",
+    ])
 
   static let splitSpec = CommandSpec(
     name: "seq2seq split",
@@ -232,6 +237,11 @@ enum Seq2SeqCommand {
 
   static func translate(_ args: ParsedArguments) throws -> Int32 {
     if args.has("--text") && args.has("--file") { throw UsageError(description: "give one of --text and --file") }
+    let beam = try args.optionalInt("--beam", min: 1, max: 256)
+    let nbest = try args.int("--nbest", default: 1, min: 1, max: 256)
+    if nbest > (beam ?? 1) {
+      throw UsageError(description: "--nbest \(nbest) needs --beam of at least \(nbest) (a search keeps at most W hypotheses)")
+    }
     let (model, contents) = try load(args)
     var lines: [String]
     if let text = args.string("--text") {
@@ -260,6 +270,16 @@ enum Seq2SeqCommand {
           "'\(unknown.scalar)' (\(code)) in \"\(line)\"\(lines.count > 1 ? " on line \(index + 1)" : "") is not a character this model knows; it knows \(contents.sourceSymbols.joined())"
         )
       }
+    }
+    if let beam {
+      let limit = outputLimit(sources)
+      for (line, source) in zip(lines, sources) {
+        let ws = Seq2SeqWorkspace(config: model.config, batch: beam, sourceWindow: source.count, targetWindow: limit + 1)
+        for result in model.beamSearch(source, workspace: ws, nbest: nbest) {
+          print(String(format: "%@\t%@\t%.4f", line, render(result.output, contents: contents), result.logProbability))
+        }
+      }
+      return 0
     }
     for (line, result) in zip(lines, decode(model, sources, longestTarget: outputLimit(sources))) {
       print(String(format: "%@\t%@\t%.4f", line, render(result.output, contents: contents), result.logProbability))

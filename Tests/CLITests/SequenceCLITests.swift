@@ -265,6 +265,13 @@ struct Seq2SeqCLITests {
     let score = try JSONSerialization.jsonObject(with: Data(evaluated.output.utf8)) as? [String: Any]
     #expect((score?["accuracy"] as? Double ?? 0) >= 0.95, "\(evaluated.output)")
 
+    let beam = try CLITests.run(["seq2seq", "translate", "--checkpoint", out, "--text", "abcd", "--beam", "3", "--nbest", "2"])
+    #expect(beam.status == 0 && beam.output.split(separator: "\n").count == 2, "\(beam.output)\(beam.error)")
+    #expect(beam.output.hasPrefix("abcd\tdcba\t"), "\(beam.output)")
+    for (flags, message) in [(["--beam", "0"], "--beam must be"), (["--nbest", "2"], "--nbest 2 needs --beam")] {
+      let refused = try CLITests.run(["seq2seq", "translate", "--checkpoint", out, "--text", "abcd"] + flags)
+      #expect(refused.status == 2 && refused.error.contains(message), "\(refused.error)")
+    }
     let unknown = try CLITests.run(["seq2seq", "translate", "--checkpoint", out, "--text", "abz"])
     #expect(unknown.status == 1)
     #expect(unknown.error.contains("'z' (U+7A)"), "\(unknown.error)")

@@ -221,6 +221,19 @@ struct Seq2SeqTrainingTests {
       #expect(result.output == source.reversed().map { $0 + 1 }, "\(source) → \(result.output)")
       #expect(result.logProbability <= 0 && result.logProbability > -5)
     }
+    // Beam search: width 1 is greedy decoding; a wider beam returns distinct outputs, best (per symbol) first.
+    for source in sample {
+      let one = Seq2SeqWorkspace(config: loaded.config, batch: 1, sourceWindow: 6, targetWindow: 8)
+      let greedy = loaded.greedy([source], workspace: Seq2SeqWorkspace(config: loaded.config, batch: 1, sourceWindow: 6, targetWindow: 8))[0]
+      let narrow = loaded.beamSearch(source, workspace: one, nbest: 1)
+      #expect(narrow[0].output == greedy.output)
+      #expect(abs(narrow[0].logProbability - greedy.logProbability) < 1e-9)
+      let wide = loaded.beamSearch(source, workspace: Seq2SeqWorkspace(config: loaded.config, batch: 4, sourceWindow: 6, targetWindow: 8), nbest: 3)
+      #expect(wide.count == 3 && Set(wide.map(\.output)).count == 3)
+      #expect(wide[0].output == source.reversed().map { $0 + 1 })
+      let perSymbol = wide.map { $0.logProbability / Double($0.output.count + 1) }
+      #expect(perSymbol == perSymbol.sorted(by: >))
+    }
   }
 
   @Test func editDistanceMatchesHandCountedCases() {

@@ -369,3 +369,78 @@ public final class Seq2SeqModel: @unchecked Sendable {
     return (0..<b).map { (outputs[$0], logProbabilities[$0], weights[$0]) }
   }
 }
+
+extension Seq2SeqModel {
+  /// Beam search for one source with `ws.batch` beams (its width): each
+  /// step extends every live hypothesis by every symbol and keeps the best
+  /// (`BeamStep`); a hypothesis that chooses the end is finished, scored by
+  /// its log-probability over its length (the end counted), so that short
+  /// outputs are not favoured. Stops when `width` hypotheses are finished or
+  /// at `ws.targetWindow − 1` symbols. Returns the `nbest` best finished (then
+  /// live) hypotheses with their log-probabilities, best first.
+  public func beamSearch(_ source: [Int32], workspace ws: Seq2SeqWorkspace, nbest: Int) -> [(
+    output: [Int32], logProbability: Double
+  )] {
+    let width = ws.batch
+    precondition(nbest >= 1 && nbest <= width, "nbest must be in 1…width")
+    let (v, h) = (config.targetVocabularySize, config.hiddenSize)
+    ws.load(sources: Array(repeating: source, count: width))
+    var noMasks: Xoshiro256? = nil
+    encode(ws, dropout: &noMasks)
+    var live: [(ids: [Int32], score: Double)] = [([], 0)]
+    var finished: [(ids: [Int32], score: Double)] = []
+    let cellState = config.cell.hasCellState
+    for step in 0..<ws.targetWindow {
+      decodeStep(ws, step: step)
+      var candidates: [BeamCandidate] = []
+      parameters.withUnsafePointer { params in
+        ws.buffer.withUnsafeMutablePointer { act in
+          var row = [Float](repeating: 0, count: v)
+          for (b, hypothesis) in live.enumerated() {
+            let tilde = act + ws.attentional + (step * width + b) * h
+            for j in 0..<v {
+              row[j] = params[layout.headBias.offset + j] + Attention.dot(tilde, params + layout.headWeight.offset + j * h, count: h)
+            }
+            let norm = row.withUnsafeBufferPointer { Reductions.logSumExp($0) }
+            // The last step may only end the output.
+            for j in (step == ws.targetWindow - 1 ? 0..<1 : 0..<v) {
+              candidates.append(BeamCandidate(score: hypothesis.score + Double(row[j]) - norm, parent: b, symbol: Int32(j)))
+            }
+          }
+        }
+      }
+      // An end within the best `width` finishes its hypothesis; live ones refill the beam from the next best.
+      var next: [(ids: [Int32], score: Double, parent: Int)] = []
+      for (rank, candidate) in BeamStep.best(candidates, width: 2 * width).enumerated() {
+        if candidate.symbol == 0 {
+          if rank < width && finished.count < width { finished.append((live[candidate.parent].ids, candidate.score)) }
+        } else if next.count < width {
+          next.append((live[candidate.parent].ids + [candidate.symbol], candidate.score, candidate.parent))
+        }
+      }
+      if finished.count >= width || next.isEmpty || step + 1 == ws.targetWindow { break }
+      // Slot i takes its parent's state: every layer's h (and c) after this step, h̃ and the next input.
+      ws.decoder.buffer.withUnsafeMutablePointer { decoderAct in
+        ws.buffer.withUnsafeMutablePointer { act in
+          var rows: [Int] = []
+          for l in 0..<config.decoderLayers {
+            let o = ws.decoder.layers[l].directions[0]
+            rows.append(o.hidden + (step + 1) * width * h)
+            if cellState { rows.append(o.cell + (step + 1) * width * h) }
+          }
+          func permute(_ base: UnsafeMutablePointer<Float>) {
+            let copies = next.map { Array(UnsafeBufferPointer(start: base + $0.parent * h, count: h)) }
+            for (i, copy) in copies.enumerated() { (base + i * h).update(from: copy, count: h) }
+          }
+          for row in rows { permute(decoderAct + row) }
+          permute(act + ws.attentional + step * width * h)
+        }
+      }
+      for (i, hypothesis) in next.enumerated() { ws.inputs[(step + 1) * width + i] = hypothesis.ids.last! }
+      live = next.map { ($0.ids, $0.score) }
+    }
+    func normalised(_ h: (ids: [Int32], score: Double)) -> Double { h.score / Double(h.ids.count + 1) }
+    let ranked = finished.sorted { normalised($0) > normalised($1) } + live.sorted { normalised($0) > normalised($1) }
+    return ranked.prefix(nbest).map { ($0.ids, $0.score) }
+  }
+}
