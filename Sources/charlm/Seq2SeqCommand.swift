@@ -81,6 +81,7 @@ enum Seq2SeqCommand {
       OptionSpec("--pairs", "FILE", "the pairs it was trained on, read and split as in training"),
       OptionSpec("--split", "PART", "val or test", default: "test"),
       OptionSpec("--json", nil, "print the scores as one JSON object"),
+      OptionSpec("--beam", "W", "decode by beam search with W hypotheses (no heat maps then)", default: "greedy"),
       OptionSpec("--report", "FILE", "also write an HTML report: WER by length, attention heat maps, the worst errors"),
       OptionSpec("--overwrite", nil, "replace an existing --report file"),
       OptionSpec("--threads", "N", "worker threads", default: "the cores this process may use"),
@@ -366,9 +367,16 @@ enum Seq2SeqCommand {
         )
       }
       groups = split == "val" ? pairs.validation : pairs.test
-      let decoded = decode(model, groups.map(\.source), longestTarget: outputLimit(groups.map(\.source)))
-      outputs = decoded.map(\.output)
-      attention = decoded.map(\.attention)
+      if let beam = try args.optionalInt("--beam", min: 1, max: 256) {
+        let limit = outputLimit(groups.map(\.source))
+        let ws = Seq2SeqWorkspace(
+          config: model.config, batch: beam, sourceWindow: groups.map(\.source.count).max() ?? 1, targetWindow: limit + 1)
+        outputs = groups.map { model.beamSearch($0.source, workspace: ws, nbest: 1)[0].output }
+      } else {
+        let decoded = decode(model, groups.map(\.source), longestTarget: outputLimit(groups.map(\.source)))
+        outputs = decoded.map(\.output)
+        attention = decoded.map(\.attention)
+      }
     }
     let score = Seq2SeqScore(groups: groups, outputs: outputs)
     var byLength: [(range: String, score: Seq2SeqScore)] = []
