@@ -13,7 +13,7 @@ CMUDICT_SHA256 := 81917843c7f44ce2b094ac63873c2c7a4cf802040792c455ba3ca406891c3d
 DEMO_TIME    ?= 3m
 DEMO_OUT     := checkpoints/demo
 
-.PHONY: g2p g2p-peer context-mini all build demo context-demo test fuzz fuzz-cli stress bench-contention corpora bench bench-kernels bench-compare parity clean help
+.PHONY: g2p g2p-peer bench-seq2seq context-mini all build demo context-demo test fuzz fuzz-cli stress bench-contention corpora bench bench-kernels bench-compare parity clean help
 PYTHON       ?= $(HOME)/torchenv/bin/python
 
 all: build
@@ -33,6 +33,7 @@ help:
 	@echo "make bench-compare  the same in CharLM and PyTorch, alternating, with ratios (needs torch: PYTHON=...)"
 	@echo "make parity  logits, gradients and Adam steps against PyTorch (needs torch: PYTHON=...)"
 	@echo "make g2p     grapheme-to-phoneme on CMUdict: a seq2seq model with attention for G2P_TIME (30m), then its scores"
+	@echo "make bench-seq2seq  G2P training speed against the PyTorch twin, alternating (needs torch: PYTHON=...)"
 	@echo "make g2p-peer  DeepPhonemizer on the same split for G2P_MINUTES (needs torch and deep-phonemizer: PYTHON=...)"
 
 build:
@@ -79,6 +80,11 @@ g2p: $(CMUDICT) build
 	$(BIN) seq2seq train $(G2P_DATA) --bidirectional --hidden 256 --embedding 64 --dropout 0.2 --schedule anneal \
 	  --time $(G2P_TIME) --eval-every 500 --out $(G2P_OUT) --overwrite
 	$(BIN) seq2seq eval --checkpoint $(G2P_OUT) --pairs $(CMUDICT)
+
+# Training speed of the G2P model against its PyTorch twin, alternating rounds.
+bench-seq2seq: $(CMUDICT) build
+	$(BIN) seq2seq split $(G2P_DATA) --out $(G2P_SPLIT) --overwrite
+	$(PYTHON) bench/seq2seq_speed.py --split $(G2P_SPLIT) --charlm $(BIN)
 
 g2p-peer: $(CMUDICT) build
 	@$(PYTHON) -c "import torch, dp, yaml" 2>/dev/null || { \
