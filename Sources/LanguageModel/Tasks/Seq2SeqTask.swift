@@ -54,16 +54,15 @@ struct FNV1a {
 /// the teacher-forced loss rewards a model for the next symbol given the
 /// right ones, and is not what a user gets.
 public final class Seq2SeqTask: TrainingTask {
-  public typealias Cursor = SequenceTask.Cursor
+  public typealias Cursor = ShuffledBatches.Cursor
 
   public let model: Seq2SeqModel
   public let data: Seq2SeqData
   /// Further metadata for the model files (how the data was read and split).
   public var extraMetadata: [String: String] = [:]
   let batchSize: Int
-  let shuffleSeed: UInt64
   let workspace: Seq2SeqWorkspace
-  private var order: (epoch: Int, indices: [Int]) = (-1, [])
+  private var batches: ShuffledBatches
   private var validationGovernor = ParallelismGovernor()
   static let format = "charlm-seq2seq-1"
 
@@ -72,7 +71,7 @@ public final class Seq2SeqTask: TrainingTask {
     self.model = model
     self.data = data
     batchSize = min(batch, data.train.count)
-    shuffleSeed = seed
+    batches = ShuffledBatches(count: data.train.count, batchSize: batchSize, seed: seed)
     workspace = Seq2SeqWorkspace(
       config: model.config, batch: batchSize, sourceWindow: data.longestSource,
       targetWindow: data.longestTarget + 2)
@@ -82,43 +81,22 @@ public final class Seq2SeqTask: TrainingTask {
   public var gradients: FloatBuffer { model.gradients }
   public var pool: ThreadPool { model.gemm.pool }
   public var startCursor: Cursor { Cursor() }
-  public var stepsPerEpoch: Int { (data.train.count + batchSize - 1) / batchSize }
+  public var stepsPerEpoch: Int { batches.stepsPerEpoch }
   /// Target symbols (the end included) per step, on average.
   public var itemsPerStep: Int { max(1, data.train.reduce(0) { $0 + $1.target.count + 1 } / stepsPerEpoch) }
   public func epoch(of cursor: Cursor) -> Int { cursor.epoch }
 
-  public func problem(with cursor: Cursor) -> String? {
-    cursor.epoch >= 0 && cursor.batch >= 0 && cursor.batch < stepsPerEpoch
-      ? nil : "its data position is past the end of this data"
-  }
-
-  func indices(epoch: Int) -> [Int] {
-    if order.epoch != epoch {
-      var rng = Xoshiro256(seed: shuffleSeed &+ 0x9E37_79B9_7F4A_7C15 &* UInt64(epoch + 1))
-      order = (epoch, Array(data.train.indices).shuffled(using: &rng))
-    }
-    return order.indices
-  }
+  public func problem(with cursor: Cursor) -> String? { batches.problem(with: cursor) }
 
   public func lossAndGradients(at cursor: Cursor, rng: inout Xoshiro256) -> (lossSum: Double, count: Int) {
-    let all = indices(epoch: cursor.epoch)
-    let range = (cursor.batch * batchSize)..<min(all.count, (cursor.batch + 1) * batchSize)
-    workspace.load(all[range].lazy.map { self.data.train[$0] })
+    workspace.load(batches.batch(at: cursor).lazy.map { self.data.train[$0] })
     let (loss, count) = model.forward(workspace, training: true, rng: &rng)
     model.zeroGradients()
     model.backward(workspace)
     return (loss, count)
   }
 
-  public func advance(_ cursor: Cursor) -> Cursor {
-    var next = cursor
-    next.batch += 1
-    if next.batch == stepsPerEpoch {
-      next.batch = 0
-      next.epoch += 1
-    }
-    return next
-  }
+  public func advance(_ cursor: Cursor) -> Cursor { batches.advance(cursor) }
 
   public var carriedState: [CarriedTensor] { [] }
 

@@ -7,12 +7,7 @@ import Tokenizer
 /// shuffle each epoch), padded to the longest. Nothing is carried between
 /// steps: each sequence starts from a zero state.
 public final class SequenceTask: TrainingTask {
-  public struct Cursor: Codable, Sendable, Equatable {
-    public var epoch = 0
-    /// The batch within the epoch.
-    public var batch = 0
-    public init() {}
-  }
+  public typealias Cursor = ShuffledBatches.Cursor
 
   public let model: SequenceModel
   public let data: LabeledData
@@ -21,9 +16,8 @@ public final class SequenceTask: TrainingTask {
   /// Further metadata for the model files (how the data was split).
   public var extraMetadata: [String: String] = [:]
   let batchSize: Int
-  let shuffleSeed: UInt64
   let workspace: SequenceWorkspace
-  private var order: (epoch: Int, indices: [Int]) = (-1, [])
+  private var batches: ShuffledBatches
 
   /// Whether each label's items weigh the inverse of its share of the training part, so that every label
   /// counts alike in the loss (and in validation, which picks the best model); saved in the model files.
@@ -39,7 +33,7 @@ public final class SequenceTask: TrainingTask {
     self.data = data
     self.taskName = taskName
     batchSize = min(batch, data.train.count)
-    shuffleSeed = seed
+    batches = ShuffledBatches(count: data.train.count, batchSize: batchSize, seed: seed)
     workspace = SequenceWorkspace(config: model.config, batch: batchSize, window: max(data.longest, 1))
     if balancesLabels { workspace.labelWeights = Self.inverseFrequencies(data) }
   }
@@ -63,7 +57,7 @@ public final class SequenceTask: TrainingTask {
   public var gradients: FloatBuffer { model.gradients }
   public var pool: ThreadPool { model.gemm.pool }
   public var startCursor: Cursor { Cursor() }
-  public var stepsPerEpoch: Int { (data.train.count + batchSize - 1) / batchSize }
+  public var stepsPerEpoch: Int { batches.stepsPerEpoch }
   /// Characters (tagging) or sequences (classification) scored per step, on average.
   public var itemsPerStep: Int {
     switch model.config.output {
@@ -73,39 +67,17 @@ public final class SequenceTask: TrainingTask {
   }
   public func epoch(of cursor: Cursor) -> Int { cursor.epoch }
 
-  public func problem(with cursor: Cursor) -> String? {
-    cursor.epoch >= 0 && cursor.batch >= 0 && cursor.batch < stepsPerEpoch
-      ? nil : "its data position is past the end of this data"
-  }
-
-  /// The training examples of an epoch, in its seeded order.
-  func indices(epoch: Int) -> [Int] {
-    if order.epoch != epoch {
-      var rng = Xoshiro256(seed: shuffleSeed &+ 0x9E37_79B9_7F4A_7C15 &* UInt64(epoch + 1))
-      order = (epoch, Array(data.train.indices).shuffled(using: &rng))
-    }
-    return order.indices
-  }
+  public func problem(with cursor: Cursor) -> String? { batches.problem(with: cursor) }
 
   public func lossAndGradients(at cursor: Cursor, rng: inout Xoshiro256) -> (lossSum: Double, count: Int) {
-    let all = indices(epoch: cursor.epoch)
-    let range = (cursor.batch * batchSize)..<min(all.count, (cursor.batch + 1) * batchSize)
-    workspace.load(all[range].lazy.map { self.data.train[$0] })
+    workspace.load(batches.batch(at: cursor).lazy.map { self.data.train[$0] })
     let (loss, count) = model.trainingForward(workspace, rng: &rng)
     model.zeroGradients()
     model.backward(workspace)
     return (loss, count)
   }
 
-  public func advance(_ cursor: Cursor) -> Cursor {
-    var next = cursor
-    next.batch += 1
-    if next.batch == stepsPerEpoch {
-      next.batch = 0
-      next.epoch += 1
-    }
-    return next
-  }
+  public func advance(_ cursor: Cursor) -> Cursor { batches.advance(cursor) }
 
   public var carriedState: [CarriedTensor] { [] }
 
