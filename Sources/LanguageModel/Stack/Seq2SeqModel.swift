@@ -321,6 +321,14 @@ public final class Seq2SeqModel: @unchecked Sendable {
 
   // MARK: - Decoding
 
+  /// One row of logits while decoding: W_o h̃ + b_o for one stream's h̃ (H) into `row` (V).
+  func headLogits(_ tilde: UnsafePointer<Float>, _ params: UnsafePointer<Float>, into row: inout [Float]) {
+    let h = config.hiddenSize
+    for j in row.indices {
+      row[j] = params[layout.headBias.offset + j] + Attention.dot(tilde, params + layout.headWeight.offset + j * h, count: h)
+    }
+  }
+
   /// Greedy decoding of `sources` (each 1…ws.sourceWindow tokens): the
   /// likeliest symbol at each step, until the boundary or `ws.targetWindow − 1`
   /// symbols. Returns each output (without the boundary), its
@@ -337,17 +345,14 @@ public final class Seq2SeqModel: @unchecked Sendable {
     var logProbabilities = [Double](repeating: 0, count: b)
     var weights = [[[Float]]](repeating: [], count: b)
     var done = [Bool](repeating: false, count: b)
-    let logits = [Float](repeating: 0, count: v)
-    var row = logits
+    var row = [Float](repeating: 0, count: v)
     for step in 0..<ws.targetWindow {
       decodeStep(ws, step: step)
       parameters.withUnsafePointer { params in
         ws.buffer.withUnsafeMutablePointer { act in
           let tilde = act + ws.attentional + step * b * h
           for stream in 0..<b where !done[stream] {
-            for j in 0..<v {
-              row[j] = params[layout.headBias.offset + j] + Attention.dot(tilde + stream * h, params + layout.headWeight.offset + j * h, count: h)
-            }
+            headLogits(tilde + stream * h, params, into: &row)
             // The last step may only end the output.
             let best = step == ws.targetWindow - 1 ? 0 : row.indices.max { row[$0] < row[$1] }!
             let norm = row.withUnsafeBufferPointer { Reductions.logSumExp($0) }
@@ -398,9 +403,7 @@ extension Seq2SeqModel {
           var row = [Float](repeating: 0, count: v)
           for (b, hypothesis) in live.enumerated() {
             let tilde = act + ws.attentional + (step * width + b) * h
-            for j in 0..<v {
-              row[j] = params[layout.headBias.offset + j] + Attention.dot(tilde, params + layout.headWeight.offset + j * h, count: h)
-            }
+            headLogits(tilde, params, into: &row)
             let norm = row.withUnsafeBufferPointer { Reductions.logSumExp($0) }
             // The last step may only end the output.
             for j in (step == ws.targetWindow - 1 ? 0..<1 : 0..<v) {
