@@ -18,6 +18,39 @@ public enum Platform {
     #endif
   }
 
+  /// What is at a path, without following a symlink there (lstat).
+  public enum PathKind: Equatable, Sendable {
+    case missing, regularFile, directory, symbolicLink
+    /// A device, FIFO or socket: named ("a FIFO").
+    case special(String)
+
+    /// "a symlink", "a FIFO", for messages.
+    public var name: String {
+      switch self {
+      case .missing: "nothing"
+      case .regularFile: "a regular file"
+      case .directory: "a folder"
+      case .symbolicLink: "a symlink"
+      case .special(let name): name
+      }
+    }
+  }
+
+  public static func kind(at path: String) -> PathKind {
+    var status = stat()
+    guard lstat(path, &status) == 0 else { return .missing }
+    switch status.st_mode & S_IFMT {
+    case S_IFREG: return .regularFile
+    case S_IFDIR: return .directory
+    case S_IFLNK: return .symbolicLink
+    case S_IFIFO: return .special("a FIFO")
+    case S_IFCHR: return .special("a character device")
+    case S_IFBLK: return .special("a block device")
+    case S_IFSOCK: return .special("a socket")
+    default: return .special("a special file")
+    }
+  }
+
   /// Installs `handler` for `signal`.
   public static func handle(_ signal: Int32, with handler: @convention(c) (Int32) -> Void) {
     #if canImport(Glibc)

@@ -30,7 +30,7 @@ public enum ClassificationData {
     if isDirectory.boolValue {
       let names: [String]
       do { names = try FileManager.default.contentsOfDirectory(atPath: path) } catch {
-        throw LabeledDataError("cannot list \(path): \(error.localizedDescription)")
+        throw LabeledDataError("cannot list \(path): \(FileErrors.reason(error))")
       }
       let files = names.filter { $0.hasSuffix(".txt") && !$0.hasPrefix(".") }.sorted()
       guard !files.isEmpty else {

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 
 /// A text file read, decoded, tokenized and split: what training needs.
 public struct Corpus: Sendable {
@@ -66,7 +67,7 @@ public struct Corpus: Sendable {
       let data = try Data(contentsOf: URL(fileURLWithPath: path))
       return [UInt8](data)
     } catch {
-      throw .unreadable(path: path, reason: error.localizedDescription)
+      throw .unreadable(path: path, reason: FileErrors.reason(error))
     }
   }
 

@@ -11,8 +11,9 @@ import Kernels
 /// streaming passes over fixed-size chunks (the characters, then the ids),
 /// straight into a compact `TokenBuffer`. Peak memory is the encoded size
 /// plus one chunk. Large files leave a token cache beside them
-/// (`FILE.cache`), keyed by a hash of the source bytes and the options, so
-/// the next run maps the ids instead of decoding again.
+/// (`FILE.charlm-cache`), keyed by a hash of the source bytes and the
+/// options, so the next run maps the ids instead of decoding again. A file
+/// already there that is not a CharLM cache is never replaced.
 extension Corpus {
   public struct LoadOptions: Sendable {
     /// Turn every CRLF into LF.
@@ -39,7 +40,7 @@ extension Corpus {
   public static func load(path: String, options: LoadOptions = LoadOptions()) throws(TokenizerError) -> Corpus {
     let size = try checkedSize(path: path)
     guard size > 0 else { throw .emptyCorpus }
-    let cachePath = path + ".cache"
+    let cachePath = path + TokenCache.suffix
     let useCache = size >= options.cacheThreshold
     if useCache, let cached = TokenCache.read(cachePath, source: path, size: size, options: options) {
       return try Corpus(tokens: cached.tokens, vocabulary: cached.vocabulary, droppedByteOrderMark: cached.droppedBOM)
@@ -164,6 +165,12 @@ extension Corpus {
     return (droppedBOM, hash)
   }
 
+  /// A hash of the file's bytes, read in chunks (not cryptographic): names
+  /// a file's contents, so that a sweep resumed later trains on the same text.
+  public static func fileFingerprint(path: String) throws(TokenizerError) -> String {
+    String(try forEachChunk(path: path, chunkBytes: 1 << 20) { chunk, _, _ in chunk.count }, radix: 16)
+  }
+
   /// Reads the file in chunks. `consume(chunk, offset of its first byte,
   /// isLast)` returns how many bytes it used; the rest is carried into the
   /// next chunk. Returns a hash of all the bytes.
@@ -253,6 +260,8 @@ struct SourceHasher {
 ///
 /// The ids' own hash catches a cache damaged in place, whose source is unchanged.
 enum TokenCache {
+  /// The cache of FILE is FILE.charlm-cache: a name no user file is likely to have, and not replaced unless it is ours.
+  static let suffix = ".charlm-cache"
   static let magic = Array("CHARLMTK".utf8)
   static let version: UInt32 = 2
   /// Magic, version, flags, source size, source hash, ids hash, BOM, vocabulary count.
@@ -295,7 +304,20 @@ enum TokenCache {
     let head = header(
       vocabulary: vocabulary, droppedBOM: droppedBOM, size: size, hash: hash, idsHash: idsHash(tokens),
       options: options, width: tokens.width, count: tokens.count)
+    // Only a cache of ours is replaced: a user's file of this name is left alone (and no cache is kept).
+    switch Platform.kind(at: path) {
+    case .missing: break
+    case .regularFile: guard isCache(path) else { return }
+    default: return
+    }
     head.withUnsafeBytes { raw in try? AtomicFile.write(parts: [raw, tokens.bytes], to: path) }
+  }
+
+  /// Whether the file at `path` starts as a CharLM token cache does.
+  static func isCache(_ path: String) -> Bool {
+    guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+    defer { try? handle.close() }
+    return (try? handle.read(upToCount: magic.count)).map(Array.init) == magic
   }
 
   /// The cached ids if the cache exists, is whole and matches the source

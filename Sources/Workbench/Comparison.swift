@@ -73,14 +73,27 @@ public enum Comparison {
     progress: (_ fraction: Double, _ secondsLeft: Double?) -> Void = { _, _ in }
   ) throws -> [Run] {
     var runs: [Run] = []
-    // Every cell's directory is checked before any cell trains.
-    if options.existing == .refuse {
-      for cell in options.cells {
-        try RunDirectory.prepareForNewRun(options.outputDirectory + "/" + cell.rawValue, existing: .refuse)
-      }
-    }
     let validation = Array(corpus.tokens(in: .val))
     let plan = plan(options, vocabulary: corpus.vocabulary.count)
+    // Everything is checked before anything changes: every cell's folder,
+    // and every model to start from (read now, so that none is lost).
+    var starts: [CellKind: RecurrentModel] = [:]
+    if let startFrom = options.startFrom, RunDirectory.sameFolder(startFrom, options.outputDirectory) {
+      throw ComparisonError.startInOutput(startFrom)
+    }
+    for (cell, hidden, _) in plan {
+      try RunDirectory.checkForNewRun(options.outputDirectory + "/" + cell.rawValue, existing: options.existing)
+      if let startFrom = options.startFrom {
+        let path = startFrom + "/" + cell.rawValue
+        let (start, vocabulary, _) = try Checkpoint.loadModel(path: path, gemm: gemm)
+        let modelConfig = ModelConfig(
+          cell: cell, vocabularySize: corpus.vocabulary.count, hiddenSize: hidden, layers: options.layers)
+        guard start.config == modelConfig, vocabulary == corpus.vocabulary else {
+          throw ComparisonError.startDoesNotMatch(path)
+        }
+        starts[cell] = start
+      }
+    }
     for (index, (cell, hidden, parameters)) in plan.enumerated() {
       let directory = options.outputDirectory + "/" + cell.rawValue
       var config = options.training
@@ -91,15 +104,10 @@ public enum Comparison {
         stepsPerEpoch: try LanguageModelTask.stepsPerEpoch(trainingTokens: corpus.split.train.count, config: config))
       let trainer = try Trainer(
         modelConfig: modelConfig, config: config, corpus: corpus, outputDirectory: directory, gemm: gemm)
+      let runLock = try RunLock(directory: directory)
+      defer { runLock.release() }
       try RunDirectory.prepareForNewRun(directory, existing: options.existing)
-      if let startFrom = options.startFrom {
-        let path = startFrom + "/" + cell.rawValue
-        let (start, vocabulary, _) = try Checkpoint.loadModel(path: path, gemm: gemm)
-        guard start.config == modelConfig, vocabulary == corpus.vocabulary else {
-          throw ComparisonError.startDoesNotMatch(path)
-        }
-        trainer.model.parameters.copy(from: start.parameters)
-      }
+      if let start = starts[cell] { trainer.model.parameters.copy(from: start.parameters) }
       trainer.evaluateEvery = try trainer.evaluationInterval(for: options.budget, points: options.evaluationPoints)
       log("\(cell.rawValue): hidden \(hidden), \(parameters) parameters")
       try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -112,7 +120,7 @@ public enum Comparison {
       let charactersPerStep = Double(trainer.itemsPerStep)
       let start = Date()
       try trainer.train(
-        budget: options.budget,
+        budget: options.budget, shouldStop: { runLog.writeFailure != nil },
         onEvent: { event in
           runLog.record(event)
           if case .evaluation(let step, let metrics, _, let seconds) = event {
@@ -121,7 +129,8 @@ public enum Comparison {
           }
           reportOverall(event, run: index, of: plan.count, started: start, to: progress)
         })
-      runLog.flush()
+      if let failure = runLog.writeFailure { throw failure }
+      try runLog.flush()
       run.wallSeconds = Date().timeIntervalSince(start)
       run.itemsPerSecond = Double(trainer.progress.step) * charactersPerStep / max(trainer.trainingSeconds, 1e-9)
       run.checkpoint = directory + "/" + Checkpoint.bestFile
@@ -151,8 +160,12 @@ public enum Comparison {
 
   public enum ComparisonError: Error, CustomStringConvertible {
     case startDoesNotMatch(String)
+    case startInOutput(String)
     public var description: String {
       switch self {
+      case .startInOutput(let path):
+        return
+          "--start-from \(path) is the comparison's own --out: its models would be replaced by the runs that start from them; give the new comparison another --out"
       case .startDoesNotMatch(let path):
         return
           "\(path) has another shape or vocabulary than this comparison's model; use the same --cells, --layers, --hidden/--params and a corpus with the same characters"

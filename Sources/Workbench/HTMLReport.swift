@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 
 /// A self-contained HTML page: inline CSS and SVG, no scripts, nothing
 /// fetched. Well-formed XHTML, so tests can parse it as XML.
@@ -47,7 +48,7 @@ public struct HTMLReport: Sendable {
   }
 
   /// Writes the page atomically.
-  public func write(to path: String) throws {
-    try Data(render().utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+  public func write(to path: String) throws(AtomicFile.WriteError) {
+    try AtomicFile.write(Data(render().utf8), to: path)
   }
 }

@@ -40,6 +40,8 @@ public final class RunLog {
   public private(set) var rows: [Row] = []
   /// Rows already in the CSV.
   private var written = 0
+  /// The CSV could not be written when the log began: the next flush writes it whole.
+  private var rewriteWhole = false
   /// Seconds of earlier invocations (a resumed run's clock goes on from them).
   private let secondsBefore: Double
   private let started = Date()
@@ -52,11 +54,15 @@ public final class RunLog {
   public private(set) var bestSample: (step: Int, text: String)?
   /// Samples taken during training (`--sample-every`), oldest first.
   public private(set) var samples: [(step: Int, text: String)] = []
+  /// The first write of `record` that failed, if any.
+  public private(set) var writeFailure: AtomicFile.WriteError?
 
   /// A log for the run in `directory`. `resumingAt`: the step a resumed run
   /// starts from; the rows already there up to it are kept. Nil starts afresh.
-  public init(directory: String, title: String, itemsPerStep: Int, itemName: String = "characters", resumingAt: Int?)
-  {
+  /// A failed first write is kept in `writeFailure`, as later ones are.
+  public init(
+    directory: String, title: String, itemsPerStep: Int, itemName: String = "characters", resumingAt: Int?
+  ) {
     self.directory = directory
     self.title = title
     self.itemsPerStep = itemsPerStep
@@ -66,11 +72,19 @@ public final class RunLog {
     }
     secondsBefore = rows.last?.seconds ?? 0
     // Rewritten whole once, so that rows past the resumed step are gone.
-    try? AtomicFile.write(Data(csv(rows).utf8), to: directory + "/" + Self.csvFile)
-    written = rows.count
+    do {
+      try AtomicFile.write(Data(csv(rows).utf8), to: directory + "/" + Self.csvFile)
+      written = rows.count
+    } catch {
+      // The next flush writes the CSV whole instead of appending.
+      writeFailure = error
+      rewriteWhole = true
+    }
   }
 
   /// Takes a trainer's event; writes the CSV and the report at evaluations.
+  /// A failed write is kept in `writeFailure` (the trainer's callback
+  /// cannot throw); the caller decides whether training goes on.
   public func record(_ event: TrainingEvent) {
     switch event {
     case .step(let step, _, let loss, let norm, let rate, _, _, _):
@@ -90,7 +104,7 @@ public final class RunLog {
             gradientNorm: .nan, validationLoss: metrics.loss))
       }
       if isBest, let sampleAtBest { bestSample = (step, sampleAtBest()) }
-      flush()
+      do { try flush() } catch { writeFailure = writeFailure ?? error }
     case .rolledBack(_, let toStep, _):
       // The steps after the saved one are undone; so are their rows not yet written.
       while rows.count > written, let last = rows.last, last.step > toStep { rows.removeLast() }
@@ -105,16 +119,18 @@ public final class RunLog {
     if samples.count > 12 { samples.removeFirst() }
   }
 
-  /// Appends the new rows to the CSV and rewrites the report.
-  public func flush() {
-    let path = directory + "/" + Self.csvFile
-    if written < rows.count, let handle = FileHandle(forWritingAtPath: path) {
-      handle.seekToEndOfFile()
-      handle.write(Data(rows[written...].map(Self.line).joined().utf8))
-      try? handle.close()
+  /// Appends the new rows to the CSV and rewrites the report. Rows whose
+  /// append failed stay pending, for the next flush.
+  public func flush() throws(AtomicFile.WriteError) {
+    if rewriteWhole {
+      try AtomicFile.write(Data(csv(rows).utf8), to: directory + "/" + Self.csvFile)
+      rewriteWhole = false
+      written = rows.count
+    } else if written < rows.count {
+      try AtomicFile.append(Data(rows[written...].map(Self.line).joined().utf8), to: directory + "/" + Self.csvFile)
       written = rows.count
     }
-    try? AtomicFile.write(Data(report().render().utf8), to: directory + "/" + Self.reportFile)
+    try AtomicFile.write(Data(report().render().utf8), to: directory + "/" + Self.reportFile)
   }
 
   // MARK: - CSV

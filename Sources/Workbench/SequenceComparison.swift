@@ -112,10 +112,8 @@ public enum SequenceComparison {
   ) throws -> (runs: [Run], interrupted: Bool) {
     let plan = plan(options, data: data, output: output)
     // Every run's folder is checked before any run trains.
-    if options.existing == .refuse {
-      for planned in plan {
-        try RunDirectory.prepareForNewRun(options.outputDirectory + "/" + planned.name, existing: .refuse)
-      }
+    for planned in plan {
+      try RunDirectory.checkForNewRun(options.outputDirectory + "/" + planned.name, existing: options.existing)
     }
     let test = data.sequences(in: .test)
     var runs: [Run] = []
@@ -131,6 +129,8 @@ public enum SequenceComparison {
         config: config, data: data, taskName: taskName, balancesLabels: options.balancesLabels,
         outputDirectory: directory, gemm: gemm)
       trainer.task.extraMetadata = options.extraMetadata
+      let runLock = try RunLock(directory: directory)
+      defer { runLock.release() }
       try RunDirectory.prepareForNewRun(directory, existing: options.existing)
       trainer.evaluateEvery = try trainer.evaluationInterval(for: options.budget, points: options.evaluationPoints)
       log("\(planned.name): hidden \(planned.hidden), \(planned.parameters) parameters")
@@ -142,7 +142,7 @@ public enum SequenceComparison {
       run.directory = directory
       let start = Date()
       let reason = try trainer.train(
-        budget: options.budget, shouldStop: shouldStop,
+        budget: options.budget, shouldStop: { shouldStop() || runLog.writeFailure != nil },
         onEvent: { event in
           runLog.record(event)
           if case .evaluation(let step, let metrics, _, let seconds) = event {
@@ -151,7 +151,8 @@ public enum SequenceComparison {
           }
           Comparison.reportOverall(event, run: index, of: plan.count, started: start, to: progress)
         })
-      runLog.flush()
+      if let failure = runLog.writeFailure { throw failure }
+      try runLog.flush()
       if reason == .interrupted { return (runs, true) }
       run.wallSeconds = Date().timeIntervalSince(start)
       run.steps = trainer.progress.step

@@ -18,7 +18,10 @@ public struct SweepPlan: Codable, Sendable, Equatable {
     public var label: String { settings.map { "\($0.key)=\($0.value)" }.joined(separator: " ") }
   }
 
+  /// The corpus's absolute path, so that a resume from another folder trains on the same file.
   public var corpus: String
+  /// The corpus file's bytes, hashed: a resume refuses a file that changed (nil in older plans).
+  public var corpusFingerprint: String?
   public var grid: String
   /// Every run's budget, as the train command spells it: "--time 3m" or "--steps 500".
   public var budget: [String]
@@ -43,7 +46,7 @@ public struct SweepPlan: Codable, Sendable, Equatable {
       combinations = Array(combinations.shuffled(using: &rng).prefix(randomCount))
     }
     let width = max(2, String(combinations.count).count)
-    self.corpus = corpus
+    self.corpus = URL(fileURLWithPath: corpus).standardizedFileURL.path
     self.grid = grid
     self.budget = budget
     self.variedKeys = axes.filter { $0.values.count > 1 }.map(\.key)
@@ -51,6 +54,20 @@ public struct SweepPlan: Codable, Sendable, Equatable {
       let number = String(index + 1)
       return Run(name: "run-" + String(repeating: "0", count: width - number.count) + number, settings: settings)
     }
+  }
+
+  /// Why a plan read back from sweep.json cannot be trusted, or nil: run
+  /// names are folder names inside the sweep's (`run-NN`), each once.
+  public var problem: String? {
+    var names = Set<String>()
+    for run in runs {
+      let digits = run.name.dropFirst(4)
+      guard run.name.hasPrefix("run-"), !digits.isEmpty, digits.count <= 12, digits.allSatisfy(\.isASCII),
+        digits.allSatisfy(\.isNumber)
+      else { return "it names a run '\(run.name)', which is not a run folder of a sweep (run-NN)" }
+      guard names.insert(run.name).inserted else { return "it names the run \(run.name) twice" }
+    }
+    return runs.isEmpty ? "it plans no runs" : nil
   }
 
   /// "hidden=256,512 dropout=0,0.2" → [(hidden, [256, 512]), (dropout, [0, 0.2])].
@@ -70,7 +87,16 @@ public struct SweepPlan: Codable, Sendable, Equatable {
       guard !axes.contains(where: { $0.key == key }) else { throw SweepError("--grid names '\(key)' twice") }
       let values = parts[1].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
       guard !values.contains(where: \.isEmpty) else { throw SweepError("--grid: '\(key)' has an empty value in '\(word)'") }
-      guard Set(values).count == values.count else { throw SweepError("--grid: '\(key)' repeats a value in '\(word)'") }
+      // 8 and 08, 0.001 and 1e-3: one setting spelled twice would train twice.
+      var seen: [String: String] = [:]
+      for value in values {
+        let canonical = Double(value).map { "\($0)" } ?? value
+        if let earlier = seen[canonical] {
+          throw SweepError(
+            "--grid: '\(key)' repeats a value (\(earlier == value ? value : earlier + " and " + value)) in '\(word)'")
+        }
+        seen[canonical] = value
+      }
       axes.append((key, values))
     }
     return axes

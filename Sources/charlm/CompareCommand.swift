@@ -74,6 +74,9 @@ enum CompareCommand {
     options.yardsticks = NGramBaseline.yardsticks(
       training: corpus.tokens(in: .train), vocabularySize: corpus.vocabulary.count,
       scoring: Array(corpus.tokens(in: .val)))
+    // One writer per comparison folder, held to the end.
+    let lock = try TrainingFlags.lockRun(options.outputDirectory)
+    defer { lock.release() }
     let progress = OverallProgress(what: "all cells")
     let runs = try Comparison.run(
       corpus: corpus, options: options, gemm: gemm, log: progress.log, progress: progress.update)

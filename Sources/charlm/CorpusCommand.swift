@@ -83,11 +83,8 @@ enum CorpusCommand {
     if URL(fileURLWithPath: probePath).standardizedFileURL == URL(fileURLWithPath: out).standardizedFileURL {
       throw UsageError(description: "--probe-set and --out name the same file (\(out)); give the probe set its own path")
     }
-    let taken = [out, probePath].filter { FileManager.default.fileExists(atPath: $0) }
-    if !taken.isEmpty && !args.flag("--overwrite") {
-      throw UsageError(
-        description: "\(taken.joined(separator: " and ")) already exist; choose another --out, or replace with --overwrite")
-    }
+    try OutputFile.check(out, flag: "--out", overwrite: args.flag("--overwrite"))
+    try OutputFile.check(probePath, flag: "--probe-set", overwrite: args.flag("--overwrite"))
     let (text, probe): (String, ContextCorpus.ProbeSet)
     do {
       (text, probe) = try ContextCorpus.generate(options)
@@ -96,15 +93,8 @@ enum CorpusCommand {
     }
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    for (path, data) in [(out, Data(text.utf8)), (probePath, try encoder.encode(probe))] {
-      do {
-        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try AtomicFile.write(data, to: path)
-      } catch {
-        throw RuntimeError("cannot write \(path): \(error.localizedDescription)")
-      }
-    }
+    // Both files or neither: a rerun never finds half of the pair.
+    try OutputFile.write(files: [(out, Data(text.utf8)), (probePath, try encoder.encode(probe))])
     let gaps = probe.stories.map(\.gap)
     print(
       "wrote \(out): \(text.count) characters, \(options.pairs) pairs, gaps \(options.minimumGap)–\(options.maximumGap) (\(options.gaps.rawValue))"

@@ -30,7 +30,7 @@ enum InfoCommand {
     // The training metadata is the file's word, not checked by the loader: a
     // negative step or a loss that is not a finite, non-negative number is damage.
     let step = metadata["charlm.step"].flatMap(Int.init)
-    let loss = metadata["charlm.validation_loss"].flatMap(Double.init)
+    let loss = metadata[Checkpoint.validationLossKey].flatMap(Double.init)
     if let step, step < 0 { throw RuntimeError("\(path): its metadata says step \(step); the file is damaged") }
     if let loss, !(loss.isFinite && loss >= 0) {
       throw RuntimeError("\(path): its metadata says validation loss \(loss); the file is damaged")

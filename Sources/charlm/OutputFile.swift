@@ -29,13 +29,20 @@ enum InputFile {
 enum OutputFile {
   /// Why `path` cannot be written by the option `flag`, or nothing.
   static func check(_ path: String, flag: String, overwrite: Bool) throws(UsageError) {
-    var isDirectory: ObjCBool = false
-    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
-      if isDirectory.boolValue { throw UsageError(description: "\(flag) \(path) is a folder; give a file name") }
+    switch Platform.kind(at: path) {
+    case .missing: break
+    case .directory: throw UsageError(description: "\(flag) \(path) is a folder; give a file name")
+    case .regularFile:
       if !overwrite {
         throw UsageError(
           description: "\(path) already exists; choose another \(flag), or replace it with --overwrite")
       }
+    case let kind:
+      // Renaming over it would replace the link or device itself, not write through it.
+      throw UsageError(
+        description:
+          "\(flag) \(path) is \(kind.name); charlm writes only regular files and never replaces anything else, even with --overwrite: choose another \(flag)"
+      )
     }
     try checkFolder(of: path, flag: flag)
   }
@@ -59,12 +66,19 @@ enum OutputFile {
 
   /// Writes atomically, making the folder first.
   static func write(_ data: Data, to path: String) throws(RuntimeError) {
-    do {
-      try FileManager.default.createDirectory(
-        atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path, withIntermediateDirectories: true)
-    } catch {
-      throw RuntimeError("cannot make the folder for \(path): \(error.localizedDescription)")
+    try write(files: [(path, data)])
+  }
+
+  /// Writes the files all or nothing, making their folders first.
+  static func write(files: [(path: String, data: Data)]) throws(RuntimeError) {
+    for file in files {
+      do {
+        try FileManager.default.createDirectory(
+          atPath: URL(fileURLWithPath: file.path).deletingLastPathComponent().path, withIntermediateDirectories: true)
+      } catch {
+        throw RuntimeError("cannot make the folder for \(file.path): \(FileErrors.reason(error))")
+      }
     }
-    do { try AtomicFile.write(data, to: path) } catch { throw RuntimeError(error.description) }
+    do { try AtomicFile.write(files: files) } catch { throw RuntimeError(error.description) }
   }
 }

@@ -61,7 +61,7 @@ enum ProbeCommand {
     } catch let error as RuntimeError {
       throw error
     } catch {
-      throw RuntimeError("cannot read \(probePath): \(error.localizedDescription)")
+      throw RuntimeError("cannot read \(probePath): \(FileErrors.reason(error))")
     }
     if let problem = probe.problem {
       throw RuntimeError("\(probePath) is not a usable probe set: \(problem); write one with 'charlm corpus context'")

@@ -50,9 +50,14 @@ enum RunDriver {
     defer { runLock?.release() }
     if resuming {
       guard FileManager.default.fileExists(atPath: outputDirectory + "/" + Checkpoint.stateFile) else {
+        let found = RunDirectory.existingRunFiles(in: outputDirectory)
+        if !found.isEmpty { throw RuntimeError(RunDirectory.Problem.holdsARun(path: outputDirectory, files: found).description) }
         throw RuntimeError("no training state in \(outputDirectory) to resume; train without --resume first")
       }
       runLock = try TrainingFlags.lockRun(outputDirectory)
+      do { try RunDirectory.checkRunFilesAreRegular(in: outputDirectory) } catch {
+        throw RuntimeError(error.description)
+      }
       RunDirectory.removeStaleTemporaries(in: outputDirectory)
       let resumed = try setup.resume(gemm)
       trainer = resumed.trainer
@@ -72,15 +77,33 @@ enum RunDriver {
     trainer.divergencePolicy = onDivergence == .stop ? .stop : .rollback(maximum: maximumRollbacks)
     trainer.allowNoSave = args.flag("--allow-no-save")
     let log = try setup.log(trainer, budget, resuming)
+    if let failure = log.writeFailure, !trainer.allowNoSave {
+      throw RuntimeError(failure.description + "; nothing was trained")
+    }
     Interrupts.install()
     let reporter = ProgressReporter(json: json, itemName: setup.itemName, validationName: setup.validationName)
-    let reason = try trainer.train(budget: budget, shouldStop: Interrupts.stopRequested) { event in
+    // A failed log write stops the run (saved first), like a failed save; with --allow-no-save it is reported once.
+    var logFailureReported = false
+    let reason = try trainer.train(
+      budget: budget, shouldStop: { Interrupts.stopRequested() || (log.writeFailure != nil && !trainer.allowNoSave) }
+    ) { event in
       reporter.handle(event)
       log.record(event)
       setup.onEvent?(trainer, event, log, reporter)
+      if let failure = log.writeFailure, trainer.allowNoSave, !logFailureReported {
+        logFailureReported = true
+        reporter.closeLine()
+        Terminal.warning("the run log was not written (--allow-no-save, training goes on): \(failure.description)")
+      }
     }
-    log.flush()
+    var finalFailure = log.writeFailure
+    do { try log.flush() } catch { finalFailure = finalFailure ?? error }
     reporter.finish()
+    if let finalFailure, !trainer.allowNoSave {
+      throw RuntimeError(
+        "\(finalFailure.description); training stopped at step \(trainer.progress.step), its model and state saved in \(outputDirectory) (continue with --resume once there is room)"
+      )
+    }
     if reason == .interrupted {
       return (
         TrainingFlags.reportInterrupt(step: trainer.progress.step, outputDirectory: outputDirectory, json: json),

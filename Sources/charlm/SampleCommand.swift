@@ -103,7 +103,7 @@ enum SampleCommand {
       let c = model.config
       var line = "\(Checkpoint.resolveModelPath(path)): \(c.cell.rawValue) \(c.layers)×\(c.hiddenSize), vocabulary \(c.vocabularySize)"
       if let step = metadata["charlm.step"] { line += ", step \(step)" }
-      if let loss = metadata["charlm.validation_loss"].flatMap(Double.init), loss.isFinite {
+      if let loss = metadata[Checkpoint.validationLossKey].flatMap(Double.init), loss.isFinite {
         line += String(format: ", validation loss %.4f nats = %.4f bits per character", loss, loss / log(2.0))
       } else {
         line += ", no validation loss recorded (a latest, not a best, checkpoint)"

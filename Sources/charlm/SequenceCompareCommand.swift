@@ -135,6 +135,9 @@ enum SequenceCompareCommand {
     print(
       "\(taskName): \(data.labels.count) labels, \(data.train.count) / \(data.validation.count) / \(data.test.count) sequences (train / val / test); \(options.cells.count * options.directions.count) runs"
     )
+    // One writer per comparison folder, held to the end.
+    let lock = try TrainingFlags.lockRun(options.outputDirectory)
+    defer { lock.release() }
     Interrupts.install()
     let progress = OverallProgress(what: "all runs")
     let (runs, interrupted) = try SequenceComparison.run(

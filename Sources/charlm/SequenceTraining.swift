@@ -22,11 +22,7 @@ enum SequenceTraining {
   static func trainingOptions(defaultOut: String, items: String) -> [OptionSpec] {
     [
       OptionSpec("--batch", "N", "\(items) per step", default: "32"),
-      OptionSpec("--lr", "RATE", "learning rate", default: "2e-3"),
-      OptionSpec("--clip", "NORM", "global gradient-norm limit, 0 for none", default: "5"),
-      OptionSpec("--optimizer", "NAME", "adam or sgd (with momentum)", default: "adam"),
-      OptionSpec("--schedule", "KIND", "learning-rate schedule: constant, step, cosine or anneal", default: "constant"),
-      OptionSpec("--warmup", "N", "linear warmup steps", default: "0"),
+    ] + TrainingFlags.optimizationOptions + [
       OptionSpec("--steps", "N", "train until N steps in total"),
       OptionSpec("--epochs", "N", "train until N passes over the training part in total", default: "1"),
       OptionSpec("--time", "DURATION", "train until this long in total, e.g. 90s, 5m"),
@@ -84,8 +80,8 @@ enum SequenceTraining {
         return trainer
       },
       resume: { gemm in
-        let trainer = try Trainer.resume(outputDirectory: outputDirectory, data: data, kind: kind, gemm: gemm)
-        trainer.task.extraMetadata = extraMetadata
+        let trainer = try Trainer.resume(
+          outputDirectory: outputDirectory, data: data, kind: kind, extraMetadata: extraMetadata, gemm: gemm)
         let saved = trainer.task.model.config
         let changed =
           (try modelConfig(args, data: data, output: output, base: saved) == saved ? [] : ["the model flags"])

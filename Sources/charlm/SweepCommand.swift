@@ -1,5 +1,6 @@
 import Foundation
 import LanguageModel
+import Tokenizer
 import Workbench
 
 enum SweepCommand {
@@ -67,8 +68,22 @@ enum SweepCommand {
       guard let saved = try? JSONDecoder().decode(SweepPlan.self, from: data) else {
         throw RuntimeError("\(planPath) is damaged; start the sweep again with --overwrite")
       }
-      if let corpus = args.string("--corpus"), corpus != saved.corpus {
+      if let problem = saved.problem {
+        throw RuntimeError("\(planPath) is damaged: \(problem); start the sweep again with --overwrite")
+      }
+      if let corpus = args.string("--corpus"), !RunDirectory.sameFile(corpus, saved.corpus) {
         throw UsageError(description: "the sweep in \(out) trains on \(saved.corpus); drop --corpus or give that file")
+      }
+      if let fingerprint = saved.corpusFingerprint {
+        let now: String
+        do { now = try Corpus.fileFingerprint(path: saved.corpus) } catch {
+          throw RuntimeError("the sweep in \(out) trains on \(saved.corpus): \(error)")
+        }
+        if now != fingerprint {
+          throw RuntimeError(
+            "\(saved.corpus) has changed since the sweep in \(out) began; its runs would not be comparable: restore the file, or start a new sweep with --overwrite"
+          )
+        }
       }
       plan = saved
     } else {
@@ -85,8 +100,10 @@ enum SweepCommand {
       }
       let random = try args.optionalInt("--random", min: 1, max: 1_000_000)
       do {
-        plan = try SweepPlan(
+        var made = try SweepPlan(
           corpus: corpus, grid: grid, budget: budget, keys: keys, randomCount: random, seed: try args.seed("--random-seed") ?? 1)
+        made.corpusFingerprint = try? Corpus.fileFingerprint(path: made.corpus)
+        plan = made
       } catch { throw UsageError(description: "\(error)") }
       let earlier = [planPath, csvPath, reportPath].filter { FileManager.default.fileExists(atPath: $0) }
         + plan.runs.map { out + "/" + $0.name }.filter { !RunDirectory.existingRunFiles(in: $0).isEmpty }
@@ -120,6 +137,16 @@ enum SweepCommand {
     }
     if !resuming {
       sweepLock = try TrainingFlags.lockRun(out)
+      // --overwrite: the earlier sweep's runs go (only run files, only in folders its plan names), then its record.
+      if let data = FileManager.default.contents(atPath: planPath),
+        let earlier = try? JSONDecoder().decode(SweepPlan.self, from: data), earlier.problem == nil
+      {
+        for run in earlier.runs {
+          do { try RunDirectory.prepareForNewRun(out + "/" + run.name, existing: .replace) } catch {
+            throw RuntimeError(error.description)
+          }
+        }
+      }
       let encoder = JSONEncoder()
       encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
       try OutputFile.write(try encoder.encode(plan), to: planPath)
@@ -127,9 +154,11 @@ enum SweepCommand {
     }
 
     var results = resuming ? SweepRecord.read((try? String(contentsOfFile: csvPath, encoding: .utf8)) ?? "") : []
-    results.removeAll { result in !plan.runs.contains { $0.name == result.run } }
+    // Runs that failed (a full disk, a divergence) are tried again by a resume.
+    results.removeAll { result in !plan.runs.contains { $0.name == result.run } || result.status != "done" }
     let started = Date()
     var trainedHere = 0
+    var failed: [String] = []
     for (index, run) in plan.runs.enumerated() where !results.contains(where: { $0.run == run.name }) {
       guard let words = runWords[run.name] else { continue }
       let directory = out + "/" + run.name
@@ -158,15 +187,16 @@ enum SweepCommand {
       } catch {
         status = "failed: \(error)"
         Terminal.error("\(run.name) failed: \(error); the sweep goes on")
+        failed.append(run.name)
       }
       if exitStatus != 0 {
         try write(plan: plan, results: results, out: out)
         print("sweep interrupted in \(run.name); continue with: charlm sweep --out \(out) --resume")
         return exitStatus
       }
-      results.append(
-        SweepResult(
-          run: run.name, parameters: parameters, rows: RunLog.readRows(directory + "/" + RunLog.csvFile), status: status))
+      // A failed run's folder may hold an earlier attempt's rows: none of them are its result.
+      let rows = status == "done" ? RunLog.readRows(directory + "/" + RunLog.csvFile) : []
+      results.append(SweepResult(run: run.name, parameters: parameters, rows: rows, status: status))
       trainedHere += 1
       try write(plan: plan, results: results, out: out)
     }
@@ -179,6 +209,11 @@ enum SweepCommand {
       print("\(rank + 1). \(result.run)  \(loss)  \(label)\(result.status == "done" ? "" : "  (\(result.status))")")
     }
     print("\nresults: \(csvPath)\nreport: \(reportPath)")
+    if !failed.isEmpty {
+      throw RuntimeError(
+        "\(failed.count) of \(plan.runs.count) runs failed (\(failed.joined(separator: ", "))); fix the cause above, then continue with: charlm sweep --out \(out) --resume (failed runs are tried again)"
+      )
+    }
     return 0
   }
 

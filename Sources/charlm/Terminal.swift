@@ -22,15 +22,36 @@ enum Terminal {
     text.withUTF8 { write(bytes: $0) }
   }
 
+  /// Set by commands whose work is not their output (training, sweeps,
+  /// comparisons): a closed stdout then drops the lines instead of ending
+  /// the command before it saves.
+  static let keepWorking = Atomic<Bool>(false)
+  static let outputClosed = Atomic<Bool>(false)
+  /// The errno of a failed stdout write other than a closed pipe, or 0: the exit status is then 1.
+  static let outputFailure = Atomic<Int32>(0)
+
+  static func keepWorkingWhenOutputCloses() { keepWorking.store(true, ordering: .relaxed) }
+
   static func write(bytes: some Collection<UInt8>) {
+    if outputClosed.load(ordering: .relaxed) { return }
     let code = bytes.withContiguousStorageIfAvailable { writeAll(STDOUT_FILENO, UnsafeRawBufferPointer($0)) }
       ?? Array(bytes).withUnsafeBytes { writeAll(STDOUT_FILENO, $0) }
     switch code {
     case 0: return
-    case EPIPE: exit(0)
-    case let code:
+    case EPIPE where !keepWorking.load(ordering: .relaxed): exit(0)
+    case EPIPE:
+      if !outputClosed.exchange(true, ordering: .relaxed) {
+        note("the output was closed (a reader went away); the work goes on and is saved, its lines are dropped")
+      }
+    case let code where !keepWorking.load(ordering: .relaxed):
       error("cannot write the output: \(String(cString: strerror(code)))")
       exit(1)
+    case let code:
+      // The work goes on and is saved; the command still ends non-zero, its output lost.
+      if !outputClosed.exchange(true, ordering: .relaxed) {
+        outputFailure.store(code, ordering: .relaxed)
+        error("cannot write the output: \(String(cString: strerror(code))); the work goes on and is saved, its lines are dropped")
+      }
     }
   }
 

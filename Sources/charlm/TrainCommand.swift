@@ -28,15 +28,7 @@ enum TrainCommand {
         default: "PyTorch's uniform initialisation"),
       OptionSpec("--batch", "N", "parallel streams per step", default: "50"),
       OptionSpec("--window", "N", "characters per step (truncated BPTT length)", default: "50"),
-      OptionSpec("--lr", "RATE", "learning rate", default: "2e-3"),
-      OptionSpec("--clip", "NORM", "global gradient-norm limit, 0 for none", default: "5"),
-      OptionSpec("--optimizer", "NAME", "adam or sgd (with momentum)", default: "adam"),
-      OptionSpec("--momentum", "M", "SGD momentum", default: "0.9"),
-      OptionSpec("--schedule", "KIND", "learning-rate schedule: constant, step, cosine or anneal", default: "constant"),
-      OptionSpec("--warmup", "N", "linear warmup steps", default: "0"),
-      OptionSpec("--decay-every", "N", "step schedule: decay every N steps", default: "1000"),
-      OptionSpec("--decay-factor", "F", "step schedule: multiply the rate by F", default: "0.5"),
-      OptionSpec("--anneal", "F", "anneal schedule: decay linearly over the last F of the budget", default: "0.2"),
+    ] + TrainingFlags.optimizationOptions + [
       OptionSpec("--steps", "N", "train until N steps in total"),
       OptionSpec(
         "--epochs", "N", "train until N passes over the training split in total",

@@ -7,6 +7,19 @@ enum TrainingFlags {
   /// The largest --steps and --eval-every.
   static let maximumSteps = 1_000_000_000_000
 
+  /// The optimizer and schedule flags, the same for every training command.
+  static let optimizationOptions = [
+    OptionSpec("--lr", "RATE", "learning rate", default: "2e-3"),
+    OptionSpec("--clip", "NORM", "global gradient-norm limit, 0 for none", default: "5"),
+    OptionSpec("--optimizer", "NAME", "adam or sgd (with momentum)", default: "adam"),
+    OptionSpec("--momentum", "M", "SGD momentum (with --optimizer sgd)", default: "0.9"),
+    OptionSpec("--schedule", "KIND", "learning-rate schedule: constant, step, cosine or anneal", default: "constant"),
+    OptionSpec("--warmup", "N", "linear warmup steps", default: "0"),
+    OptionSpec("--decay-every", "N", "step schedule: decay every N steps", default: "1000"),
+    OptionSpec("--decay-factor", "F", "step schedule: multiply the rate by F", default: "0.5"),
+    OptionSpec("--anneal", "F", "anneal schedule: decay linearly over the last F of the budget", default: "0.2"),
+  ]
+
   static func trainingConfig(_ args: ParsedArguments, base: TrainingConfig?) throws(UsageError) -> TrainingConfig {
     var config = base ?? TrainingConfig()
     config.batch = try args.int("--batch", default: config.batch, min: 1, max: 1 << 16)
@@ -29,7 +42,29 @@ enum TrainingFlags {
     if args.has("--forget-bias") {
       config.forgetBias = try args.float("--forget-bias", default: 0, in: -100...100)
     }
+    try refuseIgnored(args, config: config)
     return config
+  }
+
+  /// A flag that the rest of the configuration makes meaningless is refused,
+  /// naming what would make it count, rather than silently ignored.
+  static func refuseIgnored(_ args: ParsedArguments, config: TrainingConfig) throws(UsageError) {
+    if args.has("--anneal") && config.schedule.kind != .anneal {
+      throw UsageError(
+        description: "--anneal sets when the anneal schedule starts to decay; add --schedule anneal, or drop --anneal")
+    }
+    for flag in ["--decay-every", "--decay-factor"] where args.has(flag) && config.schedule.kind != .step {
+      throw UsageError(description: "\(flag) belongs to the step schedule; add --schedule step, or drop \(flag)")
+    }
+    if args.has("--momentum") && config.optimizer != .sgd {
+      throw UsageError(
+        description: "--momentum is SGD's; Adam keeps its own moments: add --optimizer sgd, or drop --momentum")
+    }
+    if args.has("--max-rollbacks") && (try? args.choice("--on-divergence", default: DivergenceChoice.stop)) != .rollback {
+      throw UsageError(
+        description: "--max-rollbacks limits --on-divergence rollback; add --on-divergence rollback, or drop --max-rollbacks"
+      )
+    }
   }
 
   /// Checks --out, --resume against --overwrite, and the budget flags of
@@ -78,10 +113,14 @@ enum TrainingFlags {
   /// How a new run treats the files of an earlier one in --out: without
   /// --overwrite, refused now, before any work.
   static func existingFiles(_ args: ParsedArguments, outputDirectory: String) throws(UsageError) -> ExistingFiles {
-    guard !args.flag("--overwrite") else { return .replace }
-    do { try RunDirectory.prepareForNewRun(outputDirectory, existing: .refuse) } catch {
-      throw UsageError(description: error.description)
-    }
+    let found = RunDirectory.existingRunFiles(in: outputDirectory)
+    do throws(RunDirectory.Problem) {
+      if args.flag("--overwrite") {
+        try RunDirectory.checkRunFilesAreRegular(in: outputDirectory)
+        return .replace
+      }
+      if !found.isEmpty { throw .holdsARun(path: outputDirectory, files: found) }
+    } catch { throw UsageError(description: error.description) }
     return .refuse
   }
 }

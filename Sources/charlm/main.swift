@@ -61,6 +61,12 @@ func runCommand(_ arguments: [String]) -> Int32 {
       print(spec.help)
       return 0
     }
+    // Their work is files, not their output: a closed stdout must not end them before they save.
+    let savesWork: Set = [
+      "train", "compare", "sweep", "tag train", "tag compare", "classify train", "classify compare", "seq2seq train",
+      "seq2seq compare",
+    ]
+    if savesWork.contains(name) { Terminal.keepWorkingWhenOutputCloses() }
     switch name {
     case "train": return try TrainCommand.run(parsed)
     case "sample": return try SampleCommand.run(parsed)
@@ -134,4 +140,4 @@ if let index = undecodableArgument() {
 if ProcessInfo.processInfo.environment["CHARLM_REPORT_PEAK_MEMORY"] != nil {
   Terminal.note("peak resident memory \(Platform.peakResidentBytes()) bytes")
 }
-exit(status)
+exit(status == 0 && Terminal.outputFailure.load(ordering: .relaxed) != 0 ? 1 : status)

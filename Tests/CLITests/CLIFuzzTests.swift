@@ -26,6 +26,11 @@ struct CLIFuzzTests {
     case mixedRun = "mixed run directory"
     case signal = "signal mid-run"
     case json = "--json output"
+    case concurrentWriter = "concurrent writer on one folder"
+    case writeFailure = "injected write failure"
+    case killDuringSave = "kill during save, then resume"
+    case specialOutput = "special file as output"
+    case ignoredFlag = "flag that would be ignored"
   }
 
   struct Case {
@@ -33,6 +38,10 @@ struct CLIFuzzTests {
     var arguments: [String]
     var stdout = Output.pipe
     var signalAfterFirstStep = false
+    /// Test switches for the child (CHARLM_FAIL_WRITE, CHARLM_KILL_AT_WRITE).
+    var environment: [String: String] = [:]
+    /// A folder whose run lock this test holds while the command runs.
+    var lockedFolder: String?
     enum Output { case pipe, full, closed }
   }
 
@@ -104,6 +113,54 @@ struct CLIFuzzTests {
     ],
     ["corpus", "reverse", "--out", "reverse.tsv", "--count", "50", "--max-length", "9"],
   ]
+
+  /// The reference run: a short training that the fault classes interrupt
+  /// and recover, then compare with this run's files bit for bit.
+  static let referenceTraining = [
+    "train", "--corpus", "corpus.txt", "--hidden", "8", "--layers", "1", "--batch", "2", "--window", "8", "--steps", "6",
+    "--eval-every", "2", "--threads", "1",
+  ]
+
+  /// Commands that write, with their output in a folder or file no case starts with.
+  static let writers: [[String]] = [
+    referenceTraining + ["--out", "runs/f"],
+    [
+      "tag", "train", "--corpus", "corpus.txt", "--task", "spaces", "--hidden", "8", "--batch", "4", "--steps", "4",
+      "--eval-every", "2", "--out", "tagruns/f", "--threads", "1",
+    ],
+    [
+      "classify", "train", "--data", "names", "--hidden", "8", "--batch", "4", "--steps", "4", "--eval-every", "2",
+      "--out", "clsruns/f", "--threads", "1",
+    ],
+    [
+      "seq2seq", "train", "--pairs", "pairs.tsv", "--hidden", "8", "--embedding", "4", "--batch", "4", "--steps", "4",
+      "--eval-every", "2", "--out", "s2sruns/f", "--threads", "1",
+    ],
+    [
+      "sweep", "--corpus", "corpus.txt", "--grid", "hidden=4,6 layers=1 batch=2 window=8", "--steps-per-run", "2",
+      "--out", "sweeps/f", "--threads", "1",
+    ],
+    [
+      "compare", "--corpus", "corpus.txt", "--cells", "rnn,gru", "--layers", "1", "--hidden", "8", "--batch", "2",
+      "--window", "8", "--steps", "2", "--points", "2", "--out", "cmpf", "--threads", "1",
+    ],
+    ["corpus", "context", "--out", "ctxf.txt", "--size", "20000", "--max-gap", "60", "--pairs", "3"],
+    ["sample", "--checkpoint", "runs/a", "--length", "5", "--explain", "2", "--seed", "1", "--report", "explainf.html"],
+  ]
+
+  /// Training commands, for the folder-lock and ignored-flag classes (run folder last but one: `--out DIR`).
+  static let trainers: [[String]] = [
+    ["train", "--corpus", "corpus.txt", "--out", "runs/a", "--resume", "--steps", "6", "--threads", "1"],
+    referenceTraining + ["--out", "runs/a", "--overwrite"],
+    referenceTraining + ["--out", "runs/new"],
+    ["tag", "train", "--corpus", "corpus.txt", "--task", "spaces", "--out", "tagruns/a", "--resume", "--steps", "6"],
+    ["classify", "train", "--data", "names", "--hidden", "8", "--steps", "2", "--out", "clsruns/a", "--overwrite"],
+    ["seq2seq", "train", "--pairs", "pairs.tsv", "--out", "s2sruns/a", "--resume", "--steps", "6", "--threads", "1"],
+    ["sweep", "--out", "sweeps/a", "--resume", "--threads", "1"],
+  ]
+
+  /// Outputs that are not regular files: made in each sandbox (`makeSpecialFiles`).
+  static let specialOutputs = ["fifo", "link-to-existing.html", "dangling-link", "/dev/full", "/dev/null"]
 
   static let hostileNumbers = [
     "0", "-1", "1e309", "-1e309", "1e-320", "nan", "inf", "-inf", "0x10", "1.5", "9223372036854775807",
@@ -221,6 +278,47 @@ struct CLIFuzzTests {
       let withJSON = ["train", "sample", "eval", "info", "probe", "baseline"]
       if !withJSON.contains(arguments[0]) { arguments = templates[0] }
       arguments.append("--json")
+    case .concurrentWriter:
+      // The lock is held by this test for the whole command: the conflict is certain, not a race.
+      var command = pick(trainers + writers.prefix(6))
+      if command.contains("--out"), rng.next() % 3 == 0 {
+        command = replacing(command, option: "--out", with: pick(["runs/a", "sweeps/a", "runs/new"]))
+      }
+      let folder = command[command.firstIndex(of: "--out")! + 1]
+      return Case(kind: kind, arguments: command, lockedFolder: folder)
+    case .writeFailure:
+      return Case(
+        kind: kind, arguments: pick(writers), environment: ["CHARLM_FAIL_WRITE": String(1 + rng.next() % 24)])
+    case .killDuringSave:
+      return Case(
+        kind: kind, arguments: pick(Array(writers.prefix(4))),
+        environment: ["CHARLM_KILL_AT_WRITE": String(1 + rng.next() % 18)])
+    case .specialOutput:
+      let target = pick(specialOutputs)
+      arguments = pick([
+        ["sample", "--checkpoint", "runs/a", "--length", "5", "--explain", "2", "--seed", "1", "--report", target],
+        ["inspect", "--checkpoint", "runs/a", "--text", "to be or", "--report", target],
+        ["report", "--run", "runs/a", "--out", target],
+        ["corpus", "reverse", "--out", target, "--count", "50", "--max-length", "9"],
+        ["corpus", "context", "--out", target, "--size", "20000", "--max-gap", "60", "--pairs", "3"],
+        ["tag", "eval", "--checkpoint", "tagruns/a", "--corpus", "corpus.txt", "--report", target],
+        ["seq2seq", "translate", "--checkpoint", "s2sruns/a", "--file", "sources.txt", "--outputs", target],
+        // A run folder whose metrics.csv is a symlink to the user's file, or whose best model is a FIFO.
+        referenceTraining + ["--out", "runs/special", "--overwrite"],
+        ["train", "--corpus", "corpus.txt", "--out", "runs/special", "--resume", "--steps", "6", "--threads", "1"],
+      ])
+      if rng.next() % 2 == 0 && !arguments.contains("--overwrite") { arguments.append("--overwrite") }
+    case .ignoredFlag:
+      let ignored = [
+        ["--anneal", "0.3"], ["--decay-every", "10"], ["--decay-factor", "0.5"], ["--momentum", "0.5"],
+        ["--max-rollbacks", "2"],
+      ]
+      let commands = [
+        referenceTraining + ["--out", "runs/new"],
+        referenceTraining + ["--out", "runs/new", "--schedule", "cosine", "--optimizer", "sgd"],
+        Array(writers[1]), Array(writers[2]), Array(writers[3]),
+      ]
+      arguments = pick(commands) + pick(ignored)
     }
     return Case(kind: kind, arguments: arguments)
   }
@@ -245,6 +343,7 @@ struct CLIFuzzTests {
       #expect(process.terminationStatus == 0, "template: \(arguments)")
     }
     try run(["train", "--corpus", "corpus.txt", "--steps", "4", "--eval-every", "2", "--out", "runs/a"] + train)
+    try run(referenceTraining + ["--out", "runs/ref"])
     try run(["train", "--corpus", "corpus.txt", "--steps", "3", "--hidden", "6", "--out", "runs/b", "--layers", "1", "--batch", "2", "--window", "8", "--threads", "1"])
     try run(["corpus", "context", "--out", "context.txt", "--size", "20000", "--max-gap", "60", "--pairs", "3"])
     // A tagger, and a classifier on three labels of names.
@@ -338,6 +437,9 @@ struct CLIFuzzTests {
     process.executableURL = URL(fileURLWithPath: CLITests.binary)
     process.arguments = c.arguments
     process.currentDirectoryURL = URL(fileURLWithPath: directory)
+    if !c.environment.isEmpty {
+      process.environment = ProcessInfo.processInfo.environment.merging(c.environment) { $1 }
+    }
     let out = Pipe()
     let err = Pipe()
     switch c.stdout {
@@ -379,10 +481,115 @@ struct CLIFuzzTests {
     return outcome
   }
 
+  /// The special files of `specialOutputs`, and a run folder with a
+  /// symlink and a FIFO under run files' names, made in each sandbox.
+  static func makeSpecialFiles(in sandbox: String) throws {
+    let fm = FileManager.default
+    mkfifo(sandbox + "/fifo", 0o600)
+    try fm.createSymbolicLink(atPath: sandbox + "/link-to-existing.html", withDestinationPath: "existing.html")
+    try fm.createSymbolicLink(atPath: sandbox + "/dangling-link", withDestinationPath: "nowhere/report.html")
+    try fm.createDirectory(atPath: sandbox + "/runs/special", withIntermediateDirectories: true)
+    for name in ["latest.state.safetensors", "latest.safetensors", "best.safetensors"] {
+      try fm.copyItem(atPath: sandbox + "/runs/a/" + name, toPath: sandbox + "/runs/special/" + name)
+    }
+    try fm.createSymbolicLink(atPath: sandbox + "/runs/special/metrics.csv", withDestinationPath: "../../existing.html")
+    mkfifo(sandbox + "/runs/special/report.html", 0o600)
+  }
+
+  /// What each special file is, as lstat sees it (with a symlink's target).
+  static func specialFiles(in sandbox: String) -> [String] {
+    ["fifo", "link-to-existing.html", "dangling-link", "runs/special/metrics.csv", "runs/special/report.html"].map {
+      let path = sandbox + "/" + $0
+      let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) ?? ""
+      return "\($0): \(Platform.kind(at: path)) \(target)"
+    }
+  }
+
+  /// The run folder (or output file) a writer command names.
+  static func output(of arguments: [String]) -> String? {
+    arguments.firstIndex(of: "--out").flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil }
+      ?? arguments.firstIndex(of: "--report").map { arguments[$0 + 1] }
+  }
+
+  /// After an injected failure or kill: the way out the message gives
+  /// (resume a run with a saved state, else start again) must work, leave
+  /// no temporary behind, and the reference run must come out bit for bit
+  /// as if nothing had happened.
+  static func recoveryVerdict(_ c: Case, _ outcome: Outcome, in sandbox: String, template: String) throws -> String? {
+    guard let out = output(of: c.arguments) else { return nil }
+    let fm = FileManager.default
+    let finished = outcome.status == 0 && !outcome.bySignal
+    var again = c.arguments
+    let isRun = ["train", "tag", "classify", "seq2seq"].contains(c.arguments[0])
+    if isRun {
+      again.append(fm.fileExists(atPath: sandbox + "/" + out + "/latest.state.safetensors") ? "--resume" : "--overwrite")
+    } else if c.arguments[0] == "sweep" {
+      again = fm.fileExists(atPath: sandbox + "/" + out + "/sweep.json")
+        ? ["sweep", "--out", out, "--resume", "--threads", "1"] : c.arguments + ["--overwrite"]
+    } else if c.arguments[0] == "compare" {
+      again.append("--overwrite")
+    }
+    let rerun = finished ? outcome : try execute(Case(kind: c.kind, arguments: again), in: sandbox)
+    if rerun.bySignal || rerun.status != 0 {
+      return "recovery `charlm \(again.joined(separator: " "))` failed (\(rerun.status)): \(rerun.error.prefix(300))"
+    }
+    if let names = try? fm.contentsOfDirectory(atPath: sandbox + "/" + out),
+      let stale = names.first(where: { $0.hasPrefix(AtomicFile.temporaryPrefix) })
+    {
+      return "recovery left the temporary \(out)/\(stale)"
+    }
+    guard c.arguments.starts(with: referenceTraining) else { return nil }
+    let info = try execute(Case(kind: c.kind, arguments: ["info", "--checkpoint", out]), in: sandbox)
+    if info.status != 0 { return "info refused the recovered run: \(info.error.prefix(200))" }
+    for name in [Checkpoint.bestFile, Checkpoint.latestFile] {
+      let mine = try Safetensors.decode(Data(contentsOf: URL(fileURLWithPath: sandbox + "/" + out + "/" + name)))
+      let reference = try Safetensors.decode(
+        Data(contentsOf: URL(fileURLWithPath: template + "/runs/ref/" + name)))
+      if mine.metadata != reference.metadata || mine.tensors.mapValues(\.values) != reference.tensors.mapValues(\.values) {
+        return "the recovered \(name) differs from the uninterrupted run's"
+      }
+    }
+    return nil
+  }
+
+  /// The class's own rules, beyond the general verdict.
+  static func classVerdict(_ c: Case, _ outcome: Outcome, before: [String: Data], after: [String: Data]) -> String? {
+    switch c.kind {
+    case .concurrentWriter:
+      if outcome.status == 0 { return "ran while another process held the folder's lock" }
+      if before != after { return "changed files while another process held the folder's lock" }
+      if c.arguments.contains("--resume") || c.arguments.contains("--overwrite"),
+        FileManager.default.fileExists(atPath: CLITests.binary),
+        outcome.status == 1, !outcome.error.contains("(process \(getpid()))"),
+        !outcome.error.contains("no training state")
+      {
+        return "refused without naming the process holding the lock: \(outcome.error.prefix(200))"
+      }
+    case .writeFailure:
+      if outcome.error.contains(WriteFaults.injectedReason) && outcome.status == 0 {
+        return "exit 0 after a write failed"
+      }
+    case .ignoredFlag:
+      let flag = c.arguments[c.arguments.count - 2]
+      let meaningful = flag == "--momentum" && c.arguments.contains("sgd")
+      if meaningful && outcome.status != 0 { return "refused a flag that counts: \(outcome.error.prefix(200))" }
+      if !meaningful && (outcome.status != 2 || !outcome.error.contains(flag)) {
+        return "did not refuse \(flag), which would be ignored (exit \(outcome.status))"
+      }
+    case .specialOutput:
+      if outcome.status == 0 { return "wrote over a special file (exit 0)" }
+    default: break
+    }
+    return nil
+  }
+
   /// What is wrong with `outcome`, or nil.
   static func verdict(_ c: Case, _ outcome: Outcome, before: [String: Data], after: [String: Data]) -> String? {
-    if outcome.timedOut { return "did not finish within the bound" }
+    if outcome.timedOut && c.kind != .killDuringSave { return "did not finish within the bound" }
+    // The kill class's SIGKILL is its own doing; what it leaves is checked by the recovery.
+    if c.kind == .killDuringSave && outcome.bySignal && outcome.status == SIGKILL { return nil }
     if outcome.bySignal { return "killed by signal \(outcome.status)" }
+    if let problem = classVerdict(c, outcome, before: before, after: after) { return problem }
     let allowed: Set<Int32> = c.signalAfterFirstStep ? [0, 1, 2, 130] : [0, 1, 2]
     if !allowed.contains(outcome.status) { return "exit \(outcome.status)" }
     for marker in ["Fatal error", "Backtrac", "Program crashed", "NSCocoaErrorDomain", "CodingKeys"]
@@ -426,11 +633,21 @@ struct CLIFuzzTests {
       let c = Self.makeCase(kind, rng: &rng)
       let sandbox = template + "-case-\(index)"
       try FileManager.default.copyItem(atPath: template, toPath: sandbox)
-      mkfifo(sandbox + "/fifo", 0o600)
+      try Self.makeSpecialFiles(in: sandbox)
+      let specialBefore = Self.specialFiles(in: sandbox)
       let before = Self.snapshot(sandbox)
+      let held = try c.lockedFolder.map { try RunLock(directory: sandbox + "/" + $0) }
       let outcome = try Self.execute(c, in: sandbox)
+      held?.release()
       tried[kind, default: 0] += 1
-      if let problem = Self.verdict(c, outcome, before: before, after: Self.snapshot(sandbox)) {
+      var problem = Self.verdict(c, outcome, before: before, after: Self.snapshot(sandbox))
+      if problem == nil && Self.specialFiles(in: sandbox) != specialBefore {
+        problem = "replaced a symlink, FIFO or device: \(Self.specialFiles(in: sandbox))"
+      }
+      if problem == nil && (kind == .writeFailure || kind == .killDuringSave) {
+        problem = try Self.recoveryVerdict(c, outcome, in: sandbox, template: template)
+      }
+      if let problem {
         failures.append("[\(kind.rawValue)] charlm \(c.arguments.joined(separator: " ")): \(problem)")
       } else {
         try? FileManager.default.removeItem(atPath: sandbox)

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import Testing
 
 @testable import Kernels
@@ -42,12 +43,15 @@ struct RunDirectoryTests {
     exited.executableURL = URL(fileURLWithPath: "/bin/true")
     try exited.run()
     exited.waitUntilExit()
-    let dead = ".best.safetensors.tmp-\(exited.processIdentifier)"
-    let live = ".latest.safetensors.tmp-\(getpid())"
-    for name in [dead, live] { try Data([1]).write(to: URL(fileURLWithPath: path + "/" + name)) }
+    let dead = AtomicFile.temporaryPrefix + "\(exited.processIdentifier)-9f3a-best.safetensors"
+    let live = AtomicFile.temporaryPrefix + "\(getpid())-77-latest.safetensors"
+    // A user's files that look like temporaries of another program, or of an old CharLM: never touched.
+    let users = [".best.safetensors.tmp-\(exited.processIdentifier)", ".thesis.tmp-99999", ".charlm-tmp-notes"]
+    for name in [dead, live] + users { try Data([1]).write(to: URL(fileURLWithPath: path + "/" + name)) }
     RunDirectory.removeStaleTemporaries(in: path)
     #expect(!FileManager.default.fileExists(atPath: path + "/" + dead))
     #expect(FileManager.default.fileExists(atPath: path + "/" + live))
+    for name in users { #expect(FileManager.default.fileExists(atPath: path + "/" + name), "\(name)") }
   }
 }
 

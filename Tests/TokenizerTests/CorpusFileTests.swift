@@ -101,7 +101,7 @@ struct CorpusFileTests {
   @Test func theCacheIsUsedOnlyWhileItMatchesItsSource() throws {
     let original = Self.mixedText(seed: 3)
     let path = try Self.file(original)
-    let cachePath = path + ".cache"
+    let cachePath = path + TokenCache.suffix
     let options = Self.options(chunk: 64, cache: true)
     let first = try Corpus.load(path: path, options: options)
     #expect(FileManager.default.fileExists(atPath: cachePath))
@@ -144,6 +144,26 @@ struct CorpusFileTests {
     try scribbled.write(to: URL(fileURLWithPath: cachePath))
     #expect(TokenCache.read(cachePath, source: path, size: changed.count, options: options) == nil)
     #expect(Array(try Corpus.load(path: path, options: options).tokens) == Array(reread.tokens))
+  }
+
+  /// Hostile user, round two: a read-only command replaced the user's own
+  /// big.txt.cache with its token cache. Caches have a name of their own,
+  /// and a file there that is not a CharLM cache is never replaced.
+  @Test func theCacheNeverReplacesAUsersFile() throws {
+    let text = Self.mixedText(seed: 5)
+    let path = try Self.file(text)
+    let users = Data("my notes, not a cache\n".utf8)
+    try users.write(to: URL(fileURLWithPath: path + ".cache"))
+    try users.write(to: URL(fileURLWithPath: path + TokenCache.suffix))
+    let options = Self.options(chunk: 64, cache: true)
+    let first = try Corpus.load(path: path, options: options)
+    #expect(try Data(contentsOf: URL(fileURLWithPath: path + ".cache")) == users)
+    #expect(try Data(contentsOf: URL(fileURLWithPath: path + TokenCache.suffix)) == users)
+    #expect(Array(try Corpus.load(path: path, options: options).tokens) == Array(first.tokens))
+    // With the user's file gone, the cache is written, and then replaced when stale.
+    try FileManager.default.removeItem(atPath: path + TokenCache.suffix)
+    _ = try Corpus.load(path: path, options: options)
+    #expect(TokenCache.isCache(path + TokenCache.suffix))
   }
 
   @Test func missingEmptyAndDirectoryPathsAreClearErrors() throws {

@@ -38,7 +38,7 @@ struct RunLogTests {
 
   @Test func theReportMarksOverFitting() throws {
     let path = directory()
-    let log = RunLog(directory: path, title: "t", itemsPerStep: 10, resumingAt: nil)
+    let log = try RunLog(directory: path, title: "t", itemsPerStep: 10, resumingAt: nil)
     let validation = [3.0, 2, 1.5, 1.6, 1.7, 1.8]
     for (index, loss) in validation.enumerated() {
       log.record(step(index + 1, loss: 3 - Double(index) * 0.3))
@@ -52,7 +52,7 @@ struct RunLogTests {
 
   @Test func aResumeDropsRowsPastItsStepAndATornLine() throws {
     let path = directory()
-    let log = RunLog(directory: path, title: "t", itemsPerStep: 10, resumingAt: nil)
+    let log = try RunLog(directory: path, title: "t", itemsPerStep: 10, resumingAt: nil)
     for n in 1...8 { log.record(step(n, loss: 2)) }
     log.record(evaluation(8, loss: 1.9))
     #expect(RunLog.readRows(path + "/" + RunLog.csvFile).count == 8)
@@ -61,7 +61,7 @@ struct RunLogTests {
     handle.seekToEndOfFile()
     handle.write(Data("9,90,1.5".utf8))
     try handle.close()
-    let resumed = RunLog(directory: path, title: "t", itemsPerStep: 10, resumingAt: 5)
+    let resumed = try RunLog(directory: path, title: "t", itemsPerStep: 10, resumingAt: 5)
     #expect(resumed.rows.map(\.step) == [1, 2, 3, 4, 5])
     #expect(RunLog.readRows(path + "/" + RunLog.csvFile).map(\.step) == [1, 2, 3, 4, 5])
   }

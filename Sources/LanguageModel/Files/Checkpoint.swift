@@ -13,6 +13,8 @@ public enum Checkpoint {
   public static let stateFormat = "charlm-training-state/1"
   /// In a run directory.
   public static let bestFile = "best.safetensors"
+  /// The validation score a saved model reached, in its own metadata (best's decides what may replace it).
+  public static let validationLossKey = "charlm.validation_loss"
   public static let latestFile = "latest.safetensors"
   public static let stateFile = "latest.state.safetensors"
 
@@ -97,7 +99,7 @@ public enum Checkpoint {
     }
     if isDirectory.boolValue { throw .notAModel(path: path, reason: "it is a directory with no best or latest model") }
     do { return try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
-      throw .unreadable(path: path, reason: error.localizedDescription)
+      throw .unreadable(path: path, reason: FileErrors.reason(error))
     }
   }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 
 #if canImport(Glibc)
   import Glibc
@@ -37,7 +38,7 @@ public final class RunLock {
     do {
       try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     } catch {
-      throw .cannotLock(path: directory, reason: "the folder cannot be made (\(Self.reason(error)))")
+      throw .cannotLock(path: directory, reason: "the folder cannot be made (\(FileErrors.reason(error)))")
     }
     let path = directory + "/" + Self.fileName
     // O_NOFOLLOW: a symlink planted under the lock's name is refused, not followed.
@@ -74,8 +75,4 @@ public final class RunLock {
   }
 
   deinit { release() }
-
-  private static func reason(_ error: Error) -> String {
-    ((error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError)?.localizedDescription ?? error.localizedDescription
-  }
 }

@@ -171,9 +171,11 @@ extension Trainer where Task == SequenceTask {
       outputDirectory: outputDirectory, rng: rng)
   }
 
-  /// Continues the run saved in `outputDirectory` on `data`, which must be the run's.
+  /// Continues the run saved in `outputDirectory` on `data`, which must be
+  /// the run's, read the same way (`extraMetadata`: what the command records
+  /// of that, part of the run's identity).
   public static func resume(
-    outputDirectory: String, data: LabeledData, kind: String, gemm: GEMMEngine
+    outputDirectory: String, data: LabeledData, kind: String, extraMetadata: [String: String] = [:], gemm: GEMMEngine
   ) throws(TrainingError) -> Trainer {
     try resume(outputDirectory: outputDirectory) { (file, progress, path) throws(CheckpointError) in
       let contents = try SequenceCheckpoint.contents(of: file, kind: kind, path: path)
@@ -184,9 +186,11 @@ extension Trainer where Task == SequenceTask {
       let model = SequenceModel(config: contents.config, gemm: gemm)
       try Checkpoint.loadWeights(file, tensors: model.layout.tensors, into: model.parameters, path: path)
       do throws(TrainingError) {
-        return try SequenceTask(
+        let task = try SequenceTask(
           model: model, data: data, taskName: contents.task, batch: progress.config.batch, seed: progress.config.seed,
           balancesLabels: file.metadata[SequenceTask.balanceKey] != nil)
+        task.extraMetadata = extraMetadata
+        return task
       } catch {
         throw CheckpointError.incompatible(path: path, reason: error.description)
       }

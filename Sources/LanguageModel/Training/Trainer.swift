@@ -79,8 +79,10 @@ public final class Trainer<Task: TrainingTask> {
   /// Whether a step runs on all threads or on the caller alone, by their
   /// measured times (`.allThreads` for measuring the machine).
   public var governor = ParallelismGovernor()
-  /// Written into every file this run saves.
-  public let identity: RunIdentity
+  /// Written into every file this run saves: computed from what the files
+  /// hold (the task's metadata, extra metadata included, and the config),
+  /// so that a resume, which rebuilds the task from a file, computes the same.
+  public var identity: RunIdentity { RunIdentity(task: task, config: config) }
   /// How much of a timed budget is spent, while `train` runs one (the cosine schedule follows it).
   private var timeFraction: Double?
 
@@ -93,7 +95,6 @@ public final class Trainer<Task: TrainingTask> {
     if let problem = config.problem { throw .setup(problem) }
     self.task = task
     self.progress = progress
-    identity = RunIdentity(task: task, config: config)
     evaluateEvery = config.evalEvery
     self.outputDirectory = outputDirectory
     self.rng = rng
@@ -260,7 +261,7 @@ public final class Trainer<Task: TrainingTask> {
 
   func summary(_ metrics: Metrics?) -> [String: String] {
     var info = ["charlm.step": String(progress.step), RunIdentity.runKey: identity.run]
-    if let metrics { info["charlm.validation_loss"] = String(metrics.loss) }
+    if let metrics { info[Checkpoint.validationLossKey] = String(metrics.loss) }
     return info
   }
 
@@ -365,6 +366,17 @@ public final class Trainer<Task: TrainingTask> {
       }
       let run = saved.file.metadata[RunIdentity.runKey]
       if let run, run != trainer.identity.run {
+        // Name the cause: a reading option given differently, or a damaged file.
+        let differing = task.modelMetadata(format: "").filter { key, value in
+          key != "format" && saved.file.metadata[key] != value
+        }.keys.sorted()
+        if !differing.isEmpty {
+          throw CheckpointError.incompatible(
+            path: path,
+            reason:
+              "the run was started with other settings (\(differing.joined(separator: ", "))); resume it with the options it was started with"
+          )
+        }
         throw CheckpointError.notAModel(path: path, reason: "its run identity does not match its own configuration")
       }
       // best and latest must come from the same run as the state.
@@ -381,6 +393,14 @@ public final class Trainer<Task: TrainingTask> {
             reason:
               "\(name) beside it belongs to another run (\(otherRun), the training state's is \(run)); move one of them away, or start a new run with --overwrite"
           )
+        }
+        // best is written before the state: after a crash between the two,
+        // best holds a better score than the state knows, and only a better
+        // model may replace it.
+        if name == Checkpoint.bestFile, let text = file.metadata[Checkpoint.validationLossKey],
+          let bestLoss = Double(text), bestLoss < (trainer.progress.bestValidationLoss ?? .infinity)
+        {
+          trainer.progress.bestValidationLoss = bestLoss
         }
       }
       try TrainingState.restore(saved.file, into: task, optimizer: trainer.optimizer, path: path)
@@ -400,7 +420,7 @@ extension FileManager {
     do {
       try createDirectory(atPath: path, withIntermediateDirectories: true)
     } catch {
-      throw .saveFailed("cannot create the output directory \(path): \(error.localizedDescription)")
+      throw .saveFailed("cannot create the output directory \(path): \(FileErrors.reason(error))")
     }
   }
 }
