@@ -82,6 +82,11 @@ struct SafetensorsHeaderTests {
       metadata: metadata, entries: [("w", [2, 3], [1, 2, 3, 4, 5, 6]), ("b", [], [7]), ("e", [0, 4], [])])
     let file = try Safetensors.decode(data)
     #expect(file.metadata == metadata)
+    // The hand-written header is JSON to Foundation's parser too, with the same metadata.
+    let length = Int(data.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+    let header = try #require(
+      try JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + length))) as? [String: Any])
+    #expect(header["__metadata__"] as? [String: String] == metadata)
     #expect(file.tensors["w"]?.values == [1, 2, 3, 4, 5, 6])
     #expect(file.tensors["b"]?.shape == [])
     #expect(file.tensors["e"]?.shape == [0, 4])

@@ -15,6 +15,10 @@ import Tokenizer
 /// with dropout and a cosine schedule across an epoch boundary, validating
 /// and saving every 9 steps, and records every step's loss and gradient norm
 /// (as bit patterns), the final weights and the bytes of the three files.
+/// The files' bytes were re-recorded on 2026-12-07, when the state's
+/// metadata gained the smoothed loss and the exact optimizer step and the
+/// header came to be written by our own serializer; every loss, gradient
+/// norm and tensor stayed the same.
 struct TrainerFixtureTests {
   struct Record: Codable, Equatable {
     var losses: [String] = []

@@ -271,6 +271,31 @@ struct ResumeTests {
     for (a, b) in zip(second.optimizer.stateBuffers, straight.optimizer.stateBuffers) {
       #expect(a.buffer.array == b.buffer.array, "\(a.name)")
     }
+    // The smoothed training loss goes on from the save instead of restarting.
+    #expect(second.recentLoss == straight.recentLoss)
+  }
+
+  /// The optimizer's step count was stored as a Float and refused above
+  /// 2^24, while --steps allows 10^12: it is stored exactly now.
+  @Test func anOptimizerStepCountPast2To24ResumesExactly() throws {
+    let corpus = try patternCorpus(sentences: 60)
+    let modelConfig = ModelConfig(vocabularySize: corpus.vocabulary.count, hiddenSize: 8, layers: 1)
+    var config = TrainingConfig()
+    config.batch = 2
+    config.window = 8
+    let directory = temporaryDirectory("big-step")
+    let first = try Trainer(modelConfig: modelConfig, config: config, corpus: corpus, outputDirectory: directory, gemm: engine())
+    try first.train(budget: .steps(2))
+    first.optimizer.stepCount = 30_000_001
+    try first.saveLatest(onEvent: { _ in })
+    let second = try Trainer.resume(outputDirectory: directory, corpus: corpus, gemm: engine())
+    #expect(second.optimizer.stepCount == 30_000_001)
+  }
+
+  /// TrainingBudget.steps multiplied unchecked: a huge epoch count saturates instead of trapping.
+  @Test func anEpochBudgetPastIntMaxSaturates() {
+    #expect(TrainingBudget.epochs(1_000_000).steps(perEpoch: Int.max / 2) == Int.max)
+    #expect(TrainingBudget.epochs(3).steps(perEpoch: 7) == 21)
   }
 
   @Test func resumeOnAnotherVocabularyIsAnError() throws {

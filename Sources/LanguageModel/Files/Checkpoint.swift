@@ -48,11 +48,20 @@ public enum Checkpoint {
     return meta
   }
 
-  /// Compact JSON with sorted keys: the same value always gives the same bytes.
+  /// Compact JSON with sorted keys: the same value always gives the same
+  /// bytes. A non-finite float is written as a string ("nan", "inf"), which
+  /// is the one thing that makes JSONEncoder throw on our plain value types,
+  /// and which `decodeMetadataJSON` reads back.
   static func json(_ value: some Encodable) -> String {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
-    return String(decoding: try! encoder.encode(value), as: UTF8.self)
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(
+      positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    do { return String(decoding: try encoder.encode(value), as: UTF8.self) } catch {
+      // Unreachable for the Codable structs written here; a file that says
+      // so is refused on reading, never read as a wrong number.
+      return #"{"unencodable":"\#(error)"}"#
+    }
   }
 
   static func weightEntries(_ model: RecurrentModel) -> [(name: String, shape: [Int], values: [Float])] {
@@ -168,7 +177,10 @@ public enum Checkpoint {
 
   static func decodeMetadataJSON<T: Decodable>(_ type: T.Type, _ json: String?) -> T? {
     guard let json, json.utf8.count <= maximumMetadataJSON else { return nil }
-    return try? JSONDecoder().decode(type, from: Data(json.utf8))
+    let decoder = JSONDecoder()
+    decoder.nonConformingFloatDecodingStrategy = .convertFromString(
+      positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    return try? decoder.decode(type, from: Data(json.utf8))
   }
 
   /// Reads the vocabulary's "[code, code, ...]" with the header's integer

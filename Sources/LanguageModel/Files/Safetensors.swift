@@ -57,20 +57,44 @@ public struct Safetensors: Sendable {
 
   // MARK: Writing
 
+  /// A JSON string literal: quotes, backslashes and control characters escaped.
+  static func quoted(_ text: String) -> String {
+    var out = "\""
+    for scalar in text.unicodeScalars {
+      switch scalar {
+      case "\"": out += "\\\""
+      case "\\": out += "\\\\"
+      case "\n": out += "\\n"
+      case "\r": out += "\\r"
+      case "\t": out += "\\t"
+      case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+      default: out.unicodeScalars.append(scalar)
+      }
+    }
+    return out + "\""
+  }
+
   /// Serialises `entries` in the given order (name, shape, values).
   public static func encode(metadata: [String: String], entries: [(name: String, shape: [Int], values: [Float])])
     -> Data
   {
-    var header: [String: Any] = [:]
-    if !metadata.isEmpty { header["__metadata__"] = metadata }
+    // The header, written by hand: strings and integers only, so nothing can fail (sorted keys: the same bytes each time).
+    var fields: [(key: String, value: String)] = []
+    if !metadata.isEmpty {
+      let pairs = metadata.sorted { $0.key < $1.key }.map { quoted($0.key) + ":" + quoted($0.value) }
+      fields.append(("__metadata__", "{" + pairs.joined(separator: ",") + "}"))
+    }
     var offset = 0
     for entry in entries {
       precondition(entry.shape.reduce(1, *) == entry.values.count, "shape of \(entry.name) does not match its data")
       let bytes = entry.values.count * 4
-      header[entry.name] = ["dtype": "F32", "shape": entry.shape, "data_offsets": [offset, offset + bytes]]
+      let shape = entry.shape.map(String.init).joined(separator: ",")
+      fields.append(
+        (entry.name, #"{"data_offsets":[\#(offset),\#(offset + bytes)],"dtype":"F32","shape":[\#(shape)]}"#))
       offset += bytes
     }
-    var json = try! JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+    let text = "{" + fields.sorted { $0.key < $1.key }.map { quoted($0.key) + ":" + $0.value }.joined(separator: ",") + "}"
+    var json = Data(text.utf8)
     // Pad with spaces so the data starts 8-byte aligned.
     while json.count % 8 != 0 { json.append(0x20) }
     var data = Data(capacity: 8 + json.count + offset)

@@ -295,7 +295,8 @@ public final class Trainer<Task: TrainingTask> {
   }
 
   func stateData() -> Data {
-    TrainingState.encode(task: task, progress: progress, rng: rng, optimizer: optimizer, identity: identity)
+    progress.smoothedLoss = recentLoss
+    return TrainingState.encode(task: task, progress: progress, rng: rng, optimizer: optimizer, identity: identity)
   }
 
   // MARK: - Rollback
@@ -403,7 +404,8 @@ public final class Trainer<Task: TrainingTask> {
           trainer.progress.bestValidationLoss = bestLoss
         }
       }
-      try TrainingState.restore(saved.file, into: task, optimizer: trainer.optimizer, path: path)
+      try TrainingState.restore(saved.file, progress: saved.progress, into: task, optimizer: trainer.optimizer, path: path)
+      trainer.recentLoss = saved.progress.smoothedLoss
       return trainer
     } catch let error as CheckpointError {
       throw .setup(error.description)

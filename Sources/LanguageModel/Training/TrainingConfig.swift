@@ -55,7 +55,9 @@ public enum TrainingBudget: Codable, Sendable, Equatable {
   public func steps(perEpoch: Int) -> Int? {
     switch self {
     case .steps(let n): n
-    case .epochs(let n): n * perEpoch
+    case .epochs(let n):
+      // Saturates: a budget past Int.max steps is one that never runs out by steps.
+      n.multipliedReportingOverflow(by: perEpoch).overflow ? Int.max : n * perEpoch
     case .seconds, .trainingSeconds: nil
     }
   }

@@ -16,6 +16,11 @@ public struct TrainingProgress<Cursor: Codable & Sendable & Equatable>: Codable,
   public var budget: TrainingBudget?
   /// Seconds a timed budget has spent, over every invocation (nil: not timed).
   public var secondsSpent: Double?
+  /// The smoothed training loss at the save, so that a resumed run's log
+  /// goes on from it instead of restarting (nil in older files).
+  public var smoothedLoss: Double?
+  /// The optimizer's step count, exactly (older files hold it only as a Float tensor).
+  public var optimizerSteps: Int?
 
   public init(position: Cursor, config: TrainingConfig) {
     self.position = position
@@ -42,12 +47,11 @@ enum TrainingState {
   ) -> Data {
     var saved = progress
     saved.rngState = rng.stateWords.map { String($0, radix: 16) }
+    saved.optimizerSteps = optimizer.stepCount
     var meta = task.modelMetadata(format: Checkpoint.stateFormat)
     meta[RunIdentity.runKey] = identity.run
     meta[RunIdentity.dataKey] = identity.data
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
-    meta["charlm.progress"] = String(decoding: try! encoder.encode(saved), as: UTF8.self)
+    meta["charlm.progress"] = Checkpoint.json(saved)
     var entries = task.weightEntries()
     for (name, buffer) in optimizer.stateBuffers { entries.append((name, [buffer.count], buffer.array)) }
     entries.append(("optimizer.step", [1], [Float(optimizer.stepCount)]))
@@ -78,19 +82,24 @@ enum TrainingState {
 
   /// Copies the optimizer's state and the task's carried state from `file`.
   static func restore<Task: TrainingTask>(
-    _ file: Safetensors, into task: Task, optimizer: Optimizer, path: String
+    _ file: Safetensors, progress: TrainingProgress<Task.Cursor>, into task: Task, optimizer: Optimizer, path: String
   ) throws(CheckpointError) {
     for (name, buffer) in optimizer.stateBuffers {
       try restore(file, name: name, shape: [buffer.count], into: buffer, path: path)
     }
-    guard let step = file.tensors["optimizer.step"]?.values.first else {
-      throw .missingTensor(path: path, name: "optimizer.step")
+    if let steps = progress.optimizerSteps {
+      guard steps >= 0 else { throw .notAModel(path: path, reason: "its optimizer step \(steps) is not a step count") }
+      optimizer.stepCount = steps
+    } else {
+      // Older files: the Float tensor, exact up to 2^24.
+      guard let step = file.tensors["optimizer.step"]?.values.first else {
+        throw .missingTensor(path: path, name: "optimizer.step")
+      }
+      guard step >= 0, step <= 16_777_216, step == step.rounded() else {
+        throw .notAModel(path: path, reason: "its optimizer step \(step) is not a step count")
+      }
+      optimizer.stepCount = Int(step)
     }
-    // A Float counts steps exactly up to 2^24.
-    guard step >= 0, step <= 16_777_216, step == step.rounded() else {
-      throw .notAModel(path: path, reason: "its optimizer step \(step) is not a step count")
-    }
-    optimizer.stepCount = Int(step)
     for carried in task.carriedState {
       try restore(file, name: carried.name, shape: carried.shape, into: carried.buffer, path: path)
     }
@@ -121,10 +130,8 @@ public struct RunIdentity: Sendable, Equatable {
 
   init<Task: TrainingTask>(task: Task, config: TrainingConfig) {
     data = task.dataFingerprint
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
     let model = task.modelMetadata(format: "").sorted { $0.key < $1.key }.map { $0.key + "=" + $0.value }
-    let text = model.joined(separator: "\n") + "\n" + String(decoding: try! encoder.encode(config), as: UTF8.self) + "\n" + data
+    let text = model.joined(separator: "\n") + "\n" + Checkpoint.json(config) + "\n" + data
     var hash: UInt64 = 0xCBF2_9CE4_8422_2325
     for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
     run = String(hash, radix: 16)
