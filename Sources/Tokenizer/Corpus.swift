@@ -60,6 +60,12 @@ public struct Corpus: Sendable {
     return String(hasher.finished, radix: 16)
   }
 
+  /// `text` with CRLF and lone CR line ends as LF: what `normalizeNewlines`
+  /// does to a corpus, for short texts read beside a model trained that way.
+  public static func normalizingNewlines(_ text: String) -> String {
+    String(String.UnicodeScalarView(DecodedText(text).normalizingNewlines().scalars))
+  }
+
   /// Reads a file's bytes with a clear error for a missing file, a directory or no permission.
   public static func readBytes(path: String) throws(TokenizerError) -> [UInt8] {
     _ = try checkedSize(path: path)
@@ -81,14 +87,16 @@ public struct Corpus: Sendable {
 }
 
 extension DecodedText {
-  /// The same text with every CRLF turned into LF (a lone CR is kept).
+  /// The same text with every CRLF and every lone CR turned into LF (the
+  /// in-memory twin of the streaming reader's `normalizeNewlines`).
   public func normalizingNewlines() -> DecodedText {
     var out: [Unicode.Scalar] = []
     out.reserveCapacity(scalars.count)
     var i = 0
     while i < scalars.count {
-      if scalars[i] == "\r" && i + 1 < scalars.count && scalars[i + 1] == "\n" {
-        i += 1
+      if scalars[i] == "\r" {
+        out.append("\n")
+        i += i + 1 < scalars.count && scalars[i + 1] == "\n" ? 2 : 1
         continue
       }
       out.append(scalars[i])

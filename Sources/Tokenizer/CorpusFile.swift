@@ -148,20 +148,23 @@ extension Corpus {
         }
         i += length
         if options.normalizeNewlines {
-          if pendingCR {
-            pendingCR = false
-            if scalar != "\n" { body("\r") }
-          }
+          // CRLF and a lone CR each become one LF.
           if scalar == "\r" {
+            if pendingCR { body("\n") }
             pendingCR = true
             continue
+          }
+          if pendingCR {
+            pendingCR = false
+            body("\n")
+            if scalar == "\n" { continue }
           }
         }
         body(scalar)
       }
       return n
     }
-    if pendingCR { body("\r") }
+    if pendingCR { body("\n") }
     return (droppedBOM, hash)
   }
 
@@ -263,7 +266,8 @@ enum TokenCache {
   /// The cache of FILE is FILE.charlm-cache: a name no user file is likely to have, and not replaced unless it is ours.
   static let suffix = ".charlm-cache"
   static let magic = Array("CHARLMTK".utf8)
-  static let version: UInt32 = 2
+  /// 3: a lone CR is read as LF with normalizeNewlines (version 2 kept it).
+  static let version: UInt32 = 3
   /// Magic, version, flags, source size, source hash, ids hash, BOM, vocabulary count.
   static let fixedSize = 8 + 4 + 4 + 8 + 8 + 8 + 4 + 4
 

@@ -21,6 +21,7 @@ enum BaselineCommand {
     var options = Corpus.LoadOptions()
     options.bytes = args.flag("--bytes")
     options.normalizeNewlines = args.flag("--normalize-newlines")
+    try TrainCommand.refuseNewlinesWithBytes(args)
     let corpus = try Corpus.load(path: corpusPath, options: options)
     let vocabulary = corpus.vocabulary.count
     let maximum = NGramBaseline.maximumOrder(vocabularySize: vocabulary)

@@ -24,8 +24,11 @@ enum EvalCommand {
     let part: CorpusSplit.Part = try args.choice("--split", default: .val)
     let threads = try args.threads()
     let gemm = GEMMEngine(pool: ThreadPool(threadCount: threads))
-    let (model, vocabulary, _) = try Checkpoint.loadModel(path: path, gemm: gemm)
-    let corpus = try Corpus.load(path: corpusPath, options: .init(encodingWith: vocabulary))
+    let (model, vocabulary, metadata) = try Checkpoint.loadModel(path: path, gemm: gemm)
+    // The text is read as the model's was (line ends included), so the same file gives the same split.
+    var options = Corpus.LoadOptions(encodingWith: vocabulary)
+    options.normalizeNewlines = Checkpoint.readsNewlinesNormalized(metadata)
+    let corpus = try Corpus.load(path: corpusPath, options: options)
     let tokens = corpus.tokens(in: part)
     guard tokens.count >= 2 else {
       throw RuntimeError(

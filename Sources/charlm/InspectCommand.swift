@@ -71,12 +71,14 @@ enum InspectCommand {
     let scoring = args.string("--score")
     let reportPath = scoring != nil && !args.has("--report") ? nil : args.string("--report") ?? "inspect.html"
     if let reportPath { try OutputFile.check(reportPath, flag: "--report", overwrite: args.flag("--overwrite")) }
-    let (model, vocabulary, _) = try Checkpoint.loadModel(
+    let (model, vocabulary, metadata) = try Checkpoint.loadModel(
       path: path, gemm: GEMMEngine(pool: ThreadPool(threadCount: 1)))
     let known = { (text: String, flag: String) throws -> String in
       try Self.handleUnknown(text, flag: flag, vocabulary: vocabulary, unknown)
     }
-    let text = try known(rawText, args.has("--text") ? "--text" : "--file")
+    // A file is read as the model's text was (line ends included).
+    let read = args.has("--file") && Checkpoint.readsNewlinesNormalized(metadata) ? Corpus.normalizingNewlines(rawText) : rawText
+    let text = try known(read, args.has("--text") ? "--text" : "--file")
     let name = URL(fileURLWithPath: path).lastPathComponent
     let title = "Inside \(name): \(model.config.cell.rawValue) \(model.config.layers)×\(model.config.hiddenSize)"
 

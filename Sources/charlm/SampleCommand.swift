@@ -2,6 +2,7 @@ import Foundation
 import Kernels
 import LanguageModel
 import Sampler
+import Tokenizer
 import Workbench
 
 enum SampleCommand {
@@ -90,7 +91,8 @@ enum SampleCommand {
       guard let text = String(data: primeFile.data, encoding: .utf8) else {
         throw RuntimeError("--prime-file: \(primeFile.path) is not valid UTF-8")
       }
-      prime = text
+      // Read as the model's text was.
+      prime = Checkpoint.readsNewlinesNormalized(metadata) ? Corpus.normalizingNewlines(text) : text
     } else {
       if let raw = RawArguments.value(of: "--prime"), String(validating: raw, as: UTF8.self) == nil {
         throw UsageError(

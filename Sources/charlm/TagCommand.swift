@@ -115,6 +115,7 @@ enum TagCommand {
   static func loadCorpus(_ args: ParsedArguments) throws -> Corpus {
     var options = Corpus.LoadOptions()
     options.normalizeNewlines = args.flag("--normalize-newlines")
+    try TrainCommand.refuseNewlinesWithBytes(args)
     options.bytes = args.flag("--bytes")
     options.maximumVocabulary = try args.int("--max-vocabulary", default: Corpus.defaultMaximumVocabulary, min: 1)
     return try Corpus.load(path: try args.required("--corpus"), options: options)

@@ -81,6 +81,14 @@ enum TrainCommand {
     }
   }
 
+  /// --normalize-newlines changes characters, and --bytes reads every byte as it is.
+  static func refuseNewlinesWithBytes(_ args: ParsedArguments) throws(UsageError) {
+    if args.flag("--bytes") && args.flag("--normalize-newlines") {
+      throw UsageError(
+        description: "--bytes reads every byte as it is, line ends too; drop --normalize-newlines, or --bytes")
+    }
+  }
+
   /// Trains as the flags say; the exit status, and the trainer as it ended.
   static func train(_ args: ParsedArguments) throws -> (status: Int32, trainer: LanguageModelTrainer) {
     try checkFlags(args)
@@ -96,6 +104,7 @@ enum TrainCommand {
     if loadOptions.bytes && args.has("--max-vocabulary") {
       throw UsageError(description: "--bytes always has 256 symbols; drop --max-vocabulary")
     }
+    try refuseNewlinesWithBytes(args)
     let validationLimit = try args.optionalInt("--val-chars", min: 2)
     let sampleEvery = try args.optionalInt("--sample-every", min: 1, max: TrainingFlags.maximumSteps)
     let setup = RunSetup<LanguageModelTask>(
@@ -123,6 +132,7 @@ enum TrainCommand {
         let trainer = try Trainer(
           modelConfig: modelConfig, config: config, corpus: corpus, outputDirectory: outputDirectory, gemm: gemm)
         trainer.validationLimit = validationLimit
+        trainer.task.newlinesNormalized = loadOptions.normalizeNewlines
         return trainer
       },
       resume: { gemm in
@@ -131,6 +141,12 @@ enum TrainCommand {
           throw UsageError(
             description:
               "the run in \(outputDirectory) was trained \(saved.vocabulary.isBytes ? "with" : "without") --bytes; resume it the same way"
+          )
+        }
+        if loadOptions.normalizeNewlines != Checkpoint.readsNewlinesNormalized(saved.file.metadata) {
+          throw UsageError(
+            description:
+              "the run in \(outputDirectory) was trained \(loadOptions.normalizeNewlines ? "without" : "with") --normalize-newlines; resume it the same way"
           )
         }
         var options = loadOptions

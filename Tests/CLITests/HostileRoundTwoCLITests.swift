@@ -357,6 +357,33 @@ struct HostileRoundTwoCLITests {
     }
   }
 
+  /// --normalize-newlines kept lone CRs, was ignored with --bytes, and
+  /// eval could not read the text the way training had.
+  @Test func normalizedNewlinesAreRecordedAndReadTheSameWayEverywhere() throws {
+    let (directory, corpus) = try CLITests.makeCorpus()
+    let text = try String(contentsOfFile: corpus, encoding: .utf8)
+    let crOnly = directory + "/cr.txt"
+    try Data(text.replacingOccurrences(of: "\n", with: "\r").utf8).write(to: URL(fileURLWithPath: crOnly))
+    let out = directory + "/run"
+    let trained = try Self.train(crOnly, out, ["--steps", "4", "--eval-every", "4", "--normalize-newlines", "--json"])
+    #expect(trained.status == 0, "\(trained.error)")
+    // eval reads the file as training did: the same validation loss.
+    let validation = trained.output.split(separator: "\n").first { $0.contains(#""event":"validation""#) }
+    let trainedLoss = try #require(validation.flatMap { line in
+      (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["loss"] as? Double })
+    let evaluated = try CLITests.run(["eval", "--checkpoint", out, "--corpus", crOnly, "--json"])
+    #expect(evaluated.status == 0, "\(evaluated.error)")
+    let evaluatedLoss = try #require(
+      (try JSONSerialization.jsonObject(with: Data(evaluated.output.utf8)) as? [String: Any])?["loss"] as? Double)
+    #expect(abs(evaluatedLoss - trainedLoss) < 1e-6, "\(evaluatedLoss) vs \(trainedLoss)")
+    // With --bytes it would be ignored: refused.
+    let bytes = try Self.train(crOnly, directory + "/bytes", ["--steps", "2", "--bytes", "--normalize-newlines"])
+    #expect(bytes.status == 2 && bytes.error.contains("--normalize-newlines"), "\(bytes.error)")
+    // A resume must read the text the same way.
+    let resumed = try Self.train(crOnly, out, ["--steps", "6", "--resume"])
+    #expect(resumed.status == 2 && resumed.error.contains("--normalize-newlines"), "\(resumed.error)")
+  }
+
   // MARK: Resumes of every task
 
   /// Found by the kill class: a classifier's or seq2seq run's state never

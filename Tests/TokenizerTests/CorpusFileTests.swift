@@ -166,6 +166,19 @@ struct CorpusFileTests {
     #expect(TokenCache.isCache(path + TokenCache.suffix))
   }
 
+  /// --normalize-newlines kept a lone CR: a CR-only file had no "\n" in its vocabulary.
+  @Test(arguments: [4, 5, 64])
+  func normalizedNewlinesTurnCRLFAndLoneCRIntoLF(chunk: Int) throws {
+    let text = "a\r\nb\rc\r\rd\ne\r"
+    let path = try Self.file(Array(text.utf8))
+    var options = Self.options(chunk: chunk, cache: false)
+    options.normalizeNewlines = true
+    let corpus = try Corpus.load(path: path, options: options)
+    let read = String(String.UnicodeScalarView(corpus.tokens.map { corpus.vocabulary.scalars[Int($0)] }))
+    #expect(read == "a\nb\nc\n\nd\ne\n")
+    #expect(Corpus.normalizingNewlines(text) == read)
+  }
+
   @Test func missingEmptyAndDirectoryPathsAreClearErrors() throws {
     #expect(throws: TokenizerError.fileNotFound(path: "/no/such/file")) { try Corpus.load(path: "/no/such/file") }
     #expect(throws: TokenizerError.isDirectory(path: NSTemporaryDirectory())) {

@@ -97,7 +97,7 @@ struct CorpusOptionTests {
     let decoded = DecodedText("a\r\nb\rc\n")
     #expect(try Corpus(text: decoded).tokens.count == 7)
     let normalized = decoded.normalizingNewlines()
-    #expect(String(String.UnicodeScalarView(normalized.scalars)) == "a\nb\rc\n")
+    #expect(String(String.UnicodeScalarView(normalized.scalars)) == "a\nb\nc\n")
   }
 
   @Test func vocabularyLimitIsAnErrorThatSaysSo() {

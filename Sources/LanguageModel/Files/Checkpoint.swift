@@ -16,6 +16,14 @@ public enum Checkpoint {
   /// The validation score a saved model reached, in its own metadata (best's decides what may replace it).
   public static let validationLossKey = "charlm.validation_loss"
   public static let latestFile = "latest.safetensors"
+  /// How the training text's line ends were read: absent, or `newlinesNormalized`.
+  public static let newlinesKey = "charlm.newlines"
+  public static let newlinesNormalized = "crlf-and-cr-as-lf"
+
+  /// Whether a model was trained on text read with `--normalize-newlines`.
+  public static func readsNewlinesNormalized(_ metadata: [String: String]) -> Bool {
+    metadata[newlinesKey] == newlinesNormalized
+  }
   public static let stateFile = "latest.state.safetensors"
 
   /// A run directory means its best model (or its latest, if no best yet).

@@ -95,8 +95,14 @@ public final class LanguageModelTask: TrainingTask {
 
   public var dataFingerprint: String { corpus.fingerprint }
 
+  /// Whether the corpus was read with CRLF and CR as LF: recorded in every
+  /// file, so that eval, inspect and sample read text the same way.
+  public var newlinesNormalized = false
+
   public func modelMetadata(format: String) -> [String: String] {
-    Checkpoint.metadata(config: model.config, vocabulary: vocabulary, format: format)
+    var metadata = Checkpoint.metadata(config: model.config, vocabulary: vocabulary, format: format)
+    if newlinesNormalized { metadata[Checkpoint.newlinesKey] = Checkpoint.newlinesNormalized }
+    return metadata
   }
 
   public func weightEntries() -> [(name: String, shape: [Int], values: [Float])] {
@@ -177,8 +183,10 @@ extension Trainer where Task == LanguageModelTask {
       let model = RecurrentModel(config: contents.config, gemm: gemm)
       try Checkpoint.loadWeights(file, into: model, path: path)
       do throws(TrainingError) {
-        return try LanguageModelTask(
+        let task = try LanguageModelTask(
           model: model, corpus: corpus, batch: progress.config.batch, window: progress.config.window)
+        task.newlinesNormalized = Checkpoint.readsNewlinesNormalized(file.metadata)
+        return task
       } catch {
         throw CheckpointError.incompatible(path: path, reason: error.description)
       }
