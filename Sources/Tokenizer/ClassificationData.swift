@@ -63,7 +63,7 @@ public enum ClassificationData {
   /// Non-empty or not, each line with its number; CRLF ends read as LF.
   private static func lines(of path: String) throws(LabeledDataError) -> [(number: Int, text: String)] {
     let decoded: DecodedText
-    do { decoded = try Corpus.decodeFile(path: path) } catch { throw LabeledDataError(error.description) }
+    do { decoded = try Corpus.decodeFile(path: path) } catch { throw LabeledDataError(error.textOnlyDescription(path: path)) }
     var text = String(String.UnicodeScalarView(decoded.scalars))
     text = text.replacingOccurrences(of: "\r\n", with: "\n")
     return text.split(separator: "\n", omittingEmptySubsequences: false).enumerated().map {

@@ -79,7 +79,7 @@ public struct PairData: Sendable {
       throw LabeledDataError("--strip-stress drops the digits ending each symbol; it needs --target-tokens symbols")
     }
     let decoded: DecodedText
-    do { decoded = try Corpus.decodeFile(path: path) } catch { throw LabeledDataError(error.description) }
+    do { decoded = try Corpus.decodeFile(path: path) } catch { throw LabeledDataError(error.textOnlyDescription(path: path)) }
     let text = String(String.UnicodeScalarView(decoded.scalars)).replacingOccurrences(of: "\r\n", with: "\n")
     var entries: [(source: String, target: [String])] = []
     for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {

@@ -11,6 +11,15 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
   case unreadable(path: String, reason: String)
   case vocabularyTooLarge(count: Int, limit: Int)
 
+  /// The same, for a command that reads text only (no byte models): an
+  /// undecodable file is named, with no advice to train with --bytes.
+  public func textOnlyDescription(path: String) -> String {
+    if case .invalidUTF8(let offset) = self {
+      return "\(path) is not valid UTF-8 (first bad byte at offset \(offset)); convert it to UTF-8 (e.g. with iconv)"
+    }
+    return description
+  }
+
   public var description: String {
     switch self {
     case .invalidUTF8(let offset):

@@ -33,6 +33,7 @@ enum ClassifyCommand {
       OptionSpec("--checkpoint", "PATH", "a classifier's model file or run directory"),
       OptionSpec("--text", "TEXT", "one example"),
       OptionSpec("--file", "FILE", "a UTF-8 file of examples, one per line"),
+      OptionSpec("--json", nil, "print one JSON object per example: text and each label's probability"),
       OptionSpec("--threads", "N", "worker threads", default: "the cores this process may use"),
     ],
     examples: ["charlm classify predict --checkpoint checkpoints/names --text Dostoevsky"])
@@ -48,6 +49,7 @@ enum ClassifyCommand {
       OptionSpec("--split", "PART", "val or test", default: "test"),
       OptionSpec("--report", "FILE", "also write an HTML report with the confusion matrix"),
       OptionSpec("--overwrite", nil, "replace an existing --report file"),
+      OptionSpec("--json", nil, "print one JSON object: the scores and the confusion matrix"),
       OptionSpec("--threads", "N", "worker threads", default: "the cores this process may use"),
     ],
     examples: [
@@ -55,6 +57,8 @@ enum ClassifyCommand {
     ])
 
   static let splitSeedKey = "charlm.data.split-seed"
+  /// The training data's fingerprint, so that eval can say when it is given other data.
+  static let dataKey = "charlm.data.fingerprint"
 
   static func train(_ args: ParsedArguments) throws -> Int32 {
     let path = try args.required("--data")
@@ -65,7 +69,7 @@ enum ClassifyCommand {
     }
     return try SequenceTraining.run(
       args, data: data, taskName: "classify", kind: "classify", output: .finalState, itemName: "examples",
-      balancesLabels: args.flag("--balance"), extraMetadata: [splitSeedKey: String(splitSeed)])
+      balancesLabels: args.flag("--balance"), extraMetadata: [splitSeedKey: String(splitSeed), dataKey: data.fingerprint])
   }
 
   static func load(_ args: ParsedArguments) throws -> (SequenceModel, SequenceCheckpoint.Contents) {
@@ -82,14 +86,32 @@ enum ClassifyCommand {
       texts = try TagCommand.readText(try args.required("--file")).replacingOccurrences(of: "\r\n", with: "\n")
         .split(separator: "\n").map(String.init)
     }
-    texts = texts.filter { !$0.isEmpty }
-    guard !texts.isEmpty else { throw UsageError(description: "nothing to classify: the text is empty") }
+    texts = texts.filter { !$0.allSatisfy(\.isWhitespace) }
+    guard !texts.isEmpty else { throw UsageError(description: "nothing to classify: the text is empty or blank") }
     let (model, contents) = try load(args)
+    // Said, not silently done: characters the model never saw, and texts past the length it reads.
+    let unknown = Set(texts.flatMap { $0.unicodeScalars.filter { contents.vocabulary.id(of: $0) == nil } })
+    if !unknown.isEmpty {
+      let names = unknown.sorted { $0.value < $1.value }.prefix(12).map { TokenizerError.describe($0) }
+      Terminal.warning(
+        "\(unknown.count) character\(unknown.count == 1 ? "" : "s") the classifier never saw, read as its unknown symbol: \(names.joined(separator: " "))\(unknown.count > 12 ? " …" : ""); its guesses for such texts are weak")
+    }
+    let cut = texts.filter { $0.unicodeScalars.count > ClassificationData.maximumLength }.count
+    if cut > 0 {
+      Terminal.warning(
+        "\(cut) text\(cut == 1 ? " is" : "s are") longer than \(ClassificationData.maximumLength) characters; the classifier reads the first \(ClassificationData.maximumLength) of each, as in training")
+    }
     let sequences = texts.map {
       let tokens = LabeledData.encode($0.unicodeScalars.prefix(ClassificationData.maximumLength), with: contents.vocabulary)
       return LabeledSequence(tokens: tokens, labels: [0])
     }
     for (text, rows) in zip(texts, model.probabilities(of: sequences)) {
+      if args.flag("--json") {
+        let probabilities = Dictionary(uniqueKeysWithValues: zip(contents.labels, rows[0].map { Double($0) }))
+        let object: [String: Any] = ["text": text, "probabilities": probabilities]
+        print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+        continue
+      }
       let ranked = rows[0].enumerated().sorted { $0.element > $1.element }.prefix(3)
       let shown = ranked.map { String(format: "%@ %.3f", contents.labels[$0.offset], $0.element) }
       print("\(text)\t\(shown.joined(separator: "  "))")
@@ -120,12 +142,40 @@ enum ClassifyCommand {
     var summary = String(
       format: "classify on the %@ part (split seed %llu): %d examples\naccuracy %.4f  balanced accuracy %.4f  macro-F1 %.4f",
       part.rawValue, splitSeed, score.count, score.accuracy, score.balancedAccuracy, score.macroF1)
+    var notes: [String] = []
     if splitSeed != savedSeed, savedSeed != nil {
-      summary += "\nnote: the model was trained on the split of seed \(savedSeed!); this split's \(part.rawValue) part may hold its training examples"
+      notes.append(
+        "the model was trained on the split of seed \(savedSeed!); this split's \(part.rawValue) part may hold its training examples")
     }
+    if let trained = contents.file.metadata[dataKey], trained != data.fingerprint {
+      notes.append(
+        "\(path) is not the data set the model was trained on (or is split otherwise); its \(part.rawValue) part may hold the model's training examples, so these scores may flatter it")
+    }
+    if args.flag("--json") {
+      var object: [String: Any] = [
+        "split": part.rawValue, "split_seed": Int(truncatingIfNeeded: splitSeed), "examples": score.count,
+        "accuracy": score.accuracy, "balanced_accuracy": score.balancedAccuracy, "macro_f1": score.macroF1,
+        "labels": score.labels, "confusion": score.confusion, "notes": notes,
+      ]
+      if let reportPath { object["report"] = reportPath }
+      if let reportPath { try writeReport(score: score, model: model, part: part, path: path, to: reportPath) }
+      print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+      return 0
+    }
+    for note in notes { summary += "\nnote: " + note }
     print(summary)
     print("confusion matrix (rows: true label, columns: predicted)\n" + score.confusionText())
     if let reportPath {
+      try writeReport(score: score, model: model, part: part, path: path, to: reportPath)
+      print("report: \(reportPath)")
+    }
+    return 0
+  }
+
+  static func writeReport(
+    score: ClassificationScore, model: SequenceModel, part: LabeledData.Part, path: String, to reportPath: String
+  ) throws {
+    do {
       var page = HTMLReport(title: "CharLM classifier: \(URL(fileURLWithPath: path).lastPathComponent)")
       page.paragraph(
         String(
@@ -146,8 +196,6 @@ enum ClassifyCommand {
           ]
         })
       try OutputFile.write(Data(page.render().utf8), to: reportPath)
-      print("report: \(reportPath)")
     }
-    return 0
   }
 }

@@ -46,7 +46,10 @@ enum InspectCommand {
     switch (args.string("--text"), args.string("--file")) {
     case (let value?, nil): rawText = value
     case (nil, let file?):
-      let decoded = try Corpus.decodeFile(path: file)
+      let decoded: DecodedText
+      do { decoded = try Corpus.decodeFile(path: file) } catch {
+        throw RuntimeError("--file: " + error.textOnlyDescription(path: file))
+      }
       rawText = String(String.UnicodeScalarView(decoded.scalars))
     default: throw UsageError(description: "give exactly one of --text and --file")
     }

@@ -255,7 +255,7 @@ enum Seq2SeqCommand {
         } else {
           decoded = try UTF8Decoding.decode(Array(FileHandle.standardInput.readDataToEndOfFile()))
         }
-      } catch { throw RuntimeError(error.description) }
+      } catch { throw RuntimeError(error.textOnlyDescription(path: args.string("--file") ?? "the standard input")) }
       lines = String(String.UnicodeScalarView(decoded.scalars)).replacingOccurrences(of: "\r\n", with: "\n")
         .split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
       if lines.last == "" { lines.removeLast() }
@@ -317,7 +317,7 @@ enum Seq2SeqCommand {
   /// Another system's outputs for `groups`, from source<TAB>output lines; every source needs one.
   static func readOutputs(_ path: String, groups: [PairGroup], pairs: PairData, options: PairData.Options) throws -> [[Int32]] {
     let decoded: DecodedText
-    do { decoded = try Corpus.decodeFile(path: path) } catch { throw RuntimeError(error.description) }
+    do { decoded = try Corpus.decodeFile(path: path) } catch { throw RuntimeError(error.textOnlyDescription(path: path)) }
     let text = String(String.UnicodeScalarView(decoded.scalars)).replacingOccurrences(of: "\r\n", with: "\n")
     let targetID = Dictionary(uniqueKeysWithValues: pairs.targetSymbols.enumerated().map { ($1, Int32($0)) })
     var outputOf: [String: [Int32]] = [:]

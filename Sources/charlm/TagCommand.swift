@@ -124,7 +124,7 @@ enum TagCommand {
   /// A UTF-8 file's text, with a one-line error for a missing or undecodable file.
   static func readText(_ path: String) throws(RuntimeError) -> String {
     do { return String(String.UnicodeScalarView(try Corpus.decodeFile(path: path).scalars)) } catch {
-      throw RuntimeError(error.description)
+      throw RuntimeError(error.textOnlyDescription(path: path))
     }
   }
 

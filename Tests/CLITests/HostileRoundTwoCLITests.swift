@@ -384,6 +384,50 @@ struct HostileRoundTwoCLITests {
     #expect(resumed.status == 2 && resumed.error.contains("--normalize-newlines"), "\(resumed.error)")
   }
 
+  static func makeNames(in directory: String, extra: String = "") throws -> String {
+    let folder = directory + "/names" + extra
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    for (label, ending) in [("Russian", "ov"), ("Polish", "ski"), ("Spanish", "ez")] {
+      try ((0..<30).map { "N\($0)x\(ending)" }.joined(separator: "\n") + "\n" + extra)
+        .write(toFile: folder + "/\(label).txt", atomically: true, encoding: .utf8)
+    }
+    return folder
+  }
+
+  /// `classify predict` took "漢漢" or "   " without a word, and cut texts
+  /// to 200 characters without a note; `classify eval` scored other data
+  /// without a warning, and had no --json.
+  @Test func theClassifierSaysWhatItCannotRead() throws {
+    let (directory, _) = try CLITests.makeCorpus()
+    let names = try Self.makeNames(in: directory)
+    let out = directory + "/cls"
+    let trained = try CLITests.run(
+      ["classify", "train", "--data", names, "--hidden", "8", "--steps", "4", "--eval-every", "2", "--out", out, "--threads", "1"])
+    #expect(trained.status == 0, "\(trained.error)")
+    let unknown = try CLITests.run(["classify", "predict", "--checkpoint", out, "--text", "漢漢"])
+    #expect(unknown.status == 0 && unknown.error.contains("never saw") && unknown.error.contains("U+6F22"), "\(unknown.error)")
+    let blank = try CLITests.run(["classify", "predict", "--checkpoint", out, "--text", "   "])
+    #expect(blank.status == 2 && blank.error.contains("blank"), "\(blank.error)")
+    let long = try CLITests.run(
+      ["classify", "predict", "--checkpoint", out, "--text", String(repeating: "N1xov", count: 50), "--json"])
+    #expect(long.status == 0 && long.error.contains("longer than 200 characters"), "\(long.error)")
+    let object = try JSONSerialization.jsonObject(with: Data(long.output.utf8)) as? [String: Any]
+    #expect((object?["probabilities"] as? [String: Double])?.count == 3, "\(long.output)")
+
+    let same = try CLITests.run(["classify", "eval", "--checkpoint", out, "--data", names, "--json"])
+    let sameObject = try JSONSerialization.jsonObject(with: Data(same.output.utf8)) as? [String: Any]
+    #expect((sameObject?["notes"] as? [String])?.isEmpty == true, "\(same.output)")
+    #expect(sameObject?["accuracy"] is Double)
+    let other = try Self.makeNames(in: directory, extra: "Zzzski\n")
+    let otherEval = try CLITests.run(["classify", "eval", "--checkpoint", out, "--data", other])
+    #expect(otherEval.status == 0 && otherEval.output.contains("is not the data set the model was trained on"), "\(otherEval.output)")
+
+    // A binary file among the data: named, and no advice to train a byte language model.
+    try Data([0x00, 0x01, 0xFF, 0xFE]).write(to: URL(fileURLWithPath: other + "/Binary.txt"))
+    let binary = try CLITests.run(["classify", "train", "--data", other, "--steps", "2", "--out", directory + "/c2"])
+    #expect(binary.status == 1 && binary.error.contains("Binary.txt") && !binary.error.contains("--bytes"), "\(binary.error)")
+  }
+
   // MARK: Resumes of every task
 
   /// Found by the kill class: a classifier's or seq2seq run's state never
