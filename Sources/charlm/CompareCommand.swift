@@ -31,6 +31,7 @@ enum CompareCommand {
       OptionSpec("--report", "PATH", "the HTML report", default: "DIR/report.html"),
       OptionSpec(
         "--start-from", "DIR", "start each cell from DIR/<cell>'s best model (an earlier compare), not random weights"),
+      OptionSpec("--json", nil, "print the results as one JSON object (and no progress lines)"),
       OptionSpec("--threads", "N", "worker threads", default: "the cores this process may use (affinity, cgroup quota)"),
       OptionSpec("--overwrite", nil, "replace the runs, report and curves an earlier compare left in --out"),
     ],
@@ -77,16 +78,29 @@ enum CompareCommand {
     // One writer per comparison folder, held to the end.
     let lock = try TrainingFlags.lockRun(options.outputDirectory)
     defer { lock.release() }
-    let progress = OverallProgress(what: "all cells")
+    let json = args.flag("--json")
+    let progress = OverallProgress(what: "all cells", quiet: json)
     let runs = try Comparison.run(
       corpus: corpus, options: options, gemm: gemm, log: progress.log, progress: progress.update)
     progress.finish()
-    print("")
-    print(Comparison.textTable(runs))
     let name = URL(fileURLWithPath: corpusPath).lastPathComponent
     let report = Comparison.report(runs, corpusName: name, options: options)
     try OutputFile.write(Data(report.render().utf8), to: reportPath)
     try OutputFile.write(Data(Comparison.curvesCSV(runs).utf8), to: csvPath)
+    if json {
+      let objects: [[String: Any]] = runs.map { run in
+        [
+          "cell": run.cell.rawValue, "hidden": run.hidden, "parameters": run.parameters,
+          "validation_bpc": run.validation.bitsPerCharacter, "test_bpc": run.test.bitsPerCharacter,
+          "training_bpc": run.trainingLoss / Foundation.log(2.0), "chars_per_second": run.itemsPerSecond,
+          "seconds": run.wallSeconds, "checkpoint": run.checkpoint,
+        ]
+      }
+      try JSONOutput.print(["runs": objects, "report": reportPath, "curves": csvPath])
+      return 0
+    }
+    print("")
+    print(Comparison.textTable(runs))
     print("\nreport: \(reportPath)\ncurves: \(csvPath)")
     return 0
   }
@@ -116,9 +130,16 @@ final class OverallProgress {
   var lastPrint = Date.distantPast
   var lineOpen = false
 
-  init(what: String) { self.what = what }
+  /// Says nothing (--json: stdout holds the result only).
+  let quiet: Bool
+
+  init(what: String, quiet: Bool = false) {
+    self.what = what
+    self.quiet = quiet
+  }
 
   func log(_ line: String) {
+    if quiet { return }
     if lineOpen {
       Terminal.write("\n")
       lineOpen = false
@@ -127,7 +148,7 @@ final class OverallProgress {
   }
 
   func update(_ fraction: Double, _ secondsLeft: Double?) {
-    guard Date().timeIntervalSince(lastPrint) >= (live ? 0.2 : 10) else { return }
+    guard !quiet, Date().timeIntervalSince(lastPrint) >= (live ? 0.2 : 10) else { return }
     lastPrint = Date()
     let line = String(format: "%@: %3.0f%%", what, fraction * 100) + (secondsLeft.map { "  ETA " + Terminal.duration($0) } ?? "")
     if live {
@@ -141,5 +162,13 @@ final class OverallProgress {
   func finish() {
     if lineOpen { Terminal.write("\n") }
     lineOpen = false
+  }
+}
+
+/// --json output: one object, sorted keys, on one line.
+enum JSONOutput {
+  static func print(_ object: [String: Any]) throws {
+    let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+    Terminal.write(String(decoding: data, as: UTF8.self) + "\n")
   }
 }

@@ -31,6 +31,7 @@ enum Seq2SeqCompareCommand {
       OptionSpec("--seed", "N", "seed of every model's initialisation and batch order", default: "1"),
       OptionSpec("--out", "DIR", "one run folder per model, and compare.html"),
       OptionSpec("--overwrite", nil, "replace earlier runs in --out"),
+      OptionSpec("--json", nil, "print the results as one JSON object (and no progress lines)"),
       OptionSpec("--threads", "N", "worker threads", default: "the cores this process may use"),
     ],
     examples: [
@@ -102,7 +103,9 @@ enum Seq2SeqCompareCommand {
     defer { lock.release() }
     let gemm = GEMMEngine(pool: ThreadPool(threadCount: threads))
     Interrupts.install()
+    let json = args.flag("--json")
     var rows: [[String]] = []
+    var objects: [[String: Any]] = []
     var series: [SVGChart.Series] = []
     for (index, (config, directory)) in zip(configs, directories).enumerated() {
       let runLock = try TrainingFlags.lockRun(directory)
@@ -113,13 +116,13 @@ enum Seq2SeqCompareCommand {
       trainer.task.extraMetadata = Seq2SeqCommand.metadata(options)
       trainer.validationLimit = validationLimit
       do { try RunDirectory.prepareForNewRun(directory, existing: existing) } catch { throw RuntimeError(error.description) }
-      print(
-        "compare: \(index + 1) of \(configs.count): attention \(config.attention.rawValue), hidden \(config.hiddenSize), \(Seq2SeqLayout(config).parameterCount) parameters")
-      let reporter = ProgressReporter(json: false, itemName: "symbols", validationName: "symbol error rate")
+      if !json { print(
+        "compare: \(index + 1) of \(configs.count): attention \(config.attention.rawValue), hidden \(config.hiddenSize), \(Seq2SeqLayout(config).parameterCount) parameters") }
+      let reporter = ProgressReporter(json: json, itemName: "symbols", validationName: "symbol error rate")
       let reason = try trainer.train(budget: budget, shouldStop: Interrupts.stopRequested) { reporter.handle($0) }
       reporter.finish()
       if reason == .interrupted {
-        return TrainingFlags.reportInterrupt(step: trainer.progress.step, outputDirectory: directory, json: false)
+        return TrainingFlags.reportInterrupt(step: trainer.progress.step, outputDirectory: directory, json: json)
       }
       let (best, _) = try Seq2SeqCheckpoint.load(path: directory, gemm: gemm)
       let groups = pairs.test
@@ -129,6 +132,12 @@ enum Seq2SeqCompareCommand {
         config.attention.rawValue, String(config.hiddenSize), String(Seq2SeqLayout(config).parameterCount),
         String(trainer.progress.step), String(format: "%.0f", trainer.trainingSeconds),
         String(format: "%.2f%%", 100 * score.accuracy), String(format: "%.2f%%", 100 * score.symbolErrorRate),
+      ])
+      objects.append([
+        "attention": config.attention.rawValue, "hidden": config.hiddenSize,
+        "parameters": Seq2SeqLayout(config).parameterCount, "steps": trainer.progress.step,
+        "seconds": trainer.trainingSeconds, "test_exact_match": score.accuracy,
+        "test_symbol_error_rate": score.symbolErrorRate, "directory": directory,
       ])
       // Exact match by source length, in bins of five.
       var points: [(x: Double, y: Double)] = []
@@ -145,8 +154,10 @@ enum Seq2SeqCompareCommand {
       series.append(SVGChart.Series(name: "\(config.attention.rawValue) (H \(config.hiddenSize))", points: points))
     }
     let header = ["attention", "hidden", "parameters", "steps", "seconds", "test exact match", "test symbol error rate"]
-    print(header.joined(separator: "\t"))
-    for row in rows { print(row.joined(separator: "\t")) }
+    if !json {
+      print(header.joined(separator: "\t"))
+      for row in rows { print(row.joined(separator: "\t")) }
+    }
     var report = HTMLReport(title: "seq2seq compare: \(path)")
     report.paragraph(
       "Each model trained \(args.string("--steps").map { "\($0) steps" } ?? args.string("--time") ?? "") on the same pairs with the same seed and batch order; hidden sizes matched to the largest model's parameter count. Scored on the test part (\(pairs.test.count) sources) by each run's best model (lowest validation symbol error rate), greedy decoding.")
@@ -157,7 +168,11 @@ enum Seq2SeqCompareCommand {
     chart.nestedLines = true
     report.chart(chart)
     try OutputFile.write(Data(report.render().utf8), to: reportPath)
-    print("report: \(reportPath)")
+    if json {
+      try JSONOutput.print(["runs": objects, "report": reportPath])
+    } else {
+      print("report: \(reportPath)")
+    }
     return 0
   }
 }

@@ -26,6 +26,7 @@ enum SequenceCompareCommand {
       OptionSpec("--points", "N", "validation points per curve", default: "20"),
       OptionSpec("--out", "DIR", "where each run's directory goes (DIR/lstm, DIR/bilstm, …)", default: defaultOut),
       OptionSpec("--report", "PATH", "the HTML report", default: "DIR/report.html"),
+      OptionSpec("--json", nil, "print the results as one JSON object (and no progress lines)"),
       OptionSpec("--threads", "N", "worker threads", default: "the cores this process may use"),
       OptionSpec("--overwrite", nil, "replace the runs and report an earlier compare left in --out"),
     ]
@@ -131,26 +132,42 @@ enum SequenceCompareCommand {
     try OutputFile.check(reportPath, flag: "--report", overwrite: options.existing == .replace)
     let gemm = GEMMEngine(pool: ThreadPool(threadCount: try args.threads()))
 
-    for note in data.notes { print("note: \(note)") }
-    print(
+    let json = args.flag("--json")
+    for note in data.notes { if json { Terminal.note(note) } else { print("note: \(note)") } }
+    if !json { print(
       "\(taskName): \(data.labels.count) labels, \(data.train.count) / \(data.validation.count) / \(data.test.count) sequences (train / val / test); \(options.cells.count * options.directions.count) runs"
-    )
+    ) }
     // One writer per comparison folder, held to the end.
     let lock = try TrainingFlags.lockRun(options.outputDirectory)
     defer { lock.release() }
     Interrupts.install()
-    let progress = OverallProgress(what: "all runs")
+    let progress = OverallProgress(what: "all runs", quiet: json)
     let (runs, interrupted) = try SequenceComparison.run(
       data: data, output: output, taskName: taskName, kind: kind, options: options, scoring: scoring, gemm: gemm,
       shouldStop: Interrupts.stopRequested, log: progress.log, progress: progress.update)
     progress.finish()
     if !runs.isEmpty {
-      print("\nscored on the test part (\(data.test.count) sequences) by each run's best checkpoint:")
-      print(SequenceComparison.textTable(runs, scoring: scoring))
+      if !json {
+        print("\nscored on the test part (\(data.test.count) sequences) by each run's best checkpoint:")
+        print(SequenceComparison.textTable(runs, scoring: scoring))
+      }
       let figure = try SequenceComparison.bestRunFigure(
         runs, kind: kind, test: data.sequences(in: .test), scoring: scoring, gemm: gemm)
       let report = SequenceComparison.report(runs, title: title, options: options, scoring: scoring, figure: figure)
       try OutputFile.write(Data(report.render().utf8), to: reportPath)
+    }
+    if json {
+      let objects: [[String: Any]] = runs.map { run in
+        [
+          "name": run.planned.name, "cell": run.planned.cell.rawValue, "bidirectional": run.planned.bidirectional,
+          "hidden": run.planned.hidden, "parameters": run.planned.parameters,
+          "best_validation_loss": run.bestValidationLoss, "steps": run.steps,
+          "test": Dictionary(uniqueKeysWithValues: zip(scoring.names, run.metrics)),
+          "items_per_second": run.itemsPerSecond, "seconds": run.wallSeconds, "directory": run.directory,
+        ]
+      }
+      try JSONOutput.print(["runs": objects, "report": reportPath, "interrupted": interrupted])
+      return interrupted ? 128 + Interrupts.received : 0
     }
     if interrupted {
       print(

@@ -428,6 +428,40 @@ struct HostileRoundTwoCLITests {
     #expect(binary.status == 1 && binary.error.contains("Binary.txt") && !binary.error.contains("--bytes"), "\(binary.error)")
   }
 
+  /// `tag eval` had --json and `classify eval` none: every eval, predict
+  /// and compare takes it, and prints only JSON.
+  @Test func everyCompareTakesJSON() throws {
+    let (directory, corpus) = try CLITests.makeCorpus()
+    let names = try Self.makeNames(in: directory)
+    let letters: [Character] = ["a", "b", "c", "d"]
+    var pairs = ""
+    for i in 0..<64 {
+      let word = String([letters[i % 4], letters[(i / 4) % 4], letters[i / 16]])
+      pairs += word + "\t" + String(word.reversed()) + "\n"
+    }
+    try pairs.write(toFile: directory + "/pairs.tsv", atomically: true, encoding: .utf8)
+    let commands: [([String], Int)] = [
+      (["compare", "--corpus", corpus, "--cells", "rnn,gru", "--layers", "1", "--hidden", "8", "--batch", "2", "--window", "8",
+        "--steps", "2", "--points", "1", "--out", directory + "/c"], 2),
+      (["tag", "compare", "--corpus", corpus, "--task", "spaces", "--cells", "rnn", "--hidden", "8", "--batch", "4",
+        "--steps", "2", "--points", "1", "--out", directory + "/t"], 2),
+      (["classify", "compare", "--data", names, "--cells", "gru", "--directions", "bidirectional", "--hidden", "8",
+        "--batch", "4", "--steps", "2", "--out", directory + "/k"], 1),
+      (["seq2seq", "compare", "--pairs", directory + "/pairs.tsv", "--attention", "none,dot", "--hidden", "8",
+        "--embedding", "4", "--steps", "2", "--eval-every", "1", "--batch", "4", "--out", directory + "/s"], 2),
+    ]
+    for (command, runs) in commands {
+      let result = try CLITests.run(command + ["--json", "--threads", "1"])
+      #expect(result.status == 0, "\(command[0...1]): \(result.error)")
+      let lines = result.output.split(separator: "\n")
+      for line in lines {
+        #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) != nil, "\(command[0...1]): \(line)")
+      }
+      let last = lines.last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+      #expect((last?["runs"] as? [[String: Any]])?.count == runs, "\(command[0...1]): \(result.output.suffix(300))")
+    }
+  }
+
   // MARK: Resumes of every task
 
   /// Found by the kill class: a classifier's or seq2seq run's state never
