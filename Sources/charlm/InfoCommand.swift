@@ -16,6 +16,10 @@ enum InfoCommand {
 
   static func run(_ args: ParsedArguments) throws -> Int32 {
     let path = Checkpoint.resolveModelPath(try args.required("--checkpoint"))
+    // Which kind of model: the file's task (none for a language model).
+    if let task = try Checkpoint.metadata(ofFileAt: path)[SequenceCheckpoint.taskKey] {
+      return try otherTask(task, path: path, args: args)
+    }
     // A full load: a file that loads here samples and evaluates too.
     let (model, vocabulary, metadata) = try Checkpoint.loadModel(
       path: path, gemm: GEMMEngine(pool: ThreadPool(threadCount: 1)))
@@ -69,6 +73,59 @@ enum InfoCommand {
           format: ", validation loss %.4f nats (%.4f bpc, perplexity %.3f)", loss, loss / log(2), exp(loss))
       }
       print(line)
+    }
+    return 0
+  }
+
+  /// A tagger's, classifier's or seq2seq model's file: loaded fully (every
+  /// weight checked, as for a language model), then described.
+  static func otherTask(_ task: String, path: String, args: ParsedArguments) throws -> Int32 {
+    let gemm = GEMMEngine(pool: ThreadPool(threadCount: 1))
+    var object: [String: Any] = ["path": path, "task": task]
+    var lines: [String] = []
+    let metadata: [String: String]
+    if task == "seq2seq" {
+      let (model, contents) = try Seq2SeqCheckpoint.load(path: path, gemm: gemm)
+      let c = contents.config
+      metadata = contents.metadata
+      object.merge([
+        "cell": c.cell.rawValue, "hidden_size": c.hiddenSize, "embedding_size": c.embeddingSize,
+        "encoder_layers": c.encoderLayers, "decoder_layers": c.decoderLayers, "bidirectional": c.bidirectional,
+        "attention": c.attention.rawValue, "source_symbols": contents.sourceSymbols.count,
+        "target_symbols": contents.targetSymbols.count, "parameters": model.layout.parameterCount,
+      ]) { a, _ in a }
+      lines.append(
+        "  seq2seq: \(c.bidirectional ? "bidirectional " : "")\(c.cell.rawValue.uppercased()) encoder \(c.encoderLayers)×\(c.hiddenSize), decoder \(c.decoderLayers)×\(c.hiddenSize), attention \(c.attention.rawValue), embedding \(c.embeddingSize), \(Terminal.count(Double(model.layout.parameterCount))) parameters")
+      lines.append("  \(contents.sourceSymbols.count) source and \(contents.targetSymbols.count) target symbols")
+    } else {
+      let kind = task.hasPrefix("tag") ? "tag" : "classify"
+      let (model, contents) = try SequenceCheckpoint.load(path: path, kind: kind, gemm: gemm)
+      let c = contents.config
+      metadata = contents.file.metadata
+      object.merge([
+        "cell": c.cell.rawValue, "hidden_size": c.hiddenSize, "embedding_size": c.embeddingSize, "layers": c.layers,
+        "bidirectional": c.bidirectional, "labels": contents.labels, "vocabulary_size": contents.vocabulary.count,
+        "parameters": model.layout.parameterCount,
+      ]) { a, _ in a }
+      lines.append(
+        "  \(task): \(c.bidirectional ? "bidirectional " : "")\(c.cell.rawValue.uppercased()) \(c.layers) layer\(c.layers == 1 ? "" : "s") of \(c.hiddenSize), embedding \(c.embeddingSize), \(Terminal.count(Double(model.layout.parameterCount))) parameters")
+      lines.append(
+        "  \(contents.labels.count) labels: \(contents.labels.prefix(20).joined(separator: ", "))\(contents.labels.count > 20 ? ", …" : ""); vocabulary \(contents.vocabulary.count)")
+    }
+    let step = metadata["charlm.step"].flatMap(Int.init)
+    let loss = metadata[Checkpoint.validationLossKey].flatMap(Double.init)
+    if let step, step < 0 { throw RuntimeError("\(path): its metadata says step \(step); the file is damaged") }
+    if let step { object["step"] = step }
+    if let loss { object["validation_score"] = loss }
+    if args.flag("--json") {
+      try JSONOutput.print(object)
+      return 0
+    }
+    print("\(path): every weight present and finite")
+    for line in lines { print(line) }
+    if let step {
+      let score = loss.map { String(format: ", best validation %@ %.4f", task == "seq2seq" ? "symbol error rate" : "loss", $0) } ?? ""
+      print("  trained \(step) steps\(score)")
     }
     return 0
   }

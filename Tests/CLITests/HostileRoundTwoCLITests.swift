@@ -487,6 +487,13 @@ struct HostileRoundTwoCLITests {
       #expect(first.status == 0, "\(first.error)")
       let resumed = try CLITests.run(command + ["--steps", "4", "--resume", "--threads", "1"])
       #expect(resumed.status == 0, "\(command[0]): \(resumed.error)")
+      // `info` reads every checkpoint kind (it refused these, pointing to a command with no info verb).
+      let out = command[command.firstIndex(of: "--out")! + 1]
+      let info = try CLITests.run(["info", "--checkpoint", out])
+      #expect(info.status == 0 && info.output.contains("\(command[0]):") && info.output.contains("trained "), "\(info.output)\(info.error)")
+      let json = try CLITests.run(["info", "--checkpoint", out, "--json"])
+      let object = try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any]
+      #expect(object?["task"] as? String == command[0] && object?["step"] is Int, "\(json.output)")
     }
   }
 }

@@ -104,6 +104,12 @@ public enum Checkpoint {
     public let file: Safetensors
   }
 
+  /// The metadata of the model file at `path` (any task's), read without loading weights.
+  public static func metadata(ofFileAt path: String) throws(CheckpointError) -> [String: String] {
+    let data = try mappedData(path: path)
+    do { return try Safetensors.decode(data).metadata } catch { throw .damaged(path: path, error) }
+  }
+
   public static func read(path: String) throws(CheckpointError) -> Contents {
     try read(data: mappedData(path: path), path: path)
   }
