@@ -166,6 +166,18 @@ public final class RunLog {
     return rows
   }
 
+  /// What a run's CSV counts in its second column ("characters",
+  /// "examples", "symbols"), from its header; nil when the first line is not
+  /// a header this class writes (not a run's metrics.csv, or damaged).
+  public static func itemName(ofCSV path: String) -> String? {
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+      let first = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first
+    else { return nil }
+    let fields = first.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+    guard fields.count == 7, String(format: header, fields[1]) == String(first) else { return nil }
+    return fields[1]
+  }
+
   // MARK: - Report
 
   /// The index of the evaluation from which the validation loss only rose,
@@ -272,16 +284,19 @@ extension RunLog {
     page.paragraph(
       "Validation loss of each run at its evaluations (solid, dots) and its smoothed training loss (dashed, the same colour), from each run's \(csvFile). Lower is better.")
     for chart in overlayCharts(runs, itemName: itemName) { page.chart(chart) }
+    // Bits are per character: a language model's column only.
+    let bits = itemName == "characters"
     page.table(
-      header: ["run", "steps", itemName, "seconds", "best validation loss", "bits", "at step"],
-      rows: runs.map { run in
+      header: ["run", "steps", itemName, "seconds", "best validation loss"] + (bits ? ["bits"] : []) + ["at step"],
+      rows: runs.map { run -> [String] in
         let best = run.rows.filter { $0.validationLoss != nil }.min { $0.validationLoss! < $1.validationLoss! }
         let last = run.rows.last
-        return [
-          run.name, String(last?.step ?? 0), count(Double(last?.items ?? 0)), String(format: "%.0f", last?.seconds ?? 0),
-          best.map { String(format: "%.4f", $0.validationLoss!) } ?? "–",
-          best.map { String(format: "%.4f", $0.validationLoss! / log(2.0)) } ?? "–", best.map { String($0.step) } ?? "–",
-        ]
+        var row: [String] = [run.name, String(last?.step ?? 0), count(Double(last?.items ?? 0))]
+        row.append(String(format: "%.0f", last?.seconds ?? 0))
+        row.append(best.map { String(format: "%.4f", $0.validationLoss!) } ?? "–")
+        if bits { row.append(best.map { String(format: "%.4f", $0.validationLoss! / log(2.0)) } ?? "–") }
+        row.append(best.map { String($0.step) } ?? "–")
+        return row
       })
     return page
   }

@@ -31,11 +31,12 @@ final class ProgressReporter {
       guard now.timeIntervalSince(lastPrint) >= interval || step == 1 else { return }
       lastPrint = now
       if json {
+        // Each task in its own units: characters for a language model, its items ("examples", "symbols") otherwise.
+        let speedKey = (itemName ?? "chars").replacingOccurrences(of: " ", with: "_") + "_per_sec"
         print(
           String(
-            format:
-              #"{"event":"step","step":%d,"epoch":%d,"loss":%.5f,"grad_norm":%.4f,"lr":%.3g,"chars_per_sec":%.0f}"#,
-            step, epoch, loss, norm, rate, speed))
+            format: #"{"event":"step","step":%d,"epoch":%d,"loss":%.5f,"grad_norm":%.4f,"lr":%.3g,"%@":%.0f}"#,
+            step, epoch, loss, norm, rate, speedKey, speed))
         return
       }
       var line = String(
@@ -51,12 +52,22 @@ final class ProgressReporter {
       }
     case .evaluation(let step, let metrics, let isBest, _):
       if json {
-        print(
-          String(
-            format:
-              #"{"event":"validation","step":%d,"loss":%.6f,"bpc":%.6f,"perplexity":%.6f,"characters":%d,"best":%@}"#,
-            step, metrics.loss, metrics.bitsPerCharacter, metrics.perplexity, metrics.characters,
-            isBest ? "true" : "false"))
+        let best = isBest ? "true" : "false"
+        if let validationName {
+          let key = validationName.replacingOccurrences(of: " ", with: "_")
+          print(String(format: #"{"event":"validation","step":%d,"%@":%.6f,"best":%@}"#, step, key, metrics.loss, best))
+        } else if let itemName {
+          // Bits per character and perplexity belong to a language model; a tagger or classifier reports its loss per item.
+          print(
+            String(
+              format: #"{"event":"validation","step":%d,"loss":%.6f,"%@":%d,"best":%@}"#, step, metrics.loss,
+              itemName.replacingOccurrences(of: " ", with: "_"), metrics.characters, best))
+        } else {
+          print(
+            String(
+              format: #"{"event":"validation","step":%d,"loss":%.6f,"bpc":%.6f,"perplexity":%.6f,"characters":%d,"best":%@}"#,
+              step, metrics.loss, metrics.bitsPerCharacter, metrics.perplexity, metrics.characters, best))
+        }
         return
       }
       closeLine()

@@ -462,6 +462,30 @@ struct HostileRoundTwoCLITests {
     }
   }
 
+  /// `report` put a classifier's examples in a "characters" column and its
+  /// per-example loss under "bits"; a damaged metrics.csv was "holds no rows".
+  @Test func reportKeepsUnitsApartAndNamesDamage() throws {
+    let (directory, corpus) = try CLITests.makeCorpus()
+    let names = try Self.makeNames(in: directory)
+    try CLITests.trainTiny(corpus: corpus, out: directory + "/lm", steps: 3)
+    let cls = directory + "/cls"
+    let trained = try CLITests.run(
+      ["classify", "train", "--data", names, "--hidden", "8", "--steps", "2", "--out", cls, "--threads", "1", "--json"])
+    // --json in the task's units: no bits per character or perplexity for a classifier.
+    let validation = trained.output.split(separator: "\n").filter { $0.contains(#""event":"validation""#) }
+    #expect(!validation.isEmpty && validation.allSatisfy { $0.contains(#""examples":"#) && !$0.contains("bpc") }, "\(trained.output)")
+    let mixed = try CLITests.run(["report", "--run", cls, directory + "/lm", "--out", directory + "/mixed.html"])
+    #expect(mixed.status == 2 && mixed.error.contains("count different things"), "\(mixed.error)")
+    let alone = try CLITests.run(["report", "--run", cls, "--out", directory + "/cls.html"])
+    #expect(alone.status == 0, "\(alone.error)")
+    let page = try String(contentsOfFile: directory + "/cls.html", encoding: .utf8)
+    #expect(page.contains("<th>examples</th>") && !page.contains("<th>bits</th>") && !page.contains("<th>characters</th>"))
+    try Data("step,characters,seconds,learning_rate,training_loss,gradient_norm,validation_loss\ngarbage\n".utf8)
+      .write(to: URL(fileURLWithPath: directory + "/lm/metrics.csv"))
+    let damaged = try CLITests.run(["report", "--run", directory + "/lm", "--out", directory + "/d.html"])
+    #expect(damaged.status == 1 && damaged.error.contains("is damaged"), "\(damaged.error)")
+  }
+
   // MARK: Resumes of every task
 
   /// Found by the kill class: a classifier's or seq2seq run's state never
