@@ -131,7 +131,12 @@ public enum ClassificationData {
         }
       }
     }
-    if cut > 0 { notes.append("cut \(cut) text\(cut == 1 ? "" : "s") to their first \(maximumLength) characters") }
+    if cut > 0 {
+      notes.append(
+        cut == 1
+          ? "cut 1 text to its first \(maximumLength) characters"
+          : "cut \(cut) texts to their first \(maximumLength) characters")
+    }
     guard !validation.isEmpty else {
       throw LabeledDataError("\(source) is too small to hold out a validation part (10% of each label); add examples")
     }

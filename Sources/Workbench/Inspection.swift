@@ -338,7 +338,8 @@ public enum InspectionError: Error, CustomStringConvertible {
   public var description: String {
     switch self {
     case .textTooShort: return "the text must have at least 2 characters"
-    case .noSuchLayer(let layer, let count): return "--layer \(layer + 1) does not exist; the model has \(count) layers"
+    case .noSuchLayer(let layer, let count):
+      return "--layer \(layer + 1) does not exist; the model has \(count) layer\(count == 1 ? "" : "s")"
     case .noSuchUnit(let unit, let count): return "unit \(unit) does not exist; units are 0…\(count - 1)"
     case .emptyContext: return "the context before --score is empty; give the text it follows with --text"
     case .emptyContinuation: return "--score is empty; give the characters to score"

@@ -45,9 +45,13 @@ struct CommandSpec {
 
   var help: String {
     var lines = ["charlm \(name): \(abstract)", "", "usage: \(usage)", "", "options:"]
-    let width = options.map { $0.name.count + ($0.value.map { $0.count + 1 } ?? 0) }.max() ?? 0
+    func left(_ option: OptionSpec) -> String {
+      option.name + (option.value.map { " " + $0 + (option.repeatable ? "..." : "") } ?? "")
+    }
+    // As wide as the widest "--name VALUE..." and two spaces.
+    let width = options.map { left($0).count }.max() ?? 0
     for option in options {
-      let left = option.name + (option.value.map { " " + $0 + (option.repeatable ? "..." : "") } ?? "")
+      let left = left(option)
       var line = "  " + left.padding(toLength: width + 2, withPad: " ", startingAt: 0) + option.help
       if let value = option.defaultText { line += " (default: \(value))" }
       lines.append(line)

@@ -71,6 +71,10 @@ enum InspectCommand {
     if args.has("--short-context") && !args.has("--score") {
       throw UsageError(description: "--short-context goes with --score")
     }
+    if args.string("--short-context") == "" {
+      throw UsageError(
+        description: "--short-context is empty; give the shorter context to compare with, or drop it for the text's last word")
+    }
     let scoring = args.string("--score")
     let reportPath = scoring != nil && !args.has("--report") ? nil : args.string("--report") ?? "inspect.html"
     if let reportPath { try OutputFile.check(reportPath, flag: "--report", overwrite: args.flag("--overwrite")) }

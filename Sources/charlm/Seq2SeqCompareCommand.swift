@@ -92,11 +92,11 @@ enum Seq2SeqCompareCommand {
     }
     let directories = kinds.map { out + "/" + $0.rawValue }
     let existing: ExistingFiles = args.flag("--overwrite") ? .replace : .refuse
+    // Every run's folder is checked before anything changes.
     for directory in directories {
-      do { try RunDirectory.prepareForNewRun(directory, existing: .refuse) } catch {
-        if existing == .refuse { throw UsageError(description: error.description) }
-      }
+      do { try RunDirectory.checkForNewRun(directory, existing: existing) } catch { throw RuntimeError(error.description) }
     }
+
     let reportPath = out + "/compare.html"
     try OutputFile.check(reportPath, flag: "--out", overwrite: args.flag("--overwrite"))
     let lock = try TrainingFlags.lockRun(out)

@@ -118,6 +118,12 @@ enum SweepCommand {
     // Every run's flags are checked before the first one trains.
     var runWords: [String: [String]] = [:]
     for run in plan.runs {
+      // The train command's advice ("drop --recipe") would be wrong here: the recipe comes from the grid.
+      if run.settings.contains(where: { $0.key == "recipe" && $0.value == "auto" }), plan.budget.first != "--time" {
+        throw UsageError(
+          description:
+            "--grid: \(run.label): recipe=auto sizes a run to a time budget; give --time-per-run, or take recipe=auto out of --grid")
+      }
       let words =
         ["--corpus", plan.corpus, "--out", out + "/" + run.name, "--threads", String(threads)] + plan.budget
         + (run.settings.contains { $0.key == "recipe" } ? [] : ["--recipe", "none"])

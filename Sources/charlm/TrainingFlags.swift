@@ -112,7 +112,9 @@ enum TrainingFlags {
 
   /// How a new run treats the files of an earlier one in --out: without
   /// --overwrite, refused now, before any work.
-  static func existingFiles(_ args: ParsedArguments, outputDirectory: String) throws(UsageError) -> ExistingFiles {
+  /// A folder's contents are a fact of the world, not of the command line:
+  /// refused with exit 1, as the same refusal after the lock is.
+  static func existingFiles(_ args: ParsedArguments, outputDirectory: String) throws(RuntimeError) -> ExistingFiles {
     let found = RunDirectory.existingRunFiles(in: outputDirectory)
     do throws(RunDirectory.Problem) {
       if args.flag("--overwrite") {
@@ -120,7 +122,7 @@ enum TrainingFlags {
         return .replace
       }
       if !found.isEmpty { throw .holdsARun(path: outputDirectory, files: found) }
-    } catch { throw UsageError(description: error.description) }
+    } catch { throw RuntimeError(error.description) }
     return .refuse
   }
 }

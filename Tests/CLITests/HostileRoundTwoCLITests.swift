@@ -486,6 +486,25 @@ struct HostileRoundTwoCLITests {
     #expect(damaged.status == 1 && damaged.error.contains("is damaged"), "\(damaged.error)")
   }
 
+  /// Wrong advice and broken help from the round: a sweep with recipe=auto
+  /// told to "drop --recipe", `inspect --short-context ''` asked for --text,
+  /// "PATH..model" in the help, and "already holds a run" exiting 2 before
+  /// the lock and 1 after it.
+  @Test func messagesNameTheRightThing() throws {
+    let (directory, corpus) = try CLITests.makeCorpus()
+    let sweep = try CLITests.run(
+      ["sweep", "--corpus", corpus, "--grid", "recipe=auto,none hidden=8", "--steps-per-run", "2", "--out", directory + "/sw"])
+    #expect(sweep.status == 2 && sweep.error.contains("--time-per-run") && !sweep.error.contains("drop --recipe"), "\(sweep.error)")
+    try CLITests.trainTiny(corpus: corpus, out: directory + "/run", steps: 3)
+    let short = try CLITests.run(
+      ["inspect", "--checkpoint", directory + "/run", "--text", "to be or", "--score", " not", "--short-context", ""])
+    #expect(short.status == 2 && short.error.contains("--short-context is empty") && !short.error.contains("--text"), "\(short.error)")
+    let help = try CLITests.run(["probe", "context", "--help"])
+    #expect(help.output.contains("--checkpoint PATH...  model files"), "\(help.output)")
+    let again = try Self.train(corpus, directory + "/run", ["--steps", "3"])
+    #expect(again.status == 1 && again.error.contains("already holds a run"), "\(again.error)")
+  }
+
   // MARK: Resumes of every task
 
   /// Found by the kill class: a classifier's or seq2seq run's state never
