@@ -12,6 +12,8 @@ public enum SoftmaxCrossEntropy {
   public static func row(
     _ logits: UnsafeMutablePointer<Float>, vocab: Int, target: Int, gradientScale: Float?
   ) -> Double {
+    // A padding label (−1) or a stray id would read outside the row.
+    precondition(target >= 0 && target < vocab, "a target outside the vocabulary")
     var maxValue = -Float.infinity
     for j in 0..<vocab { maxValue = Swift.max(maxValue, logits[j]) }
     let targetLogit = logits[target]

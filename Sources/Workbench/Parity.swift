@@ -33,8 +33,8 @@ public enum Parity {
     let perWindow = steps * streams
     for k in 0..<windows {
       for i in 0..<perWindow {
-        workspace.inputTokens[i] = Int32(inputs.values[k * perWindow + i])
-        workspace.targetTokens[i] = Int32(targets.values[k * perWindow + i])
+        workspace.inputTokens[i] = try id(inputs.values[k * perWindow + i], below: config.vocabularySize, "inputs")
+        workspace.targetTokens[i] = try id(targets.values[k * perWindow + i], below: config.vocabularySize, "targets")
       }
       model.trainingForward(workspace, streams: streams, steps: steps, state: state, rng: &rng)
       if k == 0 {
@@ -89,11 +89,15 @@ extension Parity {
     else { throw CocoaError(.fileReadCorruptFile) }
     let (streams, steps) = (tokens.shape[0], tokens.shape[1])
     let perStep = model.config.output == .everyStep
-    let sequences = (0..<streams).map { s in
-      let n = Int(lengths.values[s])
+    let v = model.config.vocabularySize
+    let labelCount = model.config.labelCount
+    let sequences = try (0..<streams).map { s in
+      let n = Int(try id(lengths.values[s], below: steps + 1, "lengths"))
       return LabeledSequence(
-        tokens: (0..<n).map { Int32(tokens.values[s * steps + $0]) },
-        labels: perStep ? (0..<n).map { Int32(labels.values[s * steps + $0]) } : [Int32(labels.values[s])])
+        tokens: try (0..<n).map { try id(tokens.values[s * steps + $0], below: v, "tokens") },
+        labels: perStep
+          ? try (0..<n).map { try id(labels.values[s * steps + $0], below: labelCount, "labels") }
+          : [try id(labels.values[s], below: labelCount, "labels")])
     }
     let c = model.config.labelCount
     let workspace = SequenceWorkspace(config: model.config, batch: streams, window: steps)
@@ -145,10 +149,12 @@ extension Parity {
     let learningRate = Float(batch.metadata["lr"] ?? "") ?? 2e-3
     let clip = Float(batch.metadata["clip"] ?? "") ?? 5
     let (streams, s, t) = (sources.shape[0], sources.shape[1], targets.shape[1])
-    let pairs = (0..<streams).map { b in
-      SequencePair(
-        source: (0..<Int(sourceLengths.values[b])).map { Int32(sources.values[b * s + $0]) },
-        target: (0..<Int(targetLengths.values[b])).map { Int32(targets.values[b * t + $0]) })
+    let pairs = try (0..<streams).map { b in
+      let n = Int(try id(sourceLengths.values[b], below: s + 1, "source_lengths"))
+      let m = Int(try id(targetLengths.values[b], below: t + 1, "target_lengths"))
+      return SequencePair(
+        source: try (0..<n).map { try id(sources.values[b * s + $0], below: model.config.sourceVocabularySize, "sources") },
+        target: try (0..<m).map { try id(targets.values[b * t + $0], below: model.config.targetVocabularySize, "targets") })
     }
     let v = model.config.targetVocabularySize
     let ws = Seq2SeqWorkspace(config: model.config, batch: streams, sourceWindow: s, targetWindow: t + 1)
@@ -184,4 +190,18 @@ extension Parity {
     }
     try AtomicFile.write(Safetensors.encode(metadata: [:], entries: entries), to: outputPath)
   }
+}
+
+/// A number from the reference's batch file used as an id or a length: a
+/// whole, finite value in 0..<limit, or an error naming the tensor (never
+/// the trap of Int32(Float) on NaN or out of range).
+func id(_ value: Float, below limit: Int, _ tensor: String) throws -> Int32 {
+  guard value.isFinite, value == value.rounded(), value >= 0, Double(value) < Double(limit) else {
+    throw ParityInputError(description: "the batch's \(tensor) holds \(value), not a whole number in 0..<\(limit)")
+  }
+  return Int32(value)
+}
+
+struct ParityInputError: Error, CustomStringConvertible {
+  let description: String
 }
