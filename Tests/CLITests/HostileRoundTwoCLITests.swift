@@ -63,6 +63,38 @@ struct HostileRoundTwoCLITests {
     #expect(FileManager.default.fileExists(atPath: directory + "/run/" + Checkpoint.stateFile))
   }
 
+  /// `sweep` and `compare` with a closed stdout exited 0 with nothing saved, like `train`.
+  @Test func aClosedStdoutDoesNotLoseASweepOrACompare() throws {
+    let (directory, corpus) = try CLITests.makeCorpus()
+    for (command, saved) in [
+      (Self.sweep + ["--corpus", corpus, "--out", directory + "/sw"], directory + "/sw/sweep.csv"),
+      (["compare", "--corpus", corpus, "--cells", "rnn", "--layers", "1", "--hidden", "8", "--batch", "2", "--window", "8",
+        "--steps", "2", "--points", "1", "--threads", "1", "--out", directory + "/c"], directory + "/c/rnn/best.safetensors"),
+    ] {
+      let process = Process()
+      process.executableURL = URL(fileURLWithPath: CLITests.binary)
+      process.arguments = command
+      let out = Pipe()
+      process.standardOutput = out
+      try out.fileHandleForReading.close()
+      process.standardError = FileHandle.nullDevice
+      try process.run()
+      process.waitUntilExit()
+      #expect(process.terminationStatus == 0, "\(command[0])")
+      #expect(FileManager.default.fileExists(atPath: saved), "\(command[0])")
+    }
+    let csv = try String(contentsOfFile: directory + "/sw/sweep.csv", encoding: .utf8)
+    #expect(csv.split(separator: "\n").count == 3, "\(csv)")
+  }
+
+  /// A dangling symlink as --out gave "NSCocoaErrorDomain Code=516".
+  @Test func aDanglingSymlinkOutIsNamed() throws {
+    let (directory, corpus) = try CLITests.makeCorpus()
+    try FileManager.default.createSymbolicLink(atPath: directory + "/out", withDestinationPath: directory + "/nowhere/run")
+    let result = try Self.train(corpus, directory + "/out", ["--steps", "2"])
+    #expect(result.status == 2 && result.error.contains("symlink to nothing") && !result.error.contains("NSCocoa"), "\(result.error)")
+  }
+
   /// `corpus context` on a full disk wrote the text, failed on the probe
   /// file, and a rerun said the text "already exists". Both or neither.
   @Test func multiFileOutputsAreAllOrNothing() throws {

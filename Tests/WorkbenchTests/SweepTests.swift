@@ -30,6 +30,9 @@ struct SweepTests {
     ("hidden=8,,16", "has an empty value"),
     ("hidden=", "has an empty value"),
     ("hidden=8,8", "repeats a value"),
+    // One setting spelled twice trained twice (hostile user, round two).
+    ("hidden=8,08", "repeats a value (8 and 08)"),
+    ("lr=0.001,1e-3", "repeats a value (0.001 and 1e-3)"),
   ])
   func aBadGridIsRefusedWithItsReason(grid: String, message: String) {
     #expect {
