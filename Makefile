@@ -30,7 +30,7 @@ help:
 	@echo "make corpora fetch the corpora (from \$$CORPUS_MIRROR if set)"
 	@echo "make bench   training and sampling speed, memory, GEMM kernels"
 	@echo "make bench-contention  default threads vs --threads 1 with one core busy"
-	@echo "make bench-compare  the same in CharLM and PyTorch, alternating, with ratios (needs torch: PYTHON=...)"
+	@echo "make bench-compare  the same in CharLM and PyTorch, alternating, with ratios; then the seq2seq model's (needs torch: PYTHON=...)"
 	@echo "make parity  logits, gradients and Adam steps against PyTorch (needs torch: PYTHON=...)"
 	@echo "make g2p     grapheme-to-phoneme on CMUdict: a seq2seq model with attention for G2P_TIME (30m), then its scores"
 	@echo "make bench-seq2seq  G2P training speed against the PyTorch twin, alternating (needs torch: PYTHON=...)"
@@ -186,11 +186,12 @@ bench-kernels: build
 	$(BIN) bench --kernels
 
 # PyTorch runs from a venv outside the repo: python3 -m venv ~/torchenv && ~/torchenv/bin/pip install torch
-bench-compare: $(CORPUS) build
+bench-compare: $(CORPUS) $(CMUDICT) build
 	@$(PYTHON) -c "import torch" 2>/dev/null || { \
 	  echo "bench-compare needs PyTorch: python3 -m venv ~/torchenv && ~/torchenv/bin/pip install torch"; \
 	  echo "then: make bench-compare PYTHON=~/torchenv/bin/python"; exit 1; }
 	$(PYTHON) bench/compare.py --python $(PYTHON) --charlm $(BIN) --rounds 3
+	$(MAKE) --no-print-directory bench-seq2seq PYTHON=$(PYTHON)
 
 # CharLM against PyTorch on the same weights and windows: logits, gradients, 10 Adam steps.
 parity: build
