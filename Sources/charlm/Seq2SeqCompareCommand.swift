@@ -15,6 +15,7 @@ enum Seq2SeqCompareCommand {
     options: Seq2SeqCommand.dataOptions + [
       OptionSpec("--attention", "KINDS", "comma-separated: none, dot, general, additive", default: "none,additive"),
       OptionSpec("--cell", "KIND", "recurrent cell", default: "lstm"),
+      OptionSpec("--cells", "KINDS", "or comma-separated cells, each with every attention kind (lstm,gru,rnn, …)"),
       OptionSpec("--bidirectional", nil, "bidirectional encoders"),
       OptionSpec("--layers", "N", "layers of each encoder and decoder", default: "1"),
       OptionSpec(
@@ -50,6 +51,22 @@ enum Seq2SeqCompareCommand {
       return kind
     }
     guard Set(kinds).count == kinds.count else { throw UsageError(description: "--attention names a kind twice") }
+    if args.has("--cell") && args.has("--cells") { throw UsageError(description: "give --cell or --cells, not both") }
+    let cells: [CellKind] = try args.string("--cells").map { list in
+      try list.split(separator: ",").map { name throws(UsageError) -> CellKind in
+        guard let cell = CellKind(rawValue: String(name)) else {
+          throw UsageError(
+            description: "--cells: '\(name)' is not a cell; use \(CellKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return cell
+      }
+    } ?? [try args.choice("--cell", default: .lstm)]
+    guard Set(cells).count == cells.count else { throw UsageError(description: "--cells names a cell twice") }
+    // Every cell with every attention kind; run folders are named by kind, or cell-kind with several cells.
+    let plan = cells.flatMap { cell in kinds.map { (cell: cell, kind: $0) } }
+    func runName(_ cell: CellKind, _ kind: AttentionKind) -> String {
+      cells.count > 1 ? cell.rawValue + "-" + kind.rawValue : kind.rawValue
+    }
     let budget: TrainingBudget
     switch (try args.optionalInt("--steps", min: 1, max: TrainingFlags.maximumSteps), try args.duration("--time")) {
     case (let steps?, nil): budget = .steps(steps)
@@ -67,10 +84,10 @@ enum Seq2SeqCompareCommand {
     let data = Seq2SeqData(
       sourceSymbols: pairs.sourceSymbols, targetSymbols: pairs.targetSymbols, train: pairs.train,
       validation: pairs.validation)
-    func config(_ kind: AttentionKind, hidden: Int) throws(UsageError) -> Seq2SeqConfig {
+    func config(_ cell: CellKind, _ kind: AttentionKind, hidden: Int) throws(UsageError) -> Seq2SeqConfig {
       let layers = try args.int("--layers", default: 1, min: 1, max: ModelConfig.maximumLayers)
       let config = Seq2SeqConfig(
-        cell: try args.choice("--cell", default: .lstm), sourceVocabularySize: data.sourceSymbols.count,
+        cell: cell, sourceVocabularySize: data.sourceSymbols.count,
         targetVocabularySize: data.targetSymbols.count,
         embeddingSize: try args.int("--embedding", default: 64, min: 1, max: ModelConfig.maximumWidth), hiddenSize: hidden,
         encoderLayers: layers, decoderLayers: layers, bidirectional: args.flag("--bidirectional"), attention: kind)
@@ -78,11 +95,11 @@ enum Seq2SeqCompareCommand {
       return config
     }
     // The largest model at --hidden sets the count; each kind gets the size nearest it.
-    let target = try kinds.map { Seq2SeqLayout(try config($0, hidden: hidden)).parameterCount }.max()!
-    let configs = try kinds.map { kind throws(UsageError) in
-      var best = try config(kind, hidden: hidden)
+    let target = try plan.map { Seq2SeqLayout(try config($0.cell, $0.kind, hidden: hidden)).parameterCount }.max()!
+    let configs = try plan.map { run throws(UsageError) in
+      var best = try config(run.cell, run.kind, hidden: hidden)
       for h in 1...ModelConfig.maximumWidth {
-        let candidate = try config(kind, hidden: h)
+        let candidate = try config(run.cell, run.kind, hidden: h)
         if abs(Seq2SeqLayout(candidate).parameterCount - target) < abs(Seq2SeqLayout(best).parameterCount - target) {
           best = candidate
         }
@@ -90,7 +107,7 @@ enum Seq2SeqCompareCommand {
       }
       return best
     }
-    let directories = kinds.map { out + "/" + $0.rawValue }
+    let directories = plan.map { out + "/" + runName($0.cell, $0.kind) }
     let existing: ExistingFiles = args.flag("--overwrite") ? .replace : .refuse
     // Every run's folder is checked before anything changes.
     for directory in directories {
@@ -117,7 +134,7 @@ enum Seq2SeqCompareCommand {
       trainer.validationLimit = validationLimit
       do { try RunDirectory.prepareForNewRun(directory, existing: existing) } catch { throw RuntimeError(error.description) }
       if !json { print(
-        "compare: \(index + 1) of \(configs.count): attention \(config.attention.rawValue), hidden \(config.hiddenSize), \(Seq2SeqLayout(config).parameterCount) parameters") }
+        "compare: \(index + 1) of \(configs.count): \(config.cell.rawValue), attention \(config.attention.rawValue), hidden \(config.hiddenSize), \(Seq2SeqLayout(config).parameterCount) parameters") }
       let reporter = ProgressReporter(json: json, itemName: "symbols", validationName: "symbol error rate")
       let reason = try trainer.train(budget: budget, shouldStop: Interrupts.stopRequested) { reporter.handle($0) }
       reporter.finish()
@@ -129,12 +146,13 @@ enum Seq2SeqCompareCommand {
       let outputs = Seq2SeqCommand.decode(best, groups.map(\.source), longestTarget: Seq2SeqCommand.outputLimit(groups.map(\.source))).map(\.output)
       let score = Seq2SeqScore(groups: groups, outputs: outputs)
       rows.append([
-        config.attention.rawValue, String(config.hiddenSize), String(Seq2SeqLayout(config).parameterCount),
+        config.cell.rawValue, config.attention.rawValue, String(config.hiddenSize),
+        String(Seq2SeqLayout(config).parameterCount),
         String(trainer.progress.step), String(format: "%.0f", trainer.trainingSeconds),
         String(format: "%.2f%%", 100 * score.accuracy), String(format: "%.2f%%", 100 * score.symbolErrorRate),
       ])
       objects.append([
-        "attention": config.attention.rawValue, "hidden": config.hiddenSize,
+        "cell": config.cell.rawValue, "attention": config.attention.rawValue, "hidden": config.hiddenSize,
         "parameters": Seq2SeqLayout(config).parameterCount, "steps": trainer.progress.step,
         "seconds": trainer.trainingSeconds, "test_exact_match": score.accuracy,
         "test_symbol_error_rate": score.symbolErrorRate, "directory": directory,
@@ -151,9 +169,10 @@ enum Seq2SeqCompareCommand {
         }
         low += 5
       }
-      series.append(SVGChart.Series(name: "\(config.attention.rawValue) (H \(config.hiddenSize))", points: points))
+      let label = (cells.count > 1 ? config.cell.rawValue + " " : "") + config.attention.rawValue
+      series.append(SVGChart.Series(name: "\(label) (H \(config.hiddenSize))", points: points))
     }
-    let header = ["attention", "hidden", "parameters", "steps", "seconds", "test exact match", "test symbol error rate"]
+    let header = ["cell", "attention", "hidden", "parameters", "steps", "seconds", "test exact match", "test symbol error rate"]
     if !json {
       print(header.joined(separator: "\t"))
       for row in rows { print(row.joined(separator: "\t")) }

@@ -308,9 +308,9 @@ struct Seq2SeqCompareCLITests {
       "--steps", "4", "--eval-every", "2", "--batch", "8", "--out", out, "--threads", "1",
     ])
     #expect(result.status == 0, "\(result.error)")
-    let rows = result.output.split(separator: "\n").filter { $0.hasPrefix("none\t") || $0.hasPrefix("additive\t") }
+    let rows = result.output.split(separator: "\n").filter { $0.hasPrefix("lstm\tnone\t") || $0.hasPrefix("lstm\tadditive\t") }
     #expect(rows.count == 2, "\(result.output)")
-    let counts = rows.map { Double($0.split(separator: "\t")[2])! }
+    let counts = rows.map { Double($0.split(separator: "\t")[3])! }
     #expect(abs(counts[0] - counts[1]) / counts[1] < 0.05, "parameters not matched: \(counts)")
     for kind in ["none", "additive"] {
       #expect(FileManager.default.fileExists(atPath: out + "/\(kind)/best.safetensors"))
@@ -322,5 +322,21 @@ struct Seq2SeqCompareCLITests {
     #expect(again.status == 1 && again.error.contains("already holds a run"), "\(again.error)")
     let badKind = try CLITests.run(["seq2seq", "compare", "--pairs", pairs, "--attention", "none,luong", "--steps", "2", "--out", out + "2"])
     #expect(badKind.status == 2 && badKind.error.contains("'luong'"), "\(badKind.error)")
+    // Over cells too: every cell with every kind, all at the largest model's parameter count.
+    let cells = try CLITests.run([
+      "seq2seq", "compare", "--pairs", pairs, "--cells", "lstm,gru,rnn", "--attention", "dot", "--hidden", "16",
+      "--embedding", "8", "--steps", "2", "--eval-every", "2", "--batch", "8", "--out", out + "3", "--threads", "1", "--json",
+    ])
+    #expect(cells.status == 0, "\(cells.error)")
+    let object = try JSONSerialization.jsonObject(with: Data((cells.output.split(separator: "\n").last ?? "").utf8)) as? [String: Any]
+    let runs = object?["runs"] as? [[String: Any]] ?? []
+    #expect(runs.compactMap { $0["cell"] as? String } == ["lstm", "gru", "rnn"], "\(cells.output.suffix(400))")
+    let sizes = runs.compactMap { $0["parameters"] as? Int }.map(Double.init)
+    #expect(sizes.count == 3 && (sizes.max()! - sizes.min()!) / sizes.max()! < 0.1, "\(sizes)")
+    for cell in ["lstm", "gru", "rnn"] {
+      #expect(FileManager.default.fileExists(atPath: out + "3/\(cell)-dot/best.safetensors"))
+    }
+    let both = try CLITests.run(["seq2seq", "compare", "--pairs", pairs, "--cell", "gru", "--cells", "lstm", "--steps", "2", "--out", out + "4"])
+    #expect(both.status == 2, "\(both.error)")
   }
 }
