@@ -50,6 +50,7 @@ enum Seq2SeqCommand {
       OptionSpec("--file", "FILE", "a UTF-8 file of sources, one a line"),
       OptionSpec("--beam", "W", "beam search with W hypotheses, scored by log-probability per symbol", default: "greedy"),
       OptionSpec("--nbest", "N", "with --beam: print the N best outputs of each source, best first", default: "1"),
+      OptionSpec("--json", nil, "print one JSON object per output: source, output, log-probability, rank"),
       OptionSpec("--threads", "N", "worker threads", default: "the cores this process may use"),
     ],
     examples: [
@@ -272,18 +273,27 @@ enum Seq2SeqCommand {
         )
       }
     }
+    let json = args.flag("--json")
+    func show(_ line: String, _ output: [Int32], _ logProbability: Double, rank: Int) throws {
+      let text = render(output, contents: contents)
+      if json {
+        try JSONOutput.print(["source": line, "output": text, "log_probability": logProbability, "rank": rank])
+      } else {
+        print(String(format: "%@\t%@\t%.4f", line, text, logProbability))
+      }
+    }
     if let beam {
       let limit = outputLimit(sources)
       for (line, source) in zip(lines, sources) {
         let ws = Seq2SeqWorkspace(config: model.config, batch: beam, sourceWindow: source.count, targetWindow: limit + 1)
-        for result in model.beamSearch(source, workspace: ws, nbest: nbest) {
-          print(String(format: "%@\t%@\t%.4f", line, render(result.output, contents: contents), result.logProbability))
+        for (rank, result) in model.beamSearch(source, workspace: ws, nbest: nbest).enumerated() {
+          try show(line, result.output, result.logProbability, rank: rank + 1)
         }
       }
       return 0
     }
     for (line, result) in zip(lines, decode(model, sources, longestTarget: outputLimit(sources))) {
-      print(String(format: "%@\t%@\t%.4f", line, render(result.output, contents: contents), result.logProbability))
+      try show(line, result.output, result.logProbability, rank: 1)
     }
     return 0
   }

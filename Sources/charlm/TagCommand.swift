@@ -35,6 +35,7 @@ enum TagCommand {
       OptionSpec("--checkpoint", "PATH", "a tagger's model file or run directory"),
       OptionSpec("--text", "TEXT", "the text to tag (its spaces are removed first, or it is lower-cased)"),
       OptionSpec("--file", "FILE", "a UTF-8 file to tag, line by line"),
+      OptionSpec("--json", nil, "print one JSON object per line: the input and the restored text"),
       OptionSpec("--threads", "N", "worker threads", default: "the cores this process may use"),
     ],
     examples: ["charlm tag apply --checkpoint checkpoints/spaces --text thequickbrownfox"])
@@ -189,6 +190,11 @@ enum TagCommand {
     }
     let restored = zip(lines, tags).map { line, labels in
       String(String.UnicodeScalarView(TaggingData.restore(input: line, labels: labels, kind: kind, bytes: bytes)))
+    }
+    if args.flag("--json") {
+      let inputs = text.split(separator: "\n", omittingEmptySubsequences: false)
+      for (input, output) in zip(inputs, restored) { try JSONOutput.print(["input": String(input), "output": output]) }
+      return 0
     }
     print(restored.joined(separator: "\n"))
     return 0

@@ -492,6 +492,18 @@ struct HostileRoundTwoCLITests {
       let last = lines.last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
       #expect((last?["runs"] as? [[String: Any]])?.count == runs, "\(command[0...1]): \(result.output.suffix(300))")
     }
+    // And the two "predict" commands with line output.
+    for (command, key) in [
+      (["tag", "apply", "--checkpoint", directory + "/t/rnn", "--text", "tobeornot\nthatis"], "output"),
+      (["seq2seq", "translate", "--checkpoint", directory + "/s/dot", "--text", "abc", "--beam", "2", "--nbest", "2"], "rank"),
+    ] {
+      let result = try CLITests.run(command + ["--json"])
+      #expect(result.status == 0, "\(command[0...1]): \(result.error)")
+      let objects = result.output.split(separator: "\n").compactMap {
+        try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+      }
+      #expect(objects.count == 2 && objects.allSatisfy { $0[key] != nil }, "\(command[0...1]): \(result.output)")
+    }
   }
 
   /// `report` put a classifier's examples in a "characters" column and its
