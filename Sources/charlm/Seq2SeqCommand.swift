@@ -7,6 +7,9 @@ import Workbench
 /// `charlm seq2seq`: many-to-many, unaligned. An encoder reads a source, a
 /// decoder with attention writes its target (grapheme-to-phoneme, reversal, …).
 enum Seq2SeqCommand {
+  /// Pairs per step unless --batch says otherwise (the help shows this value).
+  static let defaultBatch = 64
+
   static let dataOptions = [
     OptionSpec("--pairs", "FILE", "pairs: source<TAB>target lines, or with --format cmudict the dictionary's own"),
     OptionSpec("--format", "KIND", "tsv or cmudict (word PH PH …; word(2) an alternative; # a comment)", default: "tsv"),
@@ -35,7 +38,7 @@ enum Seq2SeqCommand {
       OptionSpec("--dropout", "P", "dropout on the encoder layers' outputs, in [0, 1)", default: "0"),
       OptionSpec("--forget-bias", "B", "initial forget-gate bias of the LSTM cells", default: "PyTorch's initialisation"),
       OptionSpec("--val-pairs", "N", "validate on the first N validation sources", default: "500"),
-    ] + SequenceTraining.trainingOptions(defaultOut: "checkpoints/seq2seq", items: "pairs"),
+    ] + SequenceTraining.trainingOptions(defaultOut: "checkpoints/seq2seq", items: "pairs", batch: Seq2SeqCommand.defaultBatch),
     examples: [
       "charlm seq2seq train --pairs ../shared/corpora/cmudict.dict --format cmudict --strip-stress --bidirectional --time 30m --out checkpoints/g2p"
     ])
@@ -133,7 +136,7 @@ enum Seq2SeqCommand {
     let threads = try args.threads()
     let validationLimit = try args.int("--val-pairs", default: 500, min: 1)
     var base = TrainingConfig()
-    base.batch = 64
+    base.batch = defaultBatch
     base.evalEvery = 200
     let pairs = try loadPairs(path, options: options)
     let data = Seq2SeqData(

@@ -19,9 +19,10 @@ enum SequenceTraining {
     OptionSpec("--forget-bias", "B", "initial forget-gate bias of the LSTM cells", default: "PyTorch's initialisation"),
   ]
 
-  static func trainingOptions(defaultOut: String, items: String) -> [OptionSpec] {
+  /// `batch`: the command's own default, shown as it is (seq2seq trains 64 pairs a step).
+  static func trainingOptions(defaultOut: String, items: String, batch: Int = 32) -> [OptionSpec] {
     [
-      OptionSpec("--batch", "N", "\(items) per step", default: "32"),
+      OptionSpec("--batch", "N", "\(items) per step", default: String(batch)),
     ] + TrainingFlags.optimizationOptions + [
       OptionSpec("--steps", "N", "train until N steps in total"),
       OptionSpec("--epochs", "N", "train until N passes over the training part in total", default: "1"),
