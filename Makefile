@@ -71,11 +71,13 @@ $(CMUDICT):
 # Grapheme-to-phoneme on CMUdict, stress stripped: CharLM for G2P_TIME, then
 # DeepPhonemizer (PyTorch, PYTHON= a venv with torch and deep-phonemizer) for
 # the same time on the same split, both scored by 'charlm seq2seq eval'.
+# With stress: make g2p G2P_STRESS=keep (into checkpoints/g2p-stress).
 G2P_TIME     ?= 30m
 G2P_MINUTES  ?= 30
-G2P_OUT      := checkpoints/g2p
+G2P_STRESS   ?= strip
+G2P_OUT      := checkpoints/$(if $(filter keep,$(G2P_STRESS)),g2p-stress,g2p)
 G2P_SPLIT    := checkpoints/g2p-split
-G2P_DATA     := --pairs $(CMUDICT) --format cmudict --strip-stress
+G2P_DATA     := --pairs $(CMUDICT) --format cmudict $(if $(filter keep,$(G2P_STRESS)),,--strip-stress)
 g2p: $(CMUDICT) build
 	$(BIN) seq2seq train $(G2P_DATA) --bidirectional --hidden 256 --embedding 64 --dropout 0.2 --schedule anneal \
 	  --time $(G2P_TIME) --eval-every 500 --out $(G2P_OUT) --overwrite
