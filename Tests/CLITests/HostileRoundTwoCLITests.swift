@@ -506,6 +506,22 @@ struct HostileRoundTwoCLITests {
     }
   }
 
+  /// Like classify eval, tag eval warns when given another text than its training text.
+  @Test func tagEvalWarnsOnOtherText() throws {
+    let (directory, corpus) = try CLITests.makeCorpus()
+    let out = directory + "/tagger"
+    let trained = try CLITests.run(
+      ["tag", "train", "--corpus", corpus, "--task", "spaces", "--hidden", "8", "--steps", "2", "--out", out, "--threads", "1"])
+    #expect(trained.status == 0, "\(trained.error)")
+    let same = try CLITests.run(["tag", "eval", "--checkpoint", out, "--corpus", corpus])
+    #expect(same.status == 0 && !same.error.contains("not the text"), "\(same.error)")
+    let text = try String(contentsOfFile: corpus, encoding: .utf8)
+    try String(text.reversed()).write(toFile: directory + "/other.txt", atomically: true, encoding: .utf8)
+    let other = try CLITests.run(["tag", "eval", "--checkpoint", out, "--corpus", directory + "/other.txt", "--json"])
+    #expect(other.status == 0 && other.error.contains("not the text the tagger was trained on"), "\(other.error)")
+    #expect((try? JSONSerialization.jsonObject(with: Data(other.output.utf8))) != nil, "\(other.output)")
+  }
+
   /// `report` put a classifier's examples in a "characters" column and its
   /// per-example loss under "bits"; a damaged metrics.csv was "holds no rows".
   @Test func reportKeepsUnitsApartAndNamesDamage() throws {
