@@ -57,8 +57,6 @@ enum ClassifyCommand {
     ])
 
   static let splitSeedKey = "charlm.data.split-seed"
-  /// The training data's fingerprint, so that eval can say when it is given other data.
-  static let dataKey = "charlm.data.fingerprint"
 
   static func train(_ args: ParsedArguments) throws -> Int32 {
     let path = try args.required("--data")
@@ -69,7 +67,7 @@ enum ClassifyCommand {
     }
     return try SequenceTraining.run(
       args, data: data, taskName: "classify", kind: "classify", output: .finalState, itemName: "examples",
-      balancesLabels: args.flag("--balance"), extraMetadata: [splitSeedKey: String(splitSeed), dataKey: data.fingerprint])
+      balancesLabels: args.flag("--balance"), extraMetadata: [splitSeedKey: String(splitSeed), TrainingFlags.dataFingerprintKey: data.fingerprint])
   }
 
   static func load(_ args: ParsedArguments) throws -> (SequenceModel, SequenceCheckpoint.Contents) {
@@ -147,7 +145,7 @@ enum ClassifyCommand {
       notes.append(
         "the model was trained on the split of seed \(savedSeed!); this split's \(part.rawValue) part may hold its training examples")
     }
-    if let trained = contents.file.metadata[dataKey], trained != data.fingerprint {
+    if let trained = contents.file.metadata[TrainingFlags.dataFingerprintKey], trained != data.fingerprint {
       notes.append(
         "\(path) is not the data set the model was trained on (or is split otherwise); its \(part.rawValue) part may hold the model's training examples, so these scores may flatter it")
     }

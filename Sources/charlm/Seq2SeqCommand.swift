@@ -125,6 +125,13 @@ enum Seq2SeqCommand {
     return options
   }
 
+  /// The training data a run on `pairs` sees.
+  static func pairsData(_ pairs: PairData) -> Seq2SeqData {
+    Seq2SeqData(
+      sourceSymbols: pairs.sourceSymbols, targetSymbols: pairs.targetSymbols, train: pairs.train,
+      validation: pairs.validation)
+  }
+
   static func loadPairs(_ path: String, options: PairData.Options) throws -> PairData {
     do { return try PairData.load(path: path, options: options) } catch { throw RuntimeError(error.description) }
   }
@@ -139,9 +146,7 @@ enum Seq2SeqCommand {
     base.batch = defaultBatch
     base.evalEvery = 200
     let pairs = try loadPairs(path, options: options)
-    let data = Seq2SeqData(
-      sourceSymbols: pairs.sourceSymbols, targetSymbols: pairs.targetSymbols, train: pairs.train,
-      validation: pairs.validation)
+    let data = pairsData(pairs)
     func modelConfig(base: Seq2SeqConfig?) throws(UsageError) -> Seq2SeqConfig {
       let config = Seq2SeqConfig(
         cell: try args.choice("--cell", default: base?.cell ?? .lstm), sourceVocabularySize: data.sourceSymbols.count,
@@ -160,7 +165,8 @@ enum Seq2SeqCommand {
     if args.has("--forget-bias") && requested.cell.forgetGateBlock == nil {
       throw UsageError(description: "--forget-bias needs a cell with a forget gate; \(requested.cell.rawValue) has none")
     }
-    let extraMetadata = metadata(options)
+    // How the pairs were read, and which pairs: eval warns when given others.
+    let extraMetadata = metadata(options).merging([TrainingFlags.dataFingerprintKey: data.fingerprint]) { a, _ in a }
     let setup = RunSetup<Seq2SeqTask>(
       start: { gemm, budget in
         var config = try TrainingFlags.trainingConfig(args, base: base)
@@ -380,6 +386,12 @@ enum Seq2SeqCommand {
         )
       }
       groups = split == "val" ? pairs.validation : pairs.test
+      if let trained = contents.metadata[TrainingFlags.dataFingerprintKey],
+        trained != pairsData(pairs).fingerprint
+      {
+        Terminal.warning(
+          "\(path) is not the file the model was trained on; its \(split) part may hold the model's training sources, so these scores may flatter it")
+      }
       if let beam = try args.optionalInt("--beam", min: 1, max: 256) {
         let limit = outputLimit(groups.map(\.source))
         let ws = Seq2SeqWorkspace(

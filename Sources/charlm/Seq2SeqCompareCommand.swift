@@ -81,9 +81,7 @@ enum Seq2SeqCompareCommand {
     let training = try TrainingFlags.trainingConfig(args, base: base)
     let hidden = try args.int("--hidden", default: 128, min: 1, max: ModelConfig.maximumWidth)
     let pairs = try Seq2SeqCommand.loadPairs(path, options: options)
-    let data = Seq2SeqData(
-      sourceSymbols: pairs.sourceSymbols, targetSymbols: pairs.targetSymbols, train: pairs.train,
-      validation: pairs.validation)
+    let data = Seq2SeqCommand.pairsData(pairs)
     func config(_ cell: CellKind, _ kind: AttentionKind, hidden: Int) throws(UsageError) -> Seq2SeqConfig {
       let layers = try args.int("--layers", default: 1, min: 1, max: ModelConfig.maximumLayers)
       let config = Seq2SeqConfig(
@@ -130,7 +128,9 @@ enum Seq2SeqCompareCommand {
       var trainingConfig = training
       trainingConfig.sizeSchedule(to: budget, stepsPerEpoch: (data.train.count + training.batch - 1) / training.batch)
       let trainer = try Trainer(modelConfig: config, config: trainingConfig, data: data, outputDirectory: directory, gemm: gemm)
-      trainer.task.extraMetadata = Seq2SeqCommand.metadata(options)
+      trainer.task.extraMetadata = Seq2SeqCommand.metadata(options).merging([TrainingFlags.dataFingerprintKey: data.fingerprint]) {
+        a, _ in a
+      }
       trainer.validationLimit = validationLimit
       do { try RunDirectory.prepareForNewRun(directory, existing: existing) } catch { throw RuntimeError(error.description) }
       if !json { print(

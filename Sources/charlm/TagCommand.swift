@@ -147,7 +147,7 @@ enum TagCommand {
     do { data = try TaggingData.make(corpus: corpus, kind: kind) } catch { throw RuntimeError(error.description) }
     return try SequenceTraining.run(
       args, data: data, taskName: "tag \(kind.rawValue)", kind: "tag", output: .everyStep, itemName: "chars",
-      extraMetadata: [ClassifyCommand.dataKey: data.fingerprint])
+      extraMetadata: [TrainingFlags.dataFingerprintKey: data.fingerprint])
   }
 
   static func load(_ args: ParsedArguments) throws -> (SequenceModel, SequenceCheckpoint.Contents, TaggingKind) {
@@ -215,7 +215,7 @@ enum TagCommand {
     do { data = try TaggingData.make(corpus: corpus, kind: kind, vocabulary: contents.vocabulary) } catch {
       throw RuntimeError(error.description)
     }
-    if let trained = contents.file.metadata[ClassifyCommand.dataKey], trained != data.fingerprint {
+    if let trained = contents.file.metadata[TrainingFlags.dataFingerprintKey], trained != data.fingerprint {
       Terminal.warning(
         "this is not the text the tagger was trained on (or it is read otherwise); its \(part.rawValue) part may hold the tagger's training lines, so these scores may flatter it")
     }

@@ -4,6 +4,10 @@ import LanguageModel
 /// The flags every training command shares (train, tag, classify,
 /// seq2seq), read the same way everywhere.
 enum TrainingFlags {
+  /// In every model file of a tagger, classifier or seq2seq run: its
+  /// training data's fingerprint, so that eval can say when it is given other data.
+  static let dataFingerprintKey = "charlm.data.fingerprint"
+
   /// The largest --steps and --eval-every.
   static let maximumSteps = 1_000_000_000_000
 

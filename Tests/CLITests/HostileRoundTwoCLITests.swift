@@ -580,8 +580,8 @@ struct HostileRoundTwoCLITests {
     let letters: [Character] = ["a", "b", "c", "d"]
     var words: [String] = []
     for i in 0..<64 { words.append(String([letters[i % 4], letters[(i / 4) % 4], letters[i / 16]])) }
-    try Set(words).sorted().map { $0 + "\t" + String($0.reversed()) }.joined(separator: "\n")
-      .write(toFile: directory + "/pairs.tsv", atomically: true, encoding: .utf8)
+    let pairs = Set(words).sorted().map { $0 + "\t" + String($0.reversed()) + "\n" }.joined()
+    try pairs.write(toFile: directory + "/pairs.tsv", atomically: true, encoding: .utf8)
     for command in [
       ["classify", "train", "--data", directory + "/names", "--out", directory + "/cls", "--hidden", "8", "--batch", "4"],
       ["seq2seq", "train", "--pairs", directory + "/pairs.tsv", "--out", directory + "/s2s", "--hidden", "8", "--embedding", "4", "--batch", "4"],
@@ -594,6 +594,14 @@ struct HostileRoundTwoCLITests {
       let out = command[command.firstIndex(of: "--out")! + 1]
       let info = try CLITests.run(["info", "--checkpoint", out])
       #expect(info.status == 0 && info.output.contains("\(command[0]):") && info.output.contains("trained "), "\(info.output)\(info.error)")
+      if command[0] == "seq2seq" {
+        // eval warns when given other pairs than the model's (one more source here).
+        try (pairs + "dddd\tdddd\n").write(toFile: directory + "/other.tsv", atomically: true, encoding: .utf8)
+        let other = try CLITests.run(["seq2seq", "eval", "--checkpoint", out, "--pairs", directory + "/other.tsv"])
+        #expect(other.status == 0 && other.error.contains("is not the file the model was trained on"), "\(other.error)")
+        let same = try CLITests.run(["seq2seq", "eval", "--checkpoint", out, "--pairs", directory + "/pairs.tsv"])
+        #expect(same.status == 0 && !same.error.contains("is not the file"), "\(same.error)")
+      }
       let json = try CLITests.run(["info", "--checkpoint", out, "--json"])
       let object = try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any]
       #expect(object?["task"] as? String == command[0] && object?["step"] is Int, "\(json.output)")
