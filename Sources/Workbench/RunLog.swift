@@ -280,7 +280,8 @@ extension RunLog {
   /// against items and against time, and a table of each run's best point.
   /// `runs`: a name and the rows of its metrics.csv.
   public static func overlay(_ runs: [(name: String, rows: [Row])], itemName: String = "characters") -> HTMLReport {
-    var page = HTMLReport(title: "\(runs.count) runs: \(runs.map(\.name).joined(separator: ", "))")
+    var page = HTMLReport(
+      title: "\(runs.count) run\(runs.count == 1 ? "" : "s"): \(runs.map(\.name).joined(separator: ", "))")
     page.paragraph(
       "Validation loss of each run at its evaluations (solid, dots) and its smoothed training loss (dashed, the same colour), from each run's \(csvFile). Lower is better.")
     for chart in overlayCharts(runs, itemName: itemName) { page.chart(chart) }
