@@ -19,13 +19,7 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 import torch  # noqa: E402
 
 
-def read(path):
-    pairs = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            word, phonemes = line.rstrip("\n").split("\t")
-            pairs.append((word, phonemes.split()))
-    return pairs
+from split_pairs import read  # noqa: E402
 
 
 def train_child(config_path, threads):

@@ -22,13 +22,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from charlm_torch import Seq2SeqModel  # noqa: E402
 
 
-def read(path):
-    pairs = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            word, phonemes = line.rstrip("\n").split("\t")
-            pairs.append((word, phonemes.split()))
-    return pairs
+from split_pairs import read  # noqa: E402
 
 
 def torch_round(pairs, hidden, embedding, seconds, batch):

@@ -78,7 +78,7 @@ public enum Comparison {
     // Everything is checked before anything changes: every cell's folder,
     // and every model to start from (read now, so that none is lost).
     var starts: [CellKind: RecurrentModel] = [:]
-    if let startFrom = options.startFrom, RunDirectory.sameFolder(startFrom, options.outputDirectory) {
+    if let startFrom = options.startFrom, RunDirectory.samePath(startFrom, options.outputDirectory) {
       throw ComparisonError.startInOutput(startFrom)
     }
     for (cell, hidden, _) in plan {

@@ -107,7 +107,7 @@ enum ClassifyCommand {
       if args.flag("--json") {
         let probabilities = Dictionary(uniqueKeysWithValues: zip(contents.labels, rows[0].map { Double($0) }))
         let object: [String: Any] = ["text": text, "probabilities": probabilities]
-        print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+        try JSONOutput.print(object)
         continue
       }
       let ranked = rows[0].enumerated().sorted { $0.element > $1.element }.prefix(3)
@@ -157,7 +157,7 @@ enum ClassifyCommand {
       ]
       if let reportPath { object["report"] = reportPath }
       if let reportPath { try writeReport(score: score, model: model, part: part, path: path, to: reportPath) }
-      print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+      try JSONOutput.print(object)
       return 0
     }
     for note in notes { summary += "\nnote: " + note }

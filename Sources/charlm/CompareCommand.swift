@@ -164,11 +164,3 @@ final class OverallProgress {
     lineOpen = false
   }
 }
-
-/// --json output: one object, sorted keys, on one line.
-enum JSONOutput {
-  static func print(_ object: [String: Any]) throws {
-    let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-    Terminal.write(String(decoding: data, as: UTF8.self) + "\n")
-  }
-}

@@ -31,14 +31,7 @@ enum InfoCommand {
       "vocabulary_size": vocabulary.count, "byte_vocabulary": vocabulary.isBytes,
       "parameters": model.layout.parameterCount, "pytorch_module": metadata["pytorch.module"] ?? "",
     ]
-    // The training metadata is the file's word, not checked by the loader: a
-    // negative step or a loss that is not a finite, non-negative number is damage.
-    let step = metadata["charlm.step"].flatMap(Int.init)
-    let loss = metadata[Checkpoint.validationLossKey].flatMap(Double.init)
-    if let step, step < 0 { throw RuntimeError("\(path): its metadata says step \(step); the file is damaged") }
-    if let loss, !(loss.isFinite && loss >= 0) {
-      throw RuntimeError("\(path): its metadata says validation loss \(loss); the file is damaged")
-    }
+    let (step, loss) = try trainingMetadata(metadata, path: path)
     if let step { object["step"] = step }
     if let loss { object["validation_loss"] = loss }
     if args.flag("--json") {
@@ -77,6 +70,19 @@ enum InfoCommand {
     return 0
   }
 
+  /// The step and validation score a file says it reached. They are the
+  /// file's word, not checked by the loader: a negative step or a score that
+  /// is not a finite, non-negative number is damage.
+  static func trainingMetadata(_ metadata: [String: String], path: String) throws -> (step: Int?, loss: Double?) {
+    let step = metadata["charlm.step"].flatMap(Int.init)
+    let loss = metadata[Checkpoint.validationLossKey].flatMap(Double.init)
+    if let step, step < 0 { throw RuntimeError("\(path): its metadata says step \(step); the file is damaged") }
+    if let loss, !(loss.isFinite && loss >= 0) {
+      throw RuntimeError("\(path): its metadata says validation loss \(loss); the file is damaged")
+    }
+    return (step, loss)
+  }
+
   /// A tagger's, classifier's or seq2seq model's file: loaded fully (every
   /// weight checked, as for a language model), then described.
   static func otherTask(_ task: String, path: String, args: ParsedArguments) throws -> Int32 {
@@ -112,9 +118,7 @@ enum InfoCommand {
       lines.append(
         "  \(contents.labels.count) labels: \(contents.labels.prefix(20).joined(separator: ", "))\(contents.labels.count > 20 ? ", …" : ""); vocabulary \(contents.vocabulary.count)")
     }
-    let step = metadata["charlm.step"].flatMap(Int.init)
-    let loss = metadata[Checkpoint.validationLossKey].flatMap(Double.init)
-    if let step, step < 0 { throw RuntimeError("\(path): its metadata says step \(step); the file is damaged") }
+    let (step, loss) = try trainingMetadata(metadata, path: path)
     if let step { object["step"] = step }
     if let loss { object["validation_score"] = loss }
     if args.flag("--json") {

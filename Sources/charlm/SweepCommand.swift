@@ -71,7 +71,7 @@ enum SweepCommand {
       if let problem = saved.problem {
         throw RuntimeError("\(planPath) is damaged: \(problem); start the sweep again with --overwrite")
       }
-      if let corpus = args.string("--corpus"), !RunDirectory.sameFile(corpus, saved.corpus) {
+      if let corpus = args.string("--corpus"), !RunDirectory.samePath(corpus, saved.corpus) {
         throw UsageError(description: "the sweep in \(out) trains on \(saved.corpus); drop --corpus or give that file")
       }
       if let fingerprint = saved.corpusFingerprint {

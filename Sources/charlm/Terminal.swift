@@ -127,3 +127,11 @@ enum Interrupts {
     return true
   }
 }
+
+/// --json output: one object, sorted keys, on one line.
+enum JSONOutput {
+  static func print(_ object: [String: Any]) throws {
+    let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+    Terminal.write(String(decoding: data, as: UTF8.self) + "\n")
+  }
+}

@@ -559,7 +559,6 @@ struct CLIFuzzTests {
       if outcome.status == 0 { return "ran while another process held the folder's lock" }
       if before != after { return "changed files while another process held the folder's lock" }
       if c.arguments.contains("--resume") || c.arguments.contains("--overwrite"),
-        FileManager.default.fileExists(atPath: CLITests.binary),
         outcome.status == 1, !outcome.error.contains("(process \(getpid()))"),
         !outcome.error.contains("no training state"), !outcome.error.contains("no sweep in")
       {

@@ -17,6 +17,22 @@ struct HostileRoundTwoCLITests {
 
   static func bytes(_ path: String) -> Data? { FileManager.default.contents(atPath: path) }
 
+  /// Runs the binary with its stdout a pipe whose reader has gone (`| head`); the status and stderr.
+  static func runWithClosedStdout(_ arguments: [String]) throws -> (status: Int32, error: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: CLITests.binary)
+    process.arguments = arguments
+    let out = Pipe()
+    process.standardOutput = out
+    try out.fileHandleForReading.close()
+    let err = Pipe()
+    process.standardError = err
+    try process.run()
+    let error = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return (process.terminationStatus, error)
+  }
+
   // MARK: 1. Writes that fail never crash, and never end in exit 0 with the work lost
 
   /// A full disk at the run log's append trapped ("Fatal error: 'try!'").
@@ -47,18 +63,9 @@ struct HostileRoundTwoCLITests {
   /// `charlm train … | head -1` exited 0 with no model saved.
   @Test func aClosedStdoutDoesNotLoseTheRun() throws {
     let (directory, corpus) = try CLITests.makeCorpus()
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: CLITests.binary)
-    process.arguments = ["train", "--corpus", corpus, "--out", directory + "/run", "--steps", "6"] + Self.tiny
-    let out = Pipe()
-    process.standardOutput = out
-    try out.fileHandleForReading.close()
-    let err = Pipe()
-    process.standardError = err
-    try process.run()
-    let error = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    #expect(process.terminationStatus == 0, "\(error)")
+    let (status, error) = try Self.runWithClosedStdout(
+      ["train", "--corpus", corpus, "--out", directory + "/run", "--steps", "6"] + Self.tiny)
+    #expect(status == 0, "\(error)")
     #expect(FileManager.default.fileExists(atPath: directory + "/run/" + Checkpoint.bestFile))
     #expect(FileManager.default.fileExists(atPath: directory + "/run/" + Checkpoint.stateFile))
   }
@@ -71,16 +78,8 @@ struct HostileRoundTwoCLITests {
       (["compare", "--corpus", corpus, "--cells", "rnn", "--layers", "1", "--hidden", "8", "--batch", "2", "--window", "8",
         "--steps", "2", "--points", "1", "--threads", "1", "--out", directory + "/c"], directory + "/c/rnn/best.safetensors"),
     ] {
-      let process = Process()
-      process.executableURL = URL(fileURLWithPath: CLITests.binary)
-      process.arguments = command
-      let out = Pipe()
-      process.standardOutput = out
-      try out.fileHandleForReading.close()
-      process.standardError = FileHandle.nullDevice
-      try process.run()
-      process.waitUntilExit()
-      #expect(process.terminationStatus == 0, "\(command[0])")
+      let (status, error) = try Self.runWithClosedStdout(command)
+      #expect(status == 0, "\(command[0]): \(error)")
       #expect(FileManager.default.fileExists(atPath: saved), "\(command[0])")
     }
     let csv = try String(contentsOfFile: directory + "/sw/sweep.csv", encoding: .utf8)

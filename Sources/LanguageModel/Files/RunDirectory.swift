@@ -80,14 +80,11 @@ public enum RunDirectory {
     return nil
   }
 
-  /// Whether two paths name one folder (after resolving `.`, `..` and symlinks).
-  public static func sameFolder(_ a: String, _ b: String) -> Bool {
+  /// Whether two paths name one file or folder (after resolving `.`, `..` and symlinks).
+  public static func samePath(_ a: String, _ b: String) -> Bool {
     URL(fileURLWithPath: a).resolvingSymlinksInPath().standardizedFileURL.path
       == URL(fileURLWithPath: b).resolvingSymlinksInPath().standardizedFileURL.path
   }
-
-  /// Whether two paths name one file (after resolving `.`, `..` and symlinks).
-  public static func sameFile(_ a: String, _ b: String) -> Bool { sameFolder(a, b) }
 
   /// The run files present in `path` (of any kind: a symlink under a run file's name counts).
   public static func existingRunFiles(in path: String) -> [String] {
