@@ -18,7 +18,8 @@ public enum TaggingKind: String, Codable, Sendable, CaseIterable {
 
 /// Tagging examples made from any text: one per line (longer lines in
 /// pieces of at most `maximumLength` input characters), from the corpus's
-/// own split, so that the held-out lines are the language model's held-out text.
+/// own split, so that the held-out lines are the language model's held-out
+/// text; a line that crosses a boundary goes whole to the part it starts in.
 public enum TaggingData {
   public static let maximumLength = 200
 
@@ -27,21 +28,25 @@ public enum TaggingData {
     LabeledDataError
   ) -> LabeledData {
     let bytes = corpus.vocabulary.isBytes
-    var parts: [[(input: [Unicode.Scalar], labels: [Int32])]] = []
-    for part in [CorpusSplit.Part.train, .val, .test] {
-      let scalars = corpus.tokens(in: part).map { corpus.vocabulary.scalars[Int($0)] }
-      var examples: [(input: [Unicode.Scalar], labels: [Int32])] = []
-      for line in scalars.split(separator: "\n", omittingEmptySubsequences: true) {
-        let (input, labels) = example(Array(line), kind: kind, bytes: bytes)
-        var start = 0
-        while start < input.count {
-          let end = min(input.count, start + maximumLength)
-          examples.append((Array(input[start..<end]), Array(labels[start..<end])))
-          start = end
-        }
+    // Whole lines: a line that crosses a part's boundary belongs to the part it starts in.
+    var parts: [[(input: [Unicode.Scalar], labels: [Int32])]] = [[], [], []]
+    let split = corpus.split
+    let scalars = corpus.tokens(in: .all).map { corpus.vocabulary.scalars[Int($0)] }
+    var lineStart = 0
+    func addLine(ending end: Int) {
+      defer { lineStart = end + 1 }
+      guard end > lineStart else { return }
+      let part = lineStart < split.train.upperBound ? 0 : lineStart < split.validation.upperBound ? 1 : 2
+      let (input, labels) = example(Array(scalars[lineStart..<end]), kind: kind, bytes: bytes)
+      var start = 0
+      while start < input.count {
+        let pieceEnd = min(input.count, start + maximumLength)
+        parts[part].append((Array(input[start..<pieceEnd]), Array(labels[start..<pieceEnd])))
+        start = pieceEnd
       }
-      parts.append(examples)
     }
+    for (i, scalar) in scalars.enumerated() where scalar == "\n" { addLine(ending: i) }
+    addLine(ending: scalars.count)
     guard parts[0].contains(where: { $0.labels.contains(1) }) else {
       let what = kind == .spaces ? "no spaces" : "no upper-case letters"
       throw LabeledDataError(

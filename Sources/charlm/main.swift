@@ -12,6 +12,7 @@ let commands = [
   TagCommand.trainSpec, TagCommand.applySpec, TagCommand.evalSpec, TagCommand.baselineSpec, SequenceCompareCommand.tagSpec,
   ClassifyCommand.trainSpec, ClassifyCommand.predictSpec, ClassifyCommand.evalSpec, SequenceCompareCommand.classifySpec,
   Seq2SeqCommand.trainSpec, Seq2SeqCommand.translateSpec, Seq2SeqCommand.evalSpec, Seq2SeqCommand.splitSpec, Seq2SeqCompareCommand.spec,
+  GenerateCommand.trainSpec, GenerateCommand.sampleSpec, GenerateCommand.evalSpec,
   SweepCommand.spec,
 ]
 // The names' column, as wide as the longest name and two spaces.
@@ -64,7 +65,7 @@ func runCommand(_ arguments: [String]) -> Int32 {
     // Their work is files, not their output: a closed stdout must not end them before they save.
     let savesWork: Set = [
       "train", "compare", "sweep", "tag train", "tag compare", "classify train", "classify compare", "seq2seq train",
-      "seq2seq compare",
+      "seq2seq compare", "generate train",
     ]
     if savesWork.contains(name) { Terminal.keepWorkingWhenOutputCloses() }
     switch name {
@@ -87,6 +88,9 @@ func runCommand(_ arguments: [String]) -> Int32 {
     case "tag apply": return try TagCommand.apply(parsed)
     case "tag eval": return try TagCommand.eval(parsed)
     case "tag baseline": return try TagCommand.baseline(parsed)
+    case "generate train": return try GenerateCommand.train(parsed)
+    case "generate sample": return try GenerateCommand.sample(parsed)
+    case "generate eval": return try GenerateCommand.eval(parsed)
     case "classify train": return try ClassifyCommand.train(parsed)
     case "classify predict": return try ClassifyCommand.predict(parsed)
     case "tag compare": return try SequenceCompareCommand.tag(parsed)

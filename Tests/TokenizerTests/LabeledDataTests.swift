@@ -19,6 +19,25 @@ struct LabeledDataTests {
     #expect(caseTags.filter { $0 == 1 }.count == 3)
   }
 
+  /// The corpus split falls inside lines; the tagger's parts still hold
+  /// whole lines only (the first validation line began mid-sentence before).
+  @Test func taggingPartsHoldWholeLines() throws {
+    let lines = (0..<97).map { "line \($0) has a few words, number \($0 * 7)" }
+    let corpus = try Corpus(text: DecodedText(lines.joined(separator: "\n") + "\n"))
+    let known = Set(lines)
+    let data = try TaggingData.make(corpus: corpus, kind: .spaces)
+    for part in LabeledData.Part.allCases {
+      let sequences = data.sequences(in: part)
+      #expect(!sequences.isEmpty)
+      for sequence in sequences {
+        let input = sequence.tokens.map { data.vocabulary.scalars[Int($0)] }
+        let text = String(String.UnicodeScalarView(TaggingData.restore(input: input, labels: sequence.labels, kind: .spaces)))
+        #expect(known.contains(text), "\(part): '\(text)' is not a whole line")
+      }
+    }
+    #expect(data.train.count + data.validation.count + data.test.count == lines.count)
+  }
+
   /// Duplicates go, a text under two labels stays in one part, and each
   /// label keeps about a tenth of its texts for validation and for test.
   @Test func classificationSplitCannotLeak() throws {

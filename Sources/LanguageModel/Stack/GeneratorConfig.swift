@@ -30,13 +30,13 @@ public struct GeneratorConfig: Codable, Sendable, Equatable {
   /// H: hidden size of each layer.
   public var hiddenSize: Int = 128
   public var layers: Int = 1
-  public var conditioning: Conditioning = .initial
+  public var conditioning: Conditioning = .everyStep
   /// Dropout on each layer's output in training; 0 turns it off.
   public var dropout: Double = 0
 
   public init(
     cell: CellKind = .lstm, vocabularySize: Int, labelCount: Int, embeddingSize: Int = 32, labelSize: Int = 32,
-    hiddenSize: Int = 128, layers: Int = 1, conditioning: Conditioning = .initial, dropout: Double = 0
+    hiddenSize: Int = 128, layers: Int = 1, conditioning: Conditioning = .everyStep, dropout: Double = 0
   ) {
     (self.cell, self.vocabularySize, self.labelCount) = (cell, vocabularySize, labelCount)
     (self.embeddingSize, self.labelSize, self.hiddenSize, self.layers) = (embeddingSize, labelSize, hiddenSize, layers)
