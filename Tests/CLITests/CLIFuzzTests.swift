@@ -112,6 +112,16 @@ struct CLIFuzzTests {
       "--steps", "2", "--eval-every", "1", "--batch", "4", "--out", "s2scmp", "--threads", "1",
     ],
     ["corpus", "reverse", "--out", "reverse.tsv", "--count", "50", "--max-length", "9"],
+    [
+      "generate", "train", "--data", "names", "--hidden", "8", "--embedding", "4", "--label-size", "4", "--batch", "4",
+      "--steps", "3", "--out", "genruns/new", "--threads", "1", "--condition", "initial",
+    ],
+    ["generate", "train", "--data", "names", "--out", "genruns/a", "--resume", "--steps", "6", "--threads", "1"],
+    ["generate", "sample", "--checkpoint", "genruns/a", "--label", "Polish", "--count", "3", "--prime", "N", "--seed", "1"],
+    [
+      "generate", "eval", "--checkpoint", "genruns/a", "--classifier", "clsruns/a", "--data", "names", "--count", "4",
+      "--min-names", "5",
+    ],
   ]
 
   /// The reference run: a short training that the fault classes interrupt
@@ -137,6 +147,10 @@ struct CLIFuzzTests {
       "--eval-every", "2", "--out", "s2sruns/f", "--threads", "1",
     ],
     [
+      "generate", "train", "--data", "names", "--hidden", "8", "--batch", "4", "--steps", "4", "--eval-every", "2",
+      "--out", "genruns/f", "--threads", "1",
+    ],
+    [
       "sweep", "--corpus", "corpus.txt", "--grid", "hidden=4,6 layers=1 batch=2 window=8", "--steps-per-run", "2",
       "--out", "sweeps/f", "--threads", "1",
     ],
@@ -156,6 +170,7 @@ struct CLIFuzzTests {
     ["tag", "train", "--corpus", "corpus.txt", "--task", "spaces", "--out", "tagruns/a", "--resume", "--steps", "6"],
     ["classify", "train", "--data", "names", "--hidden", "8", "--steps", "2", "--out", "clsruns/a", "--overwrite"],
     ["seq2seq", "train", "--pairs", "pairs.tsv", "--out", "s2sruns/a", "--resume", "--steps", "6", "--threads", "1"],
+    ["generate", "train", "--data", "names", "--out", "genruns/a", "--resume", "--steps", "6", "--threads", "1"],
     ["sweep", "--out", "sweeps/a", "--resume", "--threads", "1"],
   ]
 
@@ -176,7 +191,8 @@ struct CLIFuzzTests {
       "--hidden", "--layers", "--batch", "--window", "--steps", "--length", "--seed", "--size", "--max-gap", "--pairs",
       "--lags", "--windows", "--order", "--threads", "--lr", "--temperature", "--top-k", "--top-p", "--dropout",
       "--epochs", "--eval-every", "--clip", "--units", "--count", "--beam", "--time", "--val-chars", "--warmup",
-      "--split-seed", "--steps-per-run", "--random", "--explain", "--points", "--params", "--anneal",
+      "--split-seed", "--steps-per-run", "--random", "--explain", "--points", "--params", "--anneal", "--label-size",
+      "--min-names", "--max-length", "--examples", "--embedding",
     ]
     return arguments.filter { numeric.contains($0) }
   }
@@ -355,6 +371,7 @@ struct CLIFuzzTests {
       try names.write(toFile: directory + "/names/\(label).txt", atomically: true, encoding: .utf8)
     }
     try run(["classify", "train", "--data", "names", "--steps", "4", "--eval-every", "2", "--out", "clsruns/a"] + small)
+    try run(["generate", "train", "--data", "names", "--steps", "4", "--eval-every", "2", "--out", "genruns/a"] + small)
     // An encoder–decoder on reversed strings.
     var rng = Xoshiro256(seed: 3)
     let words = (0..<120).map { _ in String((0..<(3 + Int(rng.next() % 4))).map { _ in "abcd".randomElement(using: &rng)! }) }
@@ -520,7 +537,7 @@ struct CLIFuzzTests {
     let fm = FileManager.default
     let finished = outcome.status == 0 && !outcome.bySignal
     var again = c.arguments
-    let isRun = ["train", "tag", "classify", "seq2seq"].contains(c.arguments[0])
+    let isRun = ["train", "tag", "classify", "seq2seq", "generate"].contains(c.arguments[0])
     if isRun {
       again.append(fm.fileExists(atPath: sandbox + "/" + out + "/latest.state.safetensors") ? "--resume" : "--overwrite")
     } else if c.arguments[0] == "sweep" {

@@ -406,7 +406,7 @@ struct ReadmeFlagTests {
       if let current { result.append(current) }
       current = nil
     }
-    let twoWord = ["corpus", "probe", "tag", "classify", "seq2seq"]
+    let twoWord = ["corpus", "probe", "tag", "classify", "seq2seq", "generate"]
     for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
       if line.hasPrefix("```") {
         flush()
