@@ -13,7 +13,7 @@ CMUDICT_SHA256 := 81917843c7f44ce2b094ac63873c2c7a4cf802040792c455ba3ca406891c3d
 DEMO_TIME    ?= 3m
 DEMO_OUT     := checkpoints/demo
 
-.PHONY: g2p g2p-peer bench-seq2seq context-mini all build demo context-demo test fuzz fuzz-cli stress bench-contention corpora bench bench-kernels bench-compare parity clean help
+.PHONY: bptt-windows g2p g2p-peer bench-seq2seq context-mini all build demo context-demo test fuzz fuzz-cli stress bench-contention corpora bench bench-kernels bench-compare parity clean help
 PYTHON       ?= $(HOME)/torchenv/bin/python
 
 all: build
@@ -22,6 +22,7 @@ help:
 	@echo "make demo    get tinyshakespeare, build, train for $(DEMO_TIME) with the recipe for that budget, print perplexity and a sample"
 	@echo "make context-demo  the 'I live in Gujarat … I know ___' probe: RNN, GRU and LSTM in four stages, ~12 minutes"
 	@echo "make context-mini  the same on gaps up to 100, a first look in ~2 minutes"
+	@echo "make bptt-windows  truncated BPTT shown: an LSTM with windows of 25, 50, 100, probed by gap (~6 minutes)"
 	@echo "make test    build and run every test (release mode)"
 	@echo "make fuzz    1,000,000 damaged checkpoints and 50,000 states through the loader (FUZZ_CASES=, FUZZ_SEED=)"
 	@echo "make fuzz-cli  2,400 hostile invocations of every command, counted by class (FUZZ_CLI_CASES=, FUZZ_SEED=)"
@@ -155,6 +156,26 @@ context-mini: build
 	  --points 4 --time $(MINI_TIME) --lr $(MINI_LR) --out $(MINI_OUT) --report $(MINI_OUT)/compare.html --overwrite
 	$(BIN) probe context --checkpoint $(MINI_OUT)/rnn $(MINI_OUT)/gru $(MINI_OUT)/lstm \
 	  --probe-set $(MINI_OUT)/probe.json --report $(MINI_OUT)/context.html --overwrite
+
+# Truncated BPTT, shown: one LSTM 1×128 trained with windows of 25, 50 and
+# 100 characters (state carried across windows, gradient not), the same
+# characters each (so about the same time), on stories with gaps of 0–150
+# characters; then the Gujarat probe by gap. Reports in $(BPTT_OUT).
+BPTT_OUT   := checkpoints/bptt
+BPTT_CHARS ?= 16000000
+bptt-windows: build
+	$(BIN) corpus context --out corpora/context-150.txt --max-gap 150 --size 1000000 --seed 13 --overwrite
+	$(BIN) corpus context --out $(BPTT_OUT)/probe-text.txt --max-gap 150 --size 1000 --seed 3 \
+	  --probe-set $(BPTT_OUT)/probe.json --overwrite
+	for w in 25 50 100; do \
+	  $(BIN) train --corpus corpora/context-150.txt --cell lstm --layers 1 --hidden 128 --batch 16 --window $$w \
+	    --steps $$(( $(BPTT_CHARS) / (16 * $$w) )) --eval-every $$(( 200000 / (16 * $$w) )) --lr 2e-3 \
+	    --out $(BPTT_OUT)/window-$$w --overwrite || exit 1; \
+	done
+	$(BIN) probe context --checkpoint $(BPTT_OUT)/window-25 $(BPTT_OUT)/window-50 $(BPTT_OUT)/window-100 \
+	  --probe-set $(BPTT_OUT)/probe.json --report $(BPTT_OUT)/bptt.html --overwrite
+	$(BIN) probe context --checkpoint $(BPTT_OUT)/window-25 $(BPTT_OUT)/window-50 $(BPTT_OUT)/window-100 \
+	  --probe-set $(BPTT_OUT)/probe.json --state carried --overwrite
 
 # One test at a time: every test that trains has a thread pool whose
 # workers spin between regions, and dozens of them at once on two cores wait

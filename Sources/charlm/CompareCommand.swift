@@ -19,7 +19,7 @@ enum CompareCommand {
       OptionSpec("--hidden", "H", "hidden size of the reference LSTM", default: "128"),
       OptionSpec("--same-hidden", nil, "give every cell --hidden instead of matching parameters"),
       OptionSpec("--layers", "N", "stacked layers", default: "2"),
-      OptionSpec("--steps", "N", "steps per cell", default: "500"),
+      OptionSpec("--steps", "N", "steps per cell (give --steps or --time)", default: "500 when --time is not given"),
       OptionSpec("--time", "DURATION", "training time per cell, evaluations excluded, e.g. 2m"),
       OptionSpec("--batch", "N", "parallel streams", default: "50"),
       OptionSpec("--window", "N", "characters per step", default: "50"),

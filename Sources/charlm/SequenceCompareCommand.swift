@@ -17,7 +17,7 @@ enum SequenceCompareCommand {
       OptionSpec("--hidden", "H", "hidden size of the reference bidirectional LSTM", default: "128"),
       OptionSpec("--layers", "N", "stacked recurrent layers", default: "1"),
       OptionSpec("--dropout", "P", "dropout on each layer's output, in [0, 1)", default: "0"),
-      OptionSpec("--steps", "N", "steps per run", default: "500"),
+      OptionSpec("--steps", "N", "steps per run (give --steps or --time)", default: "500 when --time is not given"),
       OptionSpec("--time", "DURATION", "training time per run, evaluations excluded, e.g. 2m"),
       OptionSpec("--batch", "N", "sequences per step", default: "32"),
       OptionSpec("--lr", "RATE", "learning rate", default: "2e-3"),

@@ -24,9 +24,11 @@ enum SequenceTraining {
     [
       OptionSpec("--batch", "N", "\(items) per step", default: String(batch)),
     ] + TrainingFlags.optimizationOptions + [
-      OptionSpec("--steps", "N", "train until N steps in total"),
-      OptionSpec("--epochs", "N", "train until N passes over the training part in total", default: "1"),
-      OptionSpec("--time", "DURATION", "train until this long in total, e.g. 90s, 5m"),
+      OptionSpec("--steps", "N", "train until N steps in total (one budget: --steps, --epochs or --time)"),
+      OptionSpec(
+        "--epochs", "N", "train until N passes over the training part in total",
+        default: "1 when neither --steps nor --time is given"),
+      OptionSpec("--time", "DURATION", "train until this long in total, e.g. 90s, 5m; as many epochs as fit"),
       OptionSpec("--eval-every", "N", "validate and save every N steps", default: "200"),
       OptionSpec("--out", "DIR", "run directory for best, latest and the training state", default: defaultOut),
       OptionSpec("--resume", nil, "continue the run saved in --out"),

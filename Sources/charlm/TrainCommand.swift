@@ -29,10 +29,10 @@ enum TrainCommand {
       OptionSpec("--batch", "N", "parallel streams per step", default: "50"),
       OptionSpec("--window", "N", "characters per step (truncated BPTT length)", default: "50"),
     ] + TrainingFlags.optimizationOptions + [
-      OptionSpec("--steps", "N", "train until N steps in total"),
+      OptionSpec("--steps", "N", "train until N steps in total (one budget: --steps, --epochs or --time)"),
       OptionSpec(
         "--epochs", "N", "train until N passes over the training split in total",
-        default: "1; with --resume, the run's saved budget"),
+        default: "1 when neither --steps nor --time is given; with --resume, the run's saved budget"),
       OptionSpec("--time", "DURATION", "train until this long in total, e.g. 90s, 10m, 1h (--resume counts earlier time)"),
       OptionSpec("--eval-every", "N", "validate and save every N steps", default: "250"),
       OptionSpec("--out", "DIR", "run directory for best, latest and the training state", default: "checkpoints/run"),
