@@ -40,7 +40,25 @@ help:
 build:
 	$(SWIFT) build -c release --product charlm
 
-corpora: $(CORPUS) $(SHERLOCK) $(CMUDICT)
+corpora: $(CORPUS) $(SHERLOCK) $(CMUDICT) corpora/names/.checked
+
+# The 18 surname files of PyTorch's "classifying names" tutorial, each
+# checked against corpora/names.sha256 (the mirror's files).
+NAMES_URL ?= https://download.pytorch.org/tutorial/data.zip
+corpora/names/.checked: corpora/names.sha256
+	@rm -rf corpora/names.part && mkdir -p corpora/names.part
+	@if [ -n "$(CORPUS_MIRROR)" ]; then \
+	  echo "copying names/ from $(CORPUS_MIRROR)"; \
+	  cp "$(CORPUS_MIRROR)"/names/*.txt corpora/names.part/; \
+	else \
+	  echo "downloading the names from $(NAMES_URL)"; \
+	  curl -fsSL "$(NAMES_URL)" -o corpora/names.part/data.zip \
+	    && unzip -jqo corpora/names.part/data.zip 'data/names/*.txt' -d corpora/names.part \
+	    && rm corpora/names.part/data.zip; \
+	fi
+	@cd corpora/names.part && sha256sum -c --quiet ../names.sha256 \
+	  || { rm -rf corpora/names.part; echo "checksum mismatch for corpora/names; not using it" >&2; exit 1; }
+	@rm -rf corpora/names && mv corpora/names.part corpora/names && touch corpora/names/.checked
 
 # $(call fetch,FILE,URL,SHA256): copied from $CORPUS_MIRROR when set,
 # otherwise downloaded; either way checked before it is used.

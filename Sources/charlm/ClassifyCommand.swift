@@ -22,7 +22,7 @@ enum ClassifyCommand {
     options: dataOptions + [balanceOption] + SequenceTraining.modelOptions
       + SequenceTraining.trainingOptions(defaultOut: "checkpoints/classify", items: "examples"),
     examples: [
-      "charlm classify train --data ../shared/corpora/names --bidirectional --time 5m --out checkpoints/names"
+      "charlm classify train --data corpora/names --bidirectional --time 5m --out checkpoints/names"
     ])
 
   static let predictSpec = CommandSpec(
@@ -53,7 +53,7 @@ enum ClassifyCommand {
       OptionSpec("--threads", "N", "worker threads", default: "the cores this process may use"),
     ],
     examples: [
-      "charlm classify eval --checkpoint checkpoints/names --data ../shared/corpora/names --report names.html"
+      "charlm classify eval --checkpoint checkpoints/names --data corpora/names --report names.html"
     ])
 
   static let splitSeedKey = "charlm.data.split-seed"

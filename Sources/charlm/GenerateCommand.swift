@@ -26,7 +26,7 @@ enum GenerateCommand {
       OptionSpec("--forget-bias", "B", "initial forget-gate bias of the LSTM cells", default: "PyTorch's initialisation"),
     ] + SequenceTraining.trainingOptions(defaultOut: "checkpoints/generate", items: "names"),
     examples: [
-      "charlm generate train --data ../shared/corpora/names --time 3m --out checkpoints/names-gen"
+      "charlm generate train --data corpora/names --time 3m --out checkpoints/names-gen"
     ])
 
   static let sampleSpec = CommandSpec(
@@ -63,7 +63,7 @@ enum GenerateCommand {
       OptionSpec("--threads", "N", "worker threads", default: "1"),
     ],
     examples: [
-      "charlm generate eval --checkpoint checkpoints/names-gen --classifier checkpoints/names --data ../shared/corpora/names"
+      "charlm generate eval --checkpoint checkpoints/names-gen --classifier checkpoints/names --data corpora/names"
     ])
 
   static func loadData(_ args: ParsedArguments, seed: UInt64, vocabulary: Vocabulary? = nil) throws -> LabeledData {

@@ -83,7 +83,7 @@ enum InfoCommand {
     return (step, loss)
   }
 
-  /// A tagger's, classifier's or seq2seq model's file: loaded fully (every
+  /// A tagger's, classifier's, seq2seq or generator model's file: loaded fully (every
   /// weight checked, as for a language model), then described.
   static func otherTask(_ task: String, path: String, args: ParsedArguments) throws -> Int32 {
     let gemm = GEMMEngine(pool: ThreadPool(threadCount: 1))
@@ -103,6 +103,19 @@ enum InfoCommand {
       lines.append(
         "  seq2seq: \(c.bidirectional ? "bidirectional " : "")\(c.cell.rawValue.uppercased()) encoder \(c.encoderLayers)×\(c.hiddenSize), decoder \(c.decoderLayers)×\(c.hiddenSize), attention \(c.attention.rawValue), embedding \(c.embeddingSize), \(Terminal.count(Double(model.layout.parameterCount))) parameters")
       lines.append("  \(contents.sourceSymbols.count) source and \(contents.targetSymbols.count) target symbols")
+    } else if task == GeneratorCheckpoint.task {
+      let (model, contents) = try GeneratorCheckpoint.load(path: path, gemm: gemm)
+      let c = contents.config
+      metadata = contents.metadata
+      object.merge([
+        "cell": c.cell.rawValue, "hidden_size": c.hiddenSize, "embedding_size": c.embeddingSize, "layers": c.layers,
+        "label_size": c.labelSize, "condition": c.conditioning.rawValue, "labels": contents.labels,
+        "vocabulary_size": contents.vocabulary.count, "parameters": model.layout.parameterCount,
+      ]) { a, _ in a }
+      lines.append(
+        "  generate: \(c.cell.rawValue.uppercased()) \(c.layers) layer\(c.layers == 1 ? "" : "s") of \(c.hiddenSize), embedding \(c.embeddingSize), label \(c.labelSize) (\(c.conditioning.rawValue)), \(Terminal.count(Double(model.layout.parameterCount))) parameters")
+      lines.append(
+        "  \(contents.labels.count) labels: \(contents.labels.prefix(20).joined(separator: ", "))\(contents.labels.count > 20 ? ", …" : ""); vocabulary \(contents.vocabulary.count)")
     } else {
       let kind = task.hasPrefix("tag") ? "tag" : "classify"
       let (model, contents) = try SequenceCheckpoint.load(path: path, kind: kind, gemm: gemm)

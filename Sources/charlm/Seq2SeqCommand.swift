@@ -40,7 +40,7 @@ enum Seq2SeqCommand {
       OptionSpec("--val-pairs", "N", "validate on the first N validation sources", default: "500"),
     ] + SequenceTraining.trainingOptions(defaultOut: "checkpoints/seq2seq", items: "pairs", batch: Seq2SeqCommand.defaultBatch),
     examples: [
-      "charlm seq2seq train --pairs ../shared/corpora/cmudict.dict --format cmudict --strip-stress --bidirectional --time 30m --out checkpoints/g2p"
+      "charlm seq2seq train --pairs corpora/cmudict.dict --format cmudict --strip-stress --bidirectional --time 30m --out checkpoints/g2p"
     ])
 
   static let translateSpec = CommandSpec(
@@ -70,7 +70,7 @@ enum Seq2SeqCommand {
       OptionSpec("--overwrite", nil, "replace those files if they exist"),
     ],
     examples: [
-      "charlm seq2seq split --pairs ../shared/corpora/cmudict.dict --format cmudict --strip-stress --out checkpoints/g2p-split"
+      "charlm seq2seq split --pairs corpora/cmudict.dict --format cmudict --strip-stress --out checkpoints/g2p-split"
     ])
 
   static let evalSpec = CommandSpec(
@@ -90,7 +90,7 @@ enum Seq2SeqCommand {
       OptionSpec("--overwrite", nil, "replace an existing --report file"),
       OptionSpec("--threads", "N", "worker threads", default: "the cores this process may use"),
     ] + dataOptions.filter { $0.name != "--pairs" },
-    examples: ["charlm seq2seq eval --checkpoint checkpoints/g2p --pairs ../shared/corpora/cmudict.dict"])
+    examples: ["charlm seq2seq eval --checkpoint checkpoints/g2p --pairs corpora/cmudict.dict"])
 
   enum Key {
     static let format = "charlm.data.format"

@@ -52,7 +52,7 @@ enum SequenceCompareCommand {
     options: ClassifyCommand.dataOptions + [ClassifyCommand.balanceOption]
       + gridOptions(defaultOut: "checkpoints/classify-compare"),
     examples: [
-      "charlm classify compare --data ../shared/corpora/names --time 1m --dropout 0.3",
+      "charlm classify compare --data corpora/names --time 1m --dropout 0.3",
       "charlm classify compare --data labels.tsv --cells gru,lstm --directions bidirectional --steps 2000",
     ])
 

@@ -59,6 +59,9 @@ struct GenerateCLITests {
     #expect((score["mean_assigned"] as! Double) >= 0.8, "\(scored.output.prefix(300))")
     #expect((rows[0]["samples"] as! [String]).count == 20)
 
+    let info = try CLITests.run(["info", "--checkpoint", out])
+    #expect(info.status == 0 && info.output.contains("generate: LSTM 1 layer of 32, embedding 8, label 8 (every-step)"), "\(info.output)")
+
     // Refusals: one line, non-zero, naming the fix.
     let unknown = try CLITests.run(["generate", "sample", "--checkpoint", out, "--label", "Klingon"])
     #expect(unknown.status != 0)
