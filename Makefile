@@ -181,6 +181,7 @@ context-mini: build
 # characters; then the Gujarat probe by gap. Reports in $(BPTT_OUT).
 BPTT_OUT   := checkpoints/bptt
 BPTT_CHARS ?= 16000000
+BPTT_SEED  ?= 1
 bptt-windows: build
 	$(BIN) corpus context --out corpora/context-150.txt --max-gap 150 --size 1000000 --seed 13 --overwrite
 	$(BIN) corpus context --out $(BPTT_OUT)/probe-text.txt --max-gap 150 --size 1000 --seed 3 \
@@ -188,12 +189,12 @@ bptt-windows: build
 	for w in 25 50 100; do \
 	  $(BIN) train --corpus corpora/context-150.txt --cell lstm --layers 1 --hidden 128 --batch 16 --window $$w \
 	    --steps $$(( $(BPTT_CHARS) / (16 * $$w) )) --eval-every $$(( 200000 / (16 * $$w) )) --lr 2e-3 \
-	    --out $(BPTT_OUT)/window-$$w --overwrite || exit 1; \
+	    --seed $(BPTT_SEED) --out $(BPTT_OUT)/window-$$w --overwrite || exit 1; \
 	done
 	$(BIN) probe context --checkpoint $(BPTT_OUT)/window-25 $(BPTT_OUT)/window-50 $(BPTT_OUT)/window-100 \
 	  --probe-set $(BPTT_OUT)/probe.json --report $(BPTT_OUT)/bptt.html --overwrite
 	$(BIN) probe context --checkpoint $(BPTT_OUT)/window-25 $(BPTT_OUT)/window-50 $(BPTT_OUT)/window-100 \
-	  --probe-set $(BPTT_OUT)/probe.json --state carried --overwrite
+	  --probe-set $(BPTT_OUT)/probe.json --state carried --report $(BPTT_OUT)/bptt-carried.html --overwrite
 
 # One test at a time: every test that trains has a thread pool whose
 # workers spin between regions, and dozens of them at once on two cores wait
