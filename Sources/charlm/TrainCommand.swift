@@ -27,7 +27,10 @@ enum TrainCommand {
         "--forget-bias", "B", "initial forget-gate bias of the LSTM cells (1 helps, Jozefowicz et al. 2015)",
         default: "PyTorch's uniform initialisation"),
       OptionSpec("--batch", "N", "parallel streams per step", default: "50"),
-      OptionSpec("--window", "N", "characters per step (truncated BPTT length)", default: "50"),
+      OptionSpec(
+        "--window", "N",
+        "characters per step: the gradient reaches this far back, the state carries on (README: Truncated BPTT)",
+        default: "50"),
     ] + TrainingFlags.optimizationOptions + [
       OptionSpec("--steps", "N", "train until N steps in total (one budget: --steps, --epochs or --time)"),
       OptionSpec(
