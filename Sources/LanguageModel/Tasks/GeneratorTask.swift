@@ -96,13 +96,7 @@ extension Trainer where Task == GeneratorTask {
     gemm: GEMMEngine
   ) throws(TrainingError) {
     if let problem = config.problem ?? modelConfig.problem { throw .setup(problem) }
-    let needed = GeneratorTask.bytesNeeded(model: modelConfig, training: config, longest: data.longest)
-    if Double(needed) > 0.9 * Double(Platform.availableMemory()) {
-      throw .setup(
-        String(
-          format: "this configuration needs about %.1f GB and this machine allows %.1f GB; use a smaller --hidden, --layers or --batch",
-          Double(needed) / 1e9, Double(Platform.availableMemory()) / 1e9))
-    }
+    try TrainingError.refuseIfTooLarge(needing: GeneratorTask.bytesNeeded(model: modelConfig, training: config, longest: data.longest))
     let model = ConditionedGenerator(config: modelConfig, gemm: gemm)
     var rng = Xoshiro256(seed: config.seed)
     model.initializeParameters(using: &rng, forgetBias: config.forgetBias)

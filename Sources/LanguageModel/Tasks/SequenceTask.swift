@@ -153,13 +153,7 @@ extension Trainer where Task == SequenceTask {
     balancesLabels: Bool = false, outputDirectory: String, gemm: GEMMEngine
   ) throws(TrainingError) {
     if let problem = config.problem ?? modelConfig.problem { throw .setup(problem) }
-    let needed = SequenceTask.bytesNeeded(model: modelConfig, training: config, longest: data.longest)
-    if Double(needed) > 0.9 * Double(Platform.availableMemory()) {
-      throw .setup(
-        String(
-          format: "this configuration needs about %.1f GB and this machine allows %.1f GB; use a smaller --hidden, --layers or --batch",
-          Double(needed) / 1e9, Double(Platform.availableMemory()) / 1e9))
-    }
+    try TrainingError.refuseIfTooLarge(needing: SequenceTask.bytesNeeded(model: modelConfig, training: config, longest: data.longest))
     let model = SequenceModel(config: modelConfig, gemm: gemm)
     var rng = Xoshiro256(seed: config.seed)
     model.initializeParameters(using: &rng, forgetBias: config.forgetBias)

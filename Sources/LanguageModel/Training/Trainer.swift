@@ -38,6 +38,16 @@ public enum TrainingError: Error, CustomStringConvertible {
   case saveFailed(String)
   case setup(String)
 
+  /// Refuses a run that needs more than 90 % of the memory this process may use.
+  static func refuseIfTooLarge(needing bytes: Int) throws(TrainingError) {
+    let allowed = Double(Platform.availableMemory())
+    guard Double(bytes) > 0.9 * allowed else { return }
+    throw .setup(
+      String(
+        format: "this configuration needs about %.1f GB and this machine allows %.1f GB; use a smaller --hidden, --layers or --batch",
+        Double(bytes) / 1e9, allowed / 1e9))
+  }
+
   public var description: String {
     switch self {
     case .diverged(let step, let loss, let norm):
