@@ -74,3 +74,9 @@ struct CellGradients {
 typealias BackwardObserver = (
   _ step: Int, _ dh: UnsafePointer<Float>, _ dhNext: UnsafePointer<Float>, _ dcNext: UnsafePointer<Float>?
 ) -> Void
+
+/// A `BackwardObserver` of a whole stack: the layer first.
+typealias BackwardStepObserver = (
+  _ layer: Int, _ step: Int, _ dh: UnsafePointer<Float>, _ dhNext: UnsafePointer<Float>,
+  _ dcNext: UnsafePointer<Float>?
+) -> Void

@@ -30,6 +30,13 @@ public struct ModelConfig: Codable, Sendable, Equatable {
   /// Rows of a layer's fused weights: gates·H.
   public var gateWidth: Int { cell.gateCount * hiddenSize }
 
+  /// Embedding → L layers, forward in time: the language model's recurrent part.
+  public var stack: StackConfig {
+    StackConfig(
+      cell: cell, input: .embedding(vocabulary: vocabularySize, size: embeddingSize), hiddenSize: hiddenSize,
+      layers: layers, dropout: dropout)
+  }
+
   public func inputSize(layer: Int) -> Int { layer == 0 ? embeddingSize : hiddenSize }
 
   /// Why the configuration is unusable, or nil.

@@ -31,7 +31,10 @@ public struct ParameterLayout: Sendable {
     public let extra: TensorSlice?
   }
 
-  public let embedding: TensorSlice
+  /// Embedding and layers, as every model's recurrent part lays them out.
+  public let stack: StackLayout
+  public var embedding: TensorSlice { stack.embedding! }
+  /// Per layer (one direction).
   public let layers: [Layer]
   public let decoderWeight: TensorSlice
   public let decoderBias: TensorSlice
@@ -41,11 +44,9 @@ public struct ParameterLayout: Sendable {
 
   public init(_ config: ModelConfig) {
     var builder = TensorLayoutBuilder()
-    let (v, e, h) = (config.vocabularySize, config.embeddingSize, config.hiddenSize)
-    embedding = builder.add("embedding.weight", [v, e])
-    layers = (0..<config.layers).map { k in
-      builder.recurrentLayer(config.cell, index: k, suffix: "", input: config.inputSize(layer: k), hidden: h)
-    }
+    let (v, h) = (config.vocabularySize, config.hiddenSize)
+    stack = StackLayout(config.stack, prefix: "", builder: &builder)
+    layers = stack.layers.map { $0[0] }
     decoderWeight = builder.add("decoder.weight", [v, h])
     decoderBias = builder.add("decoder.bias", [v])
     tensors = builder.tensors

@@ -136,7 +136,6 @@ public struct RecurrentStack: Sendable {
     ws.packedVersion = ws.parameterVersion
     ws.droppedOut = dropout != nil && config.dropout > 0
     ws.buffer.withUnsafeMutablePointer { act in
-      lookUpEmbeddings(ws, params, act)
       for l in 0..<config.layers {
         let input = l == 0 ? act + ws.input : ws.layerOutput(l - 1, act)
         let inputWidth = config.inputSize(layer: l)
@@ -145,12 +144,15 @@ public struct RecurrentStack: Sendable {
           let slices = layout.layers[l][d]
           let o = ws.layers[l].directions[d]
           prepare(l, d, ws, params, act, repack: repack)
-          let x = d == 0 ? input : act + o.reversed
-          if d == 1 { ws.reverseWithinLengths(input, into: x, width: inputWidth) }
-          // (T·B, in)·(in, G) for the whole batch at once.
-          gemm.gemm(
-            .none, .transposed, m: t * b, n: g, k: inputWidth, a: x, lda: inputWidth,
-            b: params + slices.weightIH.offset, ldb: inputWidth, beta: 0, c: act + o.gates, ldc: g)
+          if l == 0, layout.embedding != nil {
+            projectTokens(d, ws, params, act, repack: repack, gemm: gemm)
+          } else {
+            let x = d == 0 ? input : act + o.reversed
+            if d == 1 { ws.reverseWithinLengths(input, into: x, width: inputWidth) }
+            // (T·B, in)·(in, G) for the whole batch at once.
+            gemm.gemm(
+              .none, m: t * b, a: x, lda: inputWidth, packed: ws.packedInput[l][d], beta: 0, c: act + o.gates, ldc: g)
+          }
           setInitialState(l, d, ws, act)
           cell.forward(pass(l, d, params, act, ws), gemm: gemm)
           // h_1…h_n into the output's column block d, in the text's order.
@@ -182,7 +184,8 @@ public struct RecurrentStack: Sendable {
   /// on return `ws.dInput` holds dL/d(input) (T, B, in) and, per layer and
   /// direction, `dInitialHidden`/`dInitialCell` dL/dh_0, dL/dc_0.
   func backward(
-    _ ws: StackWorkspace, params: UnsafePointer<Float>, grads: UnsafeMutablePointer<Float>, gemm: GEMMEngine
+    _ ws: StackWorkspace, params: UnsafePointer<Float>, grads: UnsafeMutablePointer<Float>, gemm: GEMMEngine,
+    observe: BackwardStepObserver? = nil
   ) {
     let (b, t) = (ws.streams, ws.steps)
     let (h, g, w) = (config.hiddenSize, config.gateWidth, config.outputWidth)
@@ -213,8 +216,14 @@ public struct RecurrentStack: Sendable {
               }
             }
           }
-          cell.backward(pass(l, d, params, act, ws), gradients: cellGradients(l, d, grads), gemm: gemm)
+          var cellPass = pass(l, d, params, act, ws)
+          if let observe, d == 0 { cellPass.observeBackwardStep = { observe(l, $0, $1, $2, $3) } }
+          cell.backward(cellPass, gradients: cellGradients(l, d, grads), gemm: gemm)
           let dPre = act + o.gates
+          if l == 0, layout.embedding != nil {
+            backwardThroughTable(d, ws, params, grads, act, gemm: gemm)
+            continue
+          }
           let x = d == 0 ? input : act + o.reversed
           // dW_ih += dpreᵀ·X (G, in); dX = dpre·W_ih (T·B, in).
           gemm.gemm(
@@ -240,7 +249,6 @@ public struct RecurrentStack: Sendable {
           }
         }
       }
-      scatterEmbeddingGradients(ws, grads, act)
     }
   }
 
@@ -252,7 +260,9 @@ public struct RecurrentStack: Sendable {
   /// t+1 of the top layer's hidden state holds h_{t+1}. Call with t = 0, 1, …
   /// in order; t = 0 packs the weights and sets the initial state.
   func forwardStep(_ ws: StackWorkspace, step t: Int, params: UnsafePointer<Float>, gemm: GEMMEngine) {
-    precondition(!config.bidirectional && config.dropout == 0, "the step API runs unidirectional stacks without dropout")
+    precondition(
+      !config.bidirectional && config.dropout == 0 && layout.embedding == nil,
+      "the step API runs unidirectional stacks with a feature input and without dropout")
     let b = ws.streams
     let (h, g) = (config.hiddenSize, config.gateWidth)
     let cell = config.cell.cell
@@ -272,8 +282,7 @@ public struct RecurrentStack: Sendable {
         let o = ws.layers[l].directions[0]
         // (B, in)·(in, G): this step's input projection.
         gemm.gemm(
-          .none, .transposed, m: b, n: g, k: inputWidth, a: x, lda: inputWidth,
-          b: params + layout.layers[l][0].weightIH.offset, ldb: inputWidth, beta: 0, c: act + o.gates + t * b * g,
+          .none, m: b, a: x, lda: inputWidth, packed: ws.packedInput[l][0], beta: 0, c: act + o.gates + t * b * g,
           ldc: g)
         cell.forwardStep(pass(l, 0, params, act, ws), step: t, gemm: gemm)
       }
@@ -338,36 +347,67 @@ public struct RecurrentStack: Sendable {
           .transposed, .none, m: g, n: inputWidth, k: t * b, a: act + o.gates, lda: g, b: x, ldb: inputWidth,
           beta: 1, c: grads + layout.layers[l][0].weightIH.offset, ldc: inputWidth)
       }
-      scatterEmbeddingGradients(ws, grads, act)
     }
   }
 
   // MARK: - Shared parts
 
-  private func lookUpEmbeddings(_ ws: StackWorkspace, _ params: UnsafePointer<Float>, _ act: UnsafeMutablePointer<Float>) {
-    guard let embedding = layout.embedding else { return }
-    let e = config.input.width
-    let input = act + ws.input
-    for r in 0..<(ws.steps * ws.streams) {
-      (input + r * e).update(from: params + embedding.offset + Int(ws.tokens[r]) * e, count: e)
+  /// Layer 0's gates with an embedding input: each row is its token's row of
+  /// the table Embedding·W_ihᵀ (V, G), made when the weights changed. For
+  /// V < T·B (every character model) this is V·E·G multiply-adds instead of
+  /// T·B·E·G, and backward scatters into the table's V rows the same way.
+  private func projectTokens(
+    _ d: Int, _ ws: StackWorkspace, _ params: UnsafePointer<Float>, _ act: UnsafeMutablePointer<Float>, repack: Bool,
+    gemm: GEMMEngine
+  ) {
+    guard let embedding = layout.embedding, case .embedding(let v, let e) = config.input else { return }
+    let g = config.gateWidth
+    let o = ws.layers[0].directions[d]
+    let table = act + o.table
+    if repack {
+      gemm.gemm(
+        .none, .transposed, m: v, n: g, k: e, a: params + embedding.offset, lda: e,
+        b: params + layout.layers[0][d].weightIH.offset, ldb: e, beta: 0, c: table, ldc: g)
+    }
+    let gates = act + o.gates
+    let rows = ws.steps * ws.streams
+    let rowsPerTask = 64
+    gemm.pool.parallelFor((rows + rowsPerTask - 1) / rowsPerTask) { task in
+      for r in (task * rowsPerTask)..<min(rows, (task + 1) * rowsPerTask) {
+        (gates + r * g).update(from: table + ws.token(row: r, direction: d) * g, count: g)
+      }
     }
   }
 
-  /// The embedding rows that were read, for the real steps only.
-  private func scatterEmbeddingGradients(
-    _ ws: StackWorkspace, _ grads: UnsafeMutablePointer<Float>, _ act: UnsafeMutablePointer<Float>
+  /// dL/dpre of layer 0 (its gates after the cell's backward) into the table's
+  /// gradient by token, then through table = Embedding·W_ihᵀ into both.
+  private func backwardThroughTable(
+    _ d: Int, _ ws: StackWorkspace, _ params: UnsafePointer<Float>, _ grads: UnsafeMutablePointer<Float>,
+    _ act: UnsafeMutablePointer<Float>, gemm: GEMMEngine
   ) {
-    guard let embedding = layout.embedding else { return }
-    let (b, e) = (ws.streams, config.input.width)
-    let dInput = act + ws.dInput
-    let dEmbedding = grads + embedding.offset
-    for s in 0..<b {
-      for step in 0..<ws.lengths[s] {
-        let r = step * b + s
-        let target = dEmbedding + Int(ws.tokens[r]) * e
-        for j in 0..<e { target[j] += dInput[r * e + j] }
+    guard let embedding = layout.embedding, case .embedding(let v, let e) = config.input else { return }
+    let g = config.gateWidth
+    let dPre = act + ws.layers[0].directions[d].gates
+    let dTable = act + ws.dTable
+    dTable.update(repeating: 0, count: v * g)
+    let rows = ws.steps * ws.streams
+    let columnBlock = 256
+    gemm.pool.parallelFor((g + columnBlock - 1) / columnBlock) { block in
+      let j0 = block * columnBlock
+      let width = min(columnBlock, g - j0)
+      for r in 0..<rows {
+        let source = dPre + r * g + j0
+        let target = dTable + ws.token(row: r, direction: d) * g + j0
+        for j in 0..<width { target[j] += source[j] }
       }
     }
+    let weightIH = layout.layers[0][d].weightIH.offset
+    gemm.gemm(
+      .transposed, .none, m: g, n: e, k: v, a: dTable, lda: g, b: params + embedding.offset, ldb: e, beta: 1,
+      c: grads + weightIH, ldc: e)
+    gemm.gemm(
+      .none, .none, m: v, n: e, k: g, a: dTable, lda: g, b: params + weightIH, ldb: e, beta: 1,
+      c: grads + embedding.offset, ldc: e)
   }
 
   /// Packs W_hhᵀ when the weights changed and sums the two biases.
@@ -380,6 +420,9 @@ public struct RecurrentStack: Sendable {
     let o = ws.layers[l].directions[d]
     if repack {
       ws.packedRecurrent[l][d].pack(.transposed, b: params + slices.weightHH.offset, ldb: h, rows: h, columns: g)
+      if StackWorkspace.packsInput(config, layer: l) {
+        ws.packedInput[l][d].pack(.transposed, b: params + slices.weightIH.offset, ldb: config.inputSize(layer: l))
+      }
     }
     for j in 0..<g { act[o.biasSum + j] = params[slices.biasIH.offset + j] + params[slices.biasHH.offset + j] }
   }

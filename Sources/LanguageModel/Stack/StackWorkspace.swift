@@ -24,8 +24,11 @@ import Kernels
 ///   dOutput (T, B, D·H)
 ///   dropped, mask (T, B, D·H)  with dropout: output ∘ mask, what the layer
 ///                          above (or the head) reads, and the mask
+///   table (V, G)           layer 0 with an embedding input: Embedding·W_ihᵀ,
+///                          each token's input projection, made once per weights
 /// Shared:
-///   input, dInput (T, B, in₀)   the embedded tokens or the features, and their gradient
+///   input, dInput (T, B, in₀)   a feature input and its gradient (none with an embedding)
+///   dTable (V, G)          the table's gradient: dpre rows summed by token
 ///   dReversed (T, B, max in)
 ///   initialHidden, initialCell (L, B, H)  with `initialStates`: each layer's h_0, c_0
 public final class StackWorkspace: @unchecked Sendable {
@@ -35,7 +38,7 @@ public final class StackWorkspace: @unchecked Sendable {
   let buffer: FloatBuffer
 
   struct DirectionOffsets {
-    var reversed = -1, gates = 0, hidden = 0, cell = 0, auxiliary = 0, dHidden = 0, biasSum = 0
+    var reversed = -1, table = -1, gates = 0, hidden = 0, cell = 0, auxiliary = 0, dHidden = 0, biasSum = 0
     var dhNext = 0, dcNext = 0, dInitialHidden = 0, dInitialCell = 0
   }
   struct LayerOffsets {
@@ -48,12 +51,16 @@ public final class StackWorkspace: @unchecked Sendable {
     var hidden: [Int] = [], cell: [Int] = []
   }
   let layers: [LayerOffsets]
-  let input: Int, dInput: Int, dReversed: Int
+  let input: Int, dInput: Int, dReversed: Int, dTable: Int
   /// Set when the stack starts from given states rather than zero.
   let initialState: InitialStateOffsets?
   /// Per layer and direction, W_hhᵀ packed for the per-step products
   /// (backward packs W_hh over it).
   let packedRecurrent: [[PackedMatrix]]
+  /// Per layer and direction, W_ihᵀ packed for the input products (empty for
+  /// layer 0 with an embedding input, which uses its table): packed once per
+  /// weights, so a step of one token does not repack the whole matrix.
+  let packedInput: [[PackedMatrix]]
   /// The parameter version the packing was made from; nil after backward.
   var packedVersion: UInt64?
   /// The version of the parameters the next pass runs on (set by the model).
@@ -69,7 +76,9 @@ public final class StackWorkspace: @unchecked Sendable {
 
   static func plan(
     config: StackConfig, batch b: Int, window t: Int, initialStates: Bool, builder scratch: inout TensorLayoutBuilder
-  ) -> (layers: [LayerOffsets], input: Int, dInput: Int, dReversed: Int, initial: InitialStateOffsets?) {
+  ) -> (
+    layers: [LayerOffsets], input: Int, dInput: Int, dReversed: Int, dTable: Int, initial: InitialStateOffsets?
+  ) {
     let (h, g, w) = (config.hiddenSize, config.gateWidth, config.outputWidth)
     func take(_ name: String, _ shape: [Int]) -> Int { scratch.add(name, shape).offset }
     let cell = config.cell.cell
@@ -80,7 +89,11 @@ public final class StackWorkspace: @unchecked Sendable {
       for d in 0..<config.directions {
         let suffix = "_l\(l)" + (d == 1 ? "_reverse" : "")
         var o = DirectionOffsets()
-        if d == 1 { o.reversed = take("reversed" + suffix, [t, b, config.inputSize(layer: l)]) }
+        if case .embedding(let v, _) = config.input, l == 0 {
+          o.table = take("table" + suffix, [v, g])
+        } else if d == 1 {
+          o.reversed = take("reversed" + suffix, [t, b, config.inputSize(layer: l)])
+        }
         o.gates = take("gates" + suffix, [t, b, g])
         o.hidden = take("hidden" + suffix, [t + 1, b, h])
         o.cell = take("cell" + suffix, cell.carriesCellState ? [t + 1, b, h] : [0])
@@ -102,9 +115,13 @@ public final class StackWorkspace: @unchecked Sendable {
       layers.append(layer)
     }
     let e = config.input.width
-    let input = take("input", [t, b, e])
-    let dInput = take("dInput", [t, b, e])
-    let dReversed = take("dReversed", config.bidirectional ? [t, b, max(e, w)] : [0])
+    var vocabulary = 0
+    if case .embedding(let v, _) = config.input { vocabulary = v }
+    let features = vocabulary == 0
+    let input = take("input", features ? [t, b, e] : [0])
+    let dInput = take("dInput", features ? [t, b, e] : [0])
+    let dReversed = take("dReversed", config.bidirectional ? [t, b, features ? max(e, w) : w] : [0])
+    let dTable = take("dTable", [vocabulary, g])
     var initial: InitialStateOffsets? = nil
     if initialStates {
       var offsets = InitialStateOffsets()
@@ -114,7 +131,7 @@ public final class StackWorkspace: @unchecked Sendable {
       }
       initial = offsets
     }
-    return (layers, input, dInput, dReversed, initial)
+    return (layers, input, dInput, dReversed, dTable, initial)
   }
 
   /// The bytes a workspace of this size holds, for refusing one before allocating it.
@@ -122,8 +139,17 @@ public final class StackWorkspace: @unchecked Sendable {
     var builder = TensorLayoutBuilder()
     _ = plan(config: config, batch: batch, window: window, initialStates: initialStates, builder: &builder)
     let (h, g) = (config.hiddenSize, config.gateWidth)
-    let packed = config.layers * config.directions * PackedMatrix.floatsNeeded(largestOf: [(h, g), (g, h)])
+    var packed = config.layers * config.directions * PackedMatrix.floatsNeeded(largestOf: [(h, g), (g, h)])
+    for l in 0..<config.layers where packsInput(config, layer: l) {
+      packed += config.directions * PackedMatrix.floatsNeeded(largestOf: [(config.inputSize(layer: l), g)])
+    }
     return 4 * (builder.count + packed) + 12 * batch * (window + 1)
+  }
+
+  /// Whether layer `l`'s W_ihᵀ is packed (all but an embedding's layer 0).
+  static func packsInput(_ config: StackConfig, layer l: Int) -> Bool {
+    if case .embedding = config.input, l == 0 { return false }
+    return true
   }
 
   /// `initialStates`: whether callers set each layer's h_0 (and c_0) before a
@@ -135,8 +161,15 @@ public final class StackWorkspace: @unchecked Sendable {
     self.window = window
     var builder = TensorLayoutBuilder()
     let plan = Self.plan(config: config, batch: batch, window: window, initialStates: initialStates, builder: &builder)
-    (layers, input, dInput, dReversed, initialState) = (plan.layers, plan.input, plan.dInput, plan.dReversed, plan.initial)
+    (layers, input, dInput, dReversed, dTable) = (plan.layers, plan.input, plan.dInput, plan.dReversed, plan.dTable)
+    initialState = plan.initial
     let (h, g) = (config.hiddenSize, config.gateWidth)
+    packedInput = (0..<config.layers).map { l in
+      (0..<config.directions).map { _ in
+        Self.packsInput(config, layer: l)
+          ? PackedMatrix(rows: config.inputSize(layer: l), columns: g) : PackedMatrix(rows: 0, columns: 0)
+      }
+    }
     packedRecurrent = (0..<config.layers).map { _ in
       (0..<config.directions).map { _ in PackedMatrix(largestOf: [(h, g), (g, h)]) }
     }
@@ -174,6 +207,25 @@ public final class StackWorkspace: @unchecked Sendable {
         for (step, id) in ids.enumerated() { self.tokens[step * b + s] = id }
       }
     }
+  }
+
+  /// Sets a full window: `streams` sequences of `steps` tokens each, whose
+  /// ids the caller writes into `tokens` (T, B) before the pass, as a
+  /// language model's windows are.
+  func loadWindow(streams b: Int, steps t: Int) {
+    precondition(b >= 1 && b <= batch && t >= 1 && t <= window, "window does not fit the workspace")
+    (streams, steps) = (b, t)
+    for s in 0..<b { lengths[s] = t }
+  }
+
+  /// The token id the direction `d` reads at row r = step·B + s: its own
+  /// step for the forward one, the mirrored step within the sequence's
+  /// length for the backward one (0 at padding).
+  @inline(__always) func token(row r: Int, direction d: Int) -> Int {
+    if d == 0 { return Int(tokens[r]) }
+    let (step, s) = r.quotientAndRemainder(dividingBy: streams)
+    let n = lengths[s]
+    return step < n ? Int(tokens[(n - 1 - step) * streams + s]) : 0
   }
 
   /// What layer `l` hands up: its output, through its dropout mask in a pass with dropout. (T, B, D·H)

@@ -65,9 +65,9 @@ public enum GradientProbe {
   /// from the forget gates the forward pass left in the workspace.
   static func forgetProducts(_ ws: Workspace, block: Int, streams b: Int, steps t: Int) -> [[Double]] {
     let (h, g) = (ws.config.hiddenSize, ws.config.gateWidth)
-    return ws.buffer.withUnsafePointer { p in
+    return ws.stack.buffer.withUnsafePointer { p in
       (0..<ws.config.layers).map { layer in
-        let gates = p + ws.layers[layer].gates
+        let gates = p + ws.offsets(layer: layer).gates
         var running = [Double](repeating: 1, count: b * h)
         var means = [1.0]
         for k in 1..<max(t, 1) {
