@@ -68,6 +68,65 @@ enum CorpusCommand {
     return 0
   }
 
+  static let pointsSpec = CommandSpec(
+    name: "corpus points",
+    abstract: "write pointer-network instances with exact answers: convex hull, planar TSP (Held–Karp) or sorting",
+    usage: "charlm corpus points --task hull|tsp|sort --n N|MIN-MAX --count K --out FILE [--seed S]",
+    options: [
+      OptionSpec("--task", "TASK", "hull, tsp (n ≤ \(PointProblems.largestExactTour)) or sort"),
+      OptionSpec("--n", "N|MIN-MAX", "points per instance, or a range drawn evenly"),
+      OptionSpec("--count", "K", "instances"),
+      OptionSpec("--out", "FILE", "one instance a line: x1 y1 … xn yn output i1 i2 … (1-based)"),
+      OptionSpec("--seed", "S", "seed: the same seed writes the same file", default: "1"),
+      OptionSpec("--threads", "N", "worker threads", default: "the cores this process may use"),
+      OptionSpec("--overwrite", nil, "replace --out if it exists"),
+    ],
+    examples: [
+      "charlm corpus points --task hull --n 5-50 --count 100000 --out corpora/hull-5-50.txt",
+      "charlm corpus points --task tsp --n 10 --count 10000 --seed 2 --out corpora/tsp-10.txt",
+    ])
+
+  /// "N" or "MIN-MAX", within `limits`.
+  static func sizes(_ args: ParsedArguments, task: PointTask) throws -> ClosedRange<Int> {
+    let text = try args.required("--n")
+    let parts = text.split(separator: "-", omittingEmptySubsequences: false).map { Int($0) }
+    guard (1...2).contains(parts.count), let low = parts.first!, let high = parts.last!, low <= high else {
+      throw UsageError(description: "--n takes a count or a range such as 5-50, not '\(text)'")
+    }
+    let minimum = task == .hull ? 3 : task == .tsp ? 2 : 1
+    guard low >= minimum else {
+      throw UsageError(description: "--n \(text): --task \(task.rawValue) needs at least \(minimum) points an instance")
+    }
+    if task == .tsp && high > PointProblems.largestExactTour {
+      throw UsageError(
+        description: "--n \(text): the exact tours (Held–Karp) are limited to \(PointProblems.largestExactTour) cities here; each city more doubles the time and memory")
+    }
+    guard high <= 10_000 else { throw UsageError(description: "--n \(text): at most 10000 points an instance") }
+    return low...high
+  }
+
+  static func runPoints(_ args: ParsedArguments) throws -> Int32 {
+    let task: PointTask = try args.choice("--task", default: .hull)
+    guard args.has("--task") else { throw UsageError(description: "give --task hull, tsp or sort") }
+    let range = try sizes(args, task: task)
+    let count = try args.int("--count", default: 1, min: 1, max: 10_000_000)
+    guard args.has("--count") else { throw UsageError(description: "give --count, the number of instances") }
+    let out = try args.required("--out")
+    try OutputFile.check(out, flag: "--out", overwrite: args.flag("--overwrite"))
+    let threads = try args.threads()
+    let started = Date()
+    let instances = PointProblems.generate(
+      task, sizes: range, count: count, seed: try args.seed() ?? 1, pool: ThreadPool(threadCount: threads))
+    let text = instances.map(PointData.format).joined(separator: "\n") + "\n"
+    try OutputFile.write(Data(text.utf8), to: out)
+    print(
+      String(
+        format: "wrote %@: %d %@ instances of %@ points, exact answers, in %.1f s on %d thread%@", out, count,
+        task.rawValue, range.count == 1 ? "\(range.lowerBound)" : "\(range.lowerBound)–\(range.upperBound)",
+        Date().timeIntervalSince(started), threads, threads == 1 ? "" : "s"))
+    return 0
+  }
+
   static func runContext(_ args: ParsedArguments) throws -> Int32 {
     let out = try args.required("--out")
     var options = ContextCorpus.Options()

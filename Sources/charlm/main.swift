@@ -8,7 +8,7 @@ import Workbench
 
 let commands = [
   TrainCommand.spec, SampleCommand.spec, EvalCommand.spec, CompareCommand.spec, InspectCommand.spec, BenchCommand.spec,
-  InfoCommand.spec, BaselineCommand.spec, ReportCommand.spec, ParityCommand.spec, CorpusCommand.contextSpec, CorpusCommand.reverseSpec, ProbeCommand.contextSpec, ProbeCommand.gradientSpec,
+  InfoCommand.spec, BaselineCommand.spec, ReportCommand.spec, ParityCommand.spec, CorpusCommand.contextSpec, CorpusCommand.reverseSpec, CorpusCommand.pointsSpec, ProbeCommand.contextSpec, ProbeCommand.gradientSpec,
   TagCommand.trainSpec, TagCommand.applySpec, TagCommand.evalSpec, TagCommand.baselineSpec, SequenceCompareCommand.tagSpec,
   ClassifyCommand.trainSpec, ClassifyCommand.predictSpec, ClassifyCommand.evalSpec, SequenceCompareCommand.classifySpec,
   Seq2SeqCommand.trainSpec, Seq2SeqCommand.translateSpec, Seq2SeqCommand.evalSpec, Seq2SeqCommand.splitSpec, Seq2SeqCompareCommand.spec,
@@ -78,6 +78,7 @@ func runCommand(_ arguments: [String]) -> Int32 {
     case "info": return try InfoCommand.run(parsed)
     case "corpus context": return try CorpusCommand.runContext(parsed)
     case "corpus reverse": return try CorpusCommand.runReverse(parsed)
+    case "corpus points": return try CorpusCommand.runPoints(parsed)
     case "probe context": return try ProbeCommand.runContext(parsed)
     case "probe gradient": return try ProbeCommand.runGradient(parsed)
     case "eval": return try EvalCommand.run(parsed)

@@ -112,6 +112,7 @@ struct CLIFuzzTests {
       "--steps", "2", "--eval-every", "1", "--batch", "4", "--out", "s2scmp", "--threads", "1",
     ],
     ["corpus", "reverse", "--out", "reverse.tsv", "--count", "50", "--max-length", "9"],
+    ["corpus", "points", "--task", "tsp", "--n", "4-7", "--count", "30", "--out", "points.txt"],
     [
       "generate", "train", "--data", "names", "--hidden", "8", "--embedding", "4", "--label-size", "4", "--batch", "4",
       "--steps", "3", "--out", "genruns/new", "--threads", "1", "--condition", "initial",
@@ -159,6 +160,7 @@ struct CLIFuzzTests {
       "--window", "8", "--steps", "2", "--points", "2", "--out", "cmpf", "--threads", "1",
     ],
     ["corpus", "context", "--out", "ctxf.txt", "--size", "20000", "--max-gap", "60", "--pairs", "3"],
+    ["corpus", "points", "--task", "hull", "--n", "5-9", "--count", "40", "--out", "pointsf.txt"],
     ["sample", "--checkpoint", "runs/a", "--length", "5", "--explain", "2", "--seed", "1", "--report", "explainf.html"],
   ]
 
@@ -192,7 +194,7 @@ struct CLIFuzzTests {
       "--lags", "--windows", "--order", "--threads", "--lr", "--temperature", "--top-k", "--top-p", "--dropout",
       "--epochs", "--eval-every", "--clip", "--units", "--count", "--beam", "--time", "--val-chars", "--warmup",
       "--split-seed", "--steps-per-run", "--random", "--explain", "--points", "--params", "--anneal", "--label-size",
-      "--min-names", "--max-length", "--examples", "--embedding",
+      "--min-names", "--max-length", "--examples", "--embedding", "--n",
     ]
     return arguments.filter { numeric.contains($0) }
   }
