@@ -171,7 +171,9 @@ extension Corpus {
   /// A hash of the file's bytes, read in chunks (not cryptographic): names
   /// a file's contents, so that a sweep resumed later trains on the same text.
   public static func fileFingerprint(path: String) throws(TokenizerError) -> String {
-    String(try forEachChunk(path: path, chunkBytes: 1 << 20) { chunk, _, _ in chunk.count }, radix: 16)
+    // Refused before it is opened: opening a FIFO with no writer never returns.
+    _ = try checkedSize(path: path)
+    return String(try forEachChunk(path: path, chunkBytes: 1 << 20) { chunk, _, _ in chunk.count }, radix: 16)
   }
 
   /// Reads the file in chunks. `consume(chunk, offset of its first byte,

@@ -99,12 +99,16 @@ enum SweepCommand {
       default: throw UsageError(description: "give --time-per-run or --steps-per-run, not both")
       }
       let random = try args.optionalInt("--random", min: 1, max: 1_000_000)
+      var made: SweepPlan
       do {
-        var made = try SweepPlan(
+        made = try SweepPlan(
           corpus: corpus, grid: grid, budget: budget, keys: keys, randomCount: random, seed: try args.seed("--random-seed") ?? 1)
-        made.corpusFingerprint = try? Corpus.fileFingerprint(path: made.corpus)
-        plan = made
       } catch { throw UsageError(description: "\(error)") }
+      // A corpus no run could read is refused before anything is written.
+      do { made.corpusFingerprint = try Corpus.fileFingerprint(path: made.corpus) } catch {
+        throw RuntimeError(error.description)
+      }
+      plan = made
       let earlier = [planPath, csvPath, reportPath].filter { FileManager.default.fileExists(atPath: $0) }
         + plan.runs.map { out + "/" + $0.name }.filter { !RunDirectory.existingRunFiles(in: $0).isEmpty }
       if !earlier.isEmpty && !args.flag("--overwrite") {

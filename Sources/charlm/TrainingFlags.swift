@@ -17,6 +17,9 @@ enum TrainingFlags {
     OptionSpec("--clip", "NORM", "global gradient-norm limit, 0 for none", default: "5"),
     OptionSpec("--optimizer", "NAME", "adam or sgd (with momentum)", default: "adam"),
     OptionSpec("--momentum", "M", "SGD momentum (with --optimizer sgd)", default: "0.9"),
+    OptionSpec(
+      "--weight-decay", "W", "AdamW's decoupled weight decay: each step every weight shrinks by lr·W, in [0, 1)",
+      default: "0"),
     OptionSpec("--schedule", "KIND", "learning-rate schedule: constant, step, cosine or anneal", default: "constant"),
     OptionSpec("--warmup", "N", "linear warmup steps", default: "0"),
     OptionSpec("--decay-every", "N", "step schedule: decay every N steps", default: "1000"),
@@ -33,6 +36,10 @@ enum TrainingFlags {
     config.optimizer = try args.choice("--optimizer", default: config.optimizer)
     config.momentum = Float(
       try args.double("--momentum", default: Double(config.momentum), min: 0, max: 1, upperOpen: true))
+    if args.has("--weight-decay") {
+      let decay = Float(try args.double("--weight-decay", default: 0, min: 0, max: 1, upperOpen: true))
+      config.weightDecay = decay > 0 ? decay : nil
+    }
     config.schedule.kind = try args.choice("--schedule", default: config.schedule.kind)
     config.schedule.warmupSteps = try args.int(
       "--warmup", default: config.schedule.warmupSteps, min: 0, max: maximumSteps)
@@ -63,6 +70,10 @@ enum TrainingFlags {
     if args.has("--momentum") && config.optimizer != .sgd {
       throw UsageError(
         description: "--momentum is SGD's; Adam keeps its own moments: add --optimizer sgd, or drop --momentum")
+    }
+    if args.has("--weight-decay") && config.optimizer != .adam {
+      throw UsageError(
+        description: "--weight-decay is AdamW's decoupled decay; SGD here has none: use --optimizer adam, or drop --weight-decay")
     }
     if args.has("--max-rollbacks") && (try? args.choice("--on-divergence", default: DivergenceChoice.stop)) != .rollback {
       throw UsageError(

@@ -30,13 +30,15 @@ struct ClippingTests {
 
 struct OptimizerTests {
   /// Adam against the update written out in Double for a few steps.
-  @Test func adamMatchesItsDefinition() {
+  /// Adam, and AdamW's decoupled decay (torch.optim.AdamW: p·(1 − lr·λ) before the update).
+  @Test(arguments: [0, 0.1] as [Float])
+  func adamMatchesItsDefinition(weightDecay: Float) {
     let pool = ThreadPool(threadCount: 2)
     var rng = Xoshiro256(seed: 4)
     let n = 40_000  // more than one parallel chunk
     let start = (0..<n).map { _ in rng.nextNormal() }
     let parameters = FloatBuffer(start)
-    let adam = Adam(parameterCount: n, pool: pool)
+    let adam = Adam(parameterCount: n, weightDecay: weightDecay, pool: pool)
     var p = start.map(Double.init)
     var m = [Double](repeating: 0, count: n)
     var v = m
@@ -44,6 +46,7 @@ struct OptimizerTests {
       let g = (0..<n).map { _ in rng.nextNormal() }
       adam.step(parameters: parameters, gradients: FloatBuffer(g), learningRate: 0.01)
       for i in 0..<n {
+        p[i] *= 1 - 0.01 * Double(weightDecay)
         m[i] = 0.9 * m[i] + 0.1 * Double(g[i])
         v[i] = 0.999 * v[i] + 0.001 * Double(g[i]) * Double(g[i])
         let mHat = m[i] / (1 - pow(0.9, Double(step)))
@@ -237,8 +240,8 @@ struct ResumeTests {
   /// 2N steps in one run equal N steps, a resume from disk, and N more, bit
   /// for bit: weights, optimizer moments, dropout masks, data position and
   /// carried state all come back exactly.
-  @Test(arguments: [OptimizerKind.adam, .sgd])
-  func resumedTrainingIsBitIdentical(optimizer: OptimizerKind) throws {
+  @Test(arguments: [(OptimizerKind.adam, nil), (.sgd, nil), (.adam, 0.05)] as [(OptimizerKind, Float?)])
+  func resumedTrainingIsBitIdentical(optimizer: OptimizerKind, weightDecay: Float?) throws {
     let corpus = try patternCorpus(sentences: 120)
     let modelConfig = ModelConfig(vocabularySize: corpus.vocabulary.count, hiddenSize: 24, layers: 2, dropout: 0.2)
     var config = TrainingConfig()
@@ -246,6 +249,7 @@ struct ResumeTests {
     config.window = 12
     config.evalEvery = 7
     config.optimizer = optimizer
+    config.weightDecay = weightDecay
     config.schedule.kind = .cosine
     config.schedule.totalSteps = 40
     config.schedule.warmupSteps = 5
@@ -260,6 +264,7 @@ struct ResumeTests {
     try first.train(budget: .steps(20))
     let second = try Trainer.resume(outputDirectory: directory, corpus: corpus, gemm: engine(threads: 1))
     #expect(second.progress.step == 20)
+    #expect((second.optimizer as? Adam)?.weightDecay == (optimizer == .adam ? weightDecay ?? 0 : nil))
     try second.train(budget: .steps(40))
     #expect(straight.progress.position.epoch >= 1, "the run should cross an epoch boundary")
     #expect(second.model.parameters.array == straight.model.parameters.array)

@@ -18,7 +18,9 @@ public protocol Optimizer: AnyObject {
   func step(parameters: FloatBuffer, gradients: FloatBuffer, learningRate: Float)
 }
 
-/// Adam (Kingma & Ba), as torch.optim.Adam with weight_decay 0:
+/// Adam (Kingma & Ba), as torch.optim.Adam with weight_decay 0, or with a
+/// decoupled weight decay λ as torch.optim.AdamW (Loshchilov & Hutter):
+///   p ← p·(1 − lr·λ)                          (AdamW only, before the update)
 ///   m ← β1·m + (1−β1)·g,  v ← β2·v + (1−β2)·g²
 ///   p ← p − lr/(1−β1^t) · m / (√v/√(1−β2^t) + ε)
 public final class Adam: Optimizer {
@@ -26,11 +28,17 @@ public final class Adam: Optimizer {
   public let beta1: Float
   public let beta2: Float
   public let epsilon: Float
+  /// λ: 0 is plain Adam.
+  public let weightDecay: Float
   let m: FloatBuffer
   let v: FloatBuffer
   let pool: ThreadPool
 
-  public init(parameterCount: Int, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8, pool: ThreadPool) {
+  public init(
+    parameterCount: Int, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8, weightDecay: Float = 0,
+    pool: ThreadPool
+  ) {
+    self.weightDecay = weightDecay
     self.beta1 = beta1
     self.beta2 = beta2
     self.epsilon = epsilon
@@ -47,6 +55,8 @@ public final class Adam: Optimizer {
     let stepSize = Float(Double(learningRate) / (1 - Double(beta1).power(t)))
     let correction2 = Float((1 - Double(beta2).power(t)).squareRoot())
     let (b1, b2, eps) = (beta1, beta2, epsilon)
+    let decay = weightDecay > 0
+    let shrink = 1 - learningRate * weightDecay
     let count = parameters.count
     parameters.withUnsafeMutablePointer { p in
       gradients.withUnsafePointer { g in
@@ -54,6 +64,7 @@ public final class Adam: Optimizer {
           v.withUnsafeMutablePointer { v in
             parallelChunks(count, pool: pool) { range in
               for i in range {
+                if decay { p[i] *= shrink }
                 m[i] = b1 * m[i] + (1 - b1) * g[i]
                 v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
                 p[i] -= stepSize * m[i] / (v[i].squareRoot() / correction2 + eps)

@@ -109,7 +109,8 @@ public final class Trainer<Task: TrainingTask> {
     self.outputDirectory = outputDirectory
     self.rng = rng
     switch config.optimizer {
-    case .adam: optimizer = Adam(parameterCount: task.parameters.count, pool: task.pool)
+    case .adam:
+      optimizer = Adam(parameterCount: task.parameters.count, weightDecay: config.weightDecay ?? 0, pool: task.pool)
     case .sgd: optimizer = MomentumSGD(parameterCount: task.parameters.count, momentum: config.momentum, pool: task.pool)
     }
   }

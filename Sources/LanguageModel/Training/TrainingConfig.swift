@@ -11,6 +11,10 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
   public var optimizer: OptimizerKind = .adam
   /// SGD momentum.
   public var momentum: Float = 0.9
+  /// Adam's decoupled weight decay λ (AdamW: every weight shrinks by lr·λ
+  /// each step, apart from the gradient); nil is none. Optional so that a
+  /// state saved before it existed reads as none and writes the same bytes.
+  public var weightDecay: Float?
   /// Evaluate on the validation split every this many steps.
   public var evalEvery: Int = 250
   /// The forget gate's initial bias (Jozefowicz et al. 2015 found 1 closes
@@ -30,6 +34,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     if !(clip >= 0 && clip.isFinite) { return "--clip must be 0 (off) or positive" }
     if evalEvery < 1 { return "--eval-every must be at least 1" }
     if !(momentum >= 0 && momentum < 1) { return "--momentum must be in [0, 1)" }
+    if let weightDecay, !(weightDecay >= 0 && weightDecay < 1) { return "--weight-decay must be in [0, 1)" }
     if schedule.warmupSteps < 0 { return "--warmup must be 0 or more" }
     if !(schedule.annealFraction > 0 && schedule.annealFraction <= 1) { return "--anneal must be in (0, 1]" }
     if let forgetBias, !(forgetBias.isFinite && abs(forgetBias) <= 100) { return "--forget-bias must be in [-100, 100]" }
@@ -87,6 +92,7 @@ extension TrainingConfig {
       ("--clip", "\(saved.clip)", "\(requested.clip)"),
       ("--optimizer", saved.optimizer.rawValue, requested.optimizer.rawValue),
       ("--momentum", "\(saved.momentum)", "\(requested.momentum)"),
+      ("--weight-decay", "\(saved.weightDecay ?? 0)", "\(requested.weightDecay ?? 0)"),
       ("--eval-every", "\(saved.evalEvery)", "\(requested.evalEvery)"),
       ("--forget-bias", saved.forgetBias.map { "\($0)" } ?? "none", requested.forgetBias.map { "\($0)" } ?? "none"),
       ("--seed", "\(saved.seed)", "\(requested.seed)"),
