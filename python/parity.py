@@ -36,7 +36,8 @@ def relative(a, b):
     return ((a - b).abs().max() / b.abs().max().clamp_min(1e-30)).item()
 
 
-def check(cell, layers, charlm, threads):
+def check(cell, layers, charlm, threads, weight_decay=0.0):
+    """weight_decay > 0: AdamW's decoupled decay on both sides (torch.optim.AdamW, --weight-decay)."""
     torch.manual_seed(100 * layers + len(cell))
     config = default_config(cell, V, hidden=H, layers=layers, embedding=E)
     model = CharModel(config)
@@ -52,7 +53,7 @@ def check(cell, layers, charlm, threads):
     h0 = torch.randn(layers, B, H) * 0.5
     c0 = torch.randn(layers, B, H) * 0.5
     save_file({"inputs": inputs.float(), "targets": targets.float(), "state.hidden": h0, "state.cell": c0}, batch_path,
-              metadata={"lr": str(LR), "clip": str(CLIP)})
+              metadata={"lr": str(LR), "clip": str(CLIP), "weight_decay": str(weight_decay)})
     subprocess.run([charlm, "parity", "--checkpoint", model_path, "--batch", batch_path, "--out", out_path,
                     "--threads", str(threads)], check=True)
     ours = load_file(out_path)
@@ -64,7 +65,10 @@ def check(cell, layers, charlm, threads):
         return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
 
     loss_fn = torch.nn.CrossEntropyLoss()
-    optimizer = torch.optim.Adam(model.parameters(), lr=LR)
+    if weight_decay > 0:
+        optimizer = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=weight_decay)
+    else:
+        optimizer = torch.optim.Adam(model.parameters(), lr=LR)
     worst = {}
     state = start_state()
     for k in range(K):
@@ -184,6 +188,13 @@ def main():
             failures += not ok
             cases += 1
             print(f"{cell:<14}{layers:>7}  " + "  ".join(f"{worst[k]:>20.2e}" for k in TOLERANCE) + ("" if ok else "  FAIL"))
+    # AdamW (--weight-decay): a decay large enough to move the weights visibly in 10 steps.
+    for cell, layers in [("lstm", 2), ("gru", 1)]:
+        worst = check(cell, layers, args.charlm, args.threads, weight_decay=5.0)
+        ok = all(worst[k] <= TOLERANCE[k] for k in TOLERANCE)
+        failures += not ok
+        cases += 1
+        print(f"{cell + ' AdamW':<14}{layers:>7}  " + "  ".join(f"{worst[k]:>20.2e}" for k in TOLERANCE) + ("" if ok else "  FAIL"))
     print(f"\nbidirectional, sequences of lengths 7, 3, 5, 1 (packed in PyTorch)")
     print(f"{'cell':<14}{'layers':>7}  {'head':<12}" + "  ".join(f"{k:>20}" for k in ["logits", "gradients"]))
     for cell in ["rnn", "gru", "lstm"]:

@@ -22,12 +22,13 @@ public enum Parity {
     let (windows, steps, streams) = (inputs.shape[0], inputs.shape[1], inputs.shape[2])
     let learningRate = Float(batch.metadata["lr"] ?? "") ?? 2e-3
     let clip = Float(batch.metadata["clip"] ?? "") ?? 5
+    let weightDecay = Float(batch.metadata["weight_decay"] ?? "") ?? 0
     let config = model.config
     let workspace = Workspace(config: config, batch: streams, window: steps)
     let state = RecurrentState(config: config, streams: streams)
     state.hidden.withUnsafeMutableBufferPointer { _ = $0.update(from: hidden.values) }
     state.cell.withUnsafeMutableBufferPointer { _ = $0.update(from: cell.values) }
-    let adam = Adam(parameterCount: model.layout.count, pool: gemm.pool)
+    let adam = Adam(parameterCount: model.layout.count, weightDecay: weightDecay, pool: gemm.pool)
     var rng = Xoshiro256(seed: 0)
     var entries: [(name: String, shape: [Int], values: [Float])] = []
     let perWindow = steps * streams
