@@ -155,8 +155,9 @@ struct Seq2SeqModelTests {
             var none: Xoshiro256? = nil
             stack.forward(ws, params: p, gemm: gemm, dropout: &none)
             ws.buffer.withUnsafeMutablePointer { act in
-              outputs = Array(UnsafeBufferPointer(start: act + ws.layers[1].output, count: t * b * w))
-              for i in dOutputs.indices { act[ws.layers[1].dOutput + i] = dOutputs[i] }
+              outputs = Array(UnsafeBufferPointer(start: ws.output(1, act), count: t * b * w))
+              let dTop = ws.dOutput(1, act)
+              for i in dOutputs.indices { dTop[i] = dOutputs[i] }
             }
             stack.backward(ws, params: p, grads: g, gemm: gemm)
           }

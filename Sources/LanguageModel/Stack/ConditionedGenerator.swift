@@ -121,7 +121,7 @@ public final class ConditionedGenerator: @unchecked Sendable {
               dLogits, rows: t * b, columns: v, into: grads + layout.headBias.offset, pool: gemm.pool)
             gemm.gemm(
               .none, .none, m: t * b, n: h, k: v, a: dLogits, lda: v, b: params + layout.headWeight.offset, ldb: h,
-              beta: 0, c: stackAct + ws.stack.layers[config.layers - 1].dOutput, ldc: h)
+              beta: 0, c: ws.stack.dOutput(config.layers - 1, stackAct), ldc: h)
           }
         }
         stack.backward(ws.stack, params: params, grads: grads, gemm: gemm)

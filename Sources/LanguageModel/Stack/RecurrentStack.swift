@@ -139,7 +139,7 @@ public struct RecurrentStack: Sendable {
       for l in 0..<config.layers {
         let input = l == 0 ? act + ws.input : ws.layerOutput(l - 1, act)
         let inputWidth = config.inputSize(layer: l)
-        let output = act + ws.layers[l].output
+        let output = ws.output(l, act)
         for d in 0..<config.directions {
           let slices = layout.layers[l][d]
           let o = ws.layers[l].directions[d]
@@ -156,7 +156,7 @@ public struct RecurrentStack: Sendable {
           setInitialState(l, d, ws, act)
           cell.forward(pass(l, d, params, act, ws), gemm: gemm)
           // h_1…h_n into the output's column block d, in the text's order.
-          for s in 0..<b {
+          for s in 0..<b where !ws.outputsInPlace {
             let n = ws.lengths[s]
             for step in 0..<t {
               let target = output + (step * b + s) * w + d * h
@@ -172,7 +172,7 @@ public struct RecurrentStack: Sendable {
         if ws.droppedOut {
           let o = ws.layers[l]
           Dropout.forward(
-            act + o.output, mask: act + o.mask, out: act + o.dropped, count: t * b * w,
+            ws.output(l, act), mask: act + o.mask, out: act + o.dropped, count: t * b * w,
             rate: Float(config.dropout), rng: &dropout!)
         }
       }
@@ -194,17 +194,17 @@ public struct RecurrentStack: Sendable {
     ws.packedVersion = nil
     ws.buffer.withUnsafeMutablePointer { act in
       for l in stride(from: config.layers - 1, through: 0, by: -1) {
-        let dOutput = act + ws.layers[l].dOutput
+        let dOutput = ws.dOutput(l, act)
         if ws.droppedOut { Dropout.backward(dOutput, mask: act + ws.layers[l].mask, count: t * b * w) }
         let input = l == 0 ? act + ws.input : ws.layerOutput(l - 1, act)
-        let dInput = l == 0 ? act + ws.dInput : act + ws.layers[l - 1].dOutput
+        let dInput = l == 0 ? act + ws.dInput : ws.dOutput(l - 1, act)
         let inputWidth = config.inputSize(layer: l)
         for d in 0..<config.directions {
           let slices = layout.layers[l][d]
           let o = ws.layers[l].directions[d]
           // dL/dh in the direction's own time order; none at padding.
           let dHidden = act + o.dHidden
-          for s in 0..<b {
+          for s in 0..<b where !ws.outputsInPlace {
             let n = ws.lengths[s]
             for step in 0..<t {
               let target = dHidden + (step * b + s) * h

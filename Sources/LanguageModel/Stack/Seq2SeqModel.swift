@@ -294,7 +294,7 @@ public final class Seq2SeqModel: @unchecked Sendable {
                 dFinal.update(from: dInitial, count: b * m)
               }
               // The encoder's top output: the memory's gradient, and the final state's at its two ends.
-              let dTop = encoderAct + ws.encoder.layers[config.encoderLayers - 1].dOutput
+              let dTop = ws.encoder.dOutput(config.encoderLayers - 1, encoderAct)
               let dMemory = act + ws.dMemory
               dTop.update(repeating: 0, count: s * b * m)
               for stream in 0..<b {

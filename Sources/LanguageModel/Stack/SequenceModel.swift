@@ -150,7 +150,7 @@ public final class SequenceModel: @unchecked Sendable {
         ws.stack.buffer.withUnsafeMutablePointer { stackAct in
         ws.buffer.withUnsafeMutablePointer { act in
           let dLogits = act + ws.logits
-          let dTop = stackAct + ws.stack.layers[config.layers - 1].dOutput
+          let dTop = ws.stack.dOutput(config.layers - 1, stackAct)
           switch config.output {
           case .everyStep:
             // dW = dlogitsᵀ·Y (C, D·H), db = Σ rows, dY = dlogits·W (T·B, D·H).

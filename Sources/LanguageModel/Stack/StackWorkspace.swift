@@ -194,6 +194,7 @@ public final class StackWorkspace: @unchecked Sendable {
     precondition(b >= 1 && b <= batch && t >= 1 && t <= window, "batch does not fit the workspace")
     streams = b
     steps = t
+    isFull = given.allSatisfy { $0 == t }
     self.tokens.update(repeating: 0, count: t * b)
     for (s, n) in given.enumerated() {
       precondition(n >= 1, "an empty sequence")
@@ -215,6 +216,7 @@ public final class StackWorkspace: @unchecked Sendable {
   func loadWindow(streams b: Int, steps t: Int) {
     precondition(b >= 1 && b <= batch && t >= 1 && t <= window, "window does not fit the workspace")
     (streams, steps) = (b, t)
+    isFull = true
     for s in 0..<b { lengths[s] = t }
   }
 
@@ -230,7 +232,24 @@ public final class StackWorkspace: @unchecked Sendable {
 
   /// What layer `l` hands up: its output, through its dropout mask in a pass with dropout. (T, B, D·H)
   func layerOutput(_ l: Int, _ act: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
-    droppedOut ? act + layers[l].dropped : act + layers[l].output
+    droppedOut ? act + layers[l].dropped : output(l, act)
+  }
+
+  /// Whether every sequence of the batch is as long as the batch: no padding.
+  private(set) var isFull = false
+  /// One direction without padding: a layer's output is its hidden states
+  /// h_1…h_T as they are, and dL/d(output) is the cell's own dL/dh, so
+  /// neither is copied (the language model's windows, equal-length batches).
+  var outputsInPlace: Bool { config.directions == 1 && isFull }
+
+  /// Layer `l`'s output (T, B, D·H), before dropout.
+  func output(_ l: Int, _ act: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
+    outputsInPlace ? act + layers[l].directions[0].hidden + streams * config.hiddenSize : act + layers[l].output
+  }
+
+  /// Where dL/d(layer `l`'s output) goes (T, B, D·H).
+  func dOutput(_ l: Int, _ act: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
+    outputsInPlace ? act + layers[l].directions[0].dHidden : act + layers[l].dOutput
   }
 
   /// Copies `source` (T, B, width) into `target` with each sequence reversed
