@@ -48,7 +48,8 @@ let package = Package(
     .testTarget(
       name: "LanguageModelTests", dependencies: ["LanguageModel", "Kernels", "Tokenizer"],
       swiftSettings: hostCPU),
-    .testTarget(name: "SamplerTests", dependencies: ["Sampler", "LanguageModel"], swiftSettings: hostCPU),
+    .testTarget(
+      name: "SamplerTests", dependencies: ["Sampler", "LanguageModel", "Tokenizer", "Kernels"], swiftSettings: hostCPU),
     .testTarget(
       name: "WorkbenchTests", dependencies: ["Workbench", "LanguageModel", "Tokenizer", "Kernels"],
       swiftSettings: hostCPU),

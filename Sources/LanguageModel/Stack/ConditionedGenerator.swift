@@ -113,15 +113,10 @@ public final class ConditionedGenerator: @unchecked Sendable {
           ws.buffer.withUnsafeMutablePointer { act in
             let dLogits = act + ws.logits
             let top = ws.stack.layerOutput(config.layers - 1, stackAct)
-            // dW_o = dlogitsᵀ·Y (V, H), db = Σ rows, dY = dlogits·W_o (T·B, H).
-            gemm.gemm(
-              .transposed, .none, m: v, n: h, k: t * b, a: dLogits, lda: v, b: top, ldb: h, beta: 1,
-              c: grads + layout.headWeight.offset, ldc: h)
-            Reductions.addColumnSums(
-              dLogits, rows: t * b, columns: v, into: grads + layout.headBias.offset, pool: gemm.pool)
-            gemm.gemm(
-              .none, .none, m: t * b, n: h, k: v, a: dLogits, lda: v, b: params + layout.headWeight.offset, ldb: h,
-              beta: 0, c: ws.stack.dOutput(config.layers - 1, stackAct), ldc: h)
+            LinearHead.backward(
+              dOutput: dLogits, input: top, rows: t * b, inputs: h, outputs: v, weight: params + layout.headWeight.offset,
+              dWeight: grads + layout.headWeight.offset, dBias: grads + layout.headBias.offset,
+              dInput: ws.stack.dOutput(config.layers - 1, stackAct), gemm: gemm)
           }
         }
         stack.backward(ws.stack, params: params, grads: grads, gemm: gemm)

@@ -141,7 +141,6 @@ public struct RecurrentStack: Sendable {
         let inputWidth = config.inputSize(layer: l)
         let output = ws.output(l, act)
         for d in 0..<config.directions {
-          let slices = layout.layers[l][d]
           let o = ws.layers[l].directions[d]
           prepare(l, d, ws, params, act, repack: repack)
           if l == 0, layout.embedding != nil {

@@ -144,7 +144,6 @@ public final class SequenceModel: @unchecked Sendable {
     ws.readyForBackward = false
     let (b, t) = (ws.streams, ws.steps)
     let (h, w, c) = (config.hiddenSize, config.outputWidth, config.labelCount)
-    let pool = gemm.pool
     parameters.withUnsafePointer { params in
       gradients.withUnsafeMutablePointer { grads in
         ws.stack.buffer.withUnsafeMutablePointer { stackAct in
@@ -153,24 +152,16 @@ public final class SequenceModel: @unchecked Sendable {
           let dTop = ws.stack.dOutput(config.layers - 1, stackAct)
           switch config.output {
           case .everyStep:
-            // dW = dlogitsᵀ·Y (C, D·H), db = Σ rows, dY = dlogits·W (T·B, D·H).
-            gemm.gemm(
-              .transposed, .none, m: c, n: w, k: t * b, a: dLogits, lda: c,
-              b: ws.stack.layerOutput(config.layers - 1, stackAct), ldb: w, beta: 1,
-              c: grads + layout.headWeight.offset, ldc: w)
-            Reductions.addColumnSums(dLogits, rows: t * b, columns: c, into: grads + layout.headBias.offset, pool: pool)
-            gemm.gemm(
-              .none, .none, m: t * b, n: w, k: c, a: dLogits, lda: c, b: params + layout.headWeight.offset, ldb: w,
-              beta: 0, c: dTop, ldc: w)
+            LinearHead.backward(
+              dOutput: dLogits, input: ws.stack.layerOutput(config.layers - 1, stackAct), rows: t * b, inputs: w,
+              outputs: c, weight: params + layout.headWeight.offset, dWeight: grads + layout.headWeight.offset,
+              dBias: grads + layout.headBias.offset, dInput: dTop, gemm: gemm)
           case .finalState:
             let dFeatures = act + ws.dFeatures
-            gemm.gemm(
-              .transposed, .none, m: c, n: w, k: b, a: dLogits, lda: c, b: act + ws.features, ldb: w, beta: 1,
-              c: grads + layout.headWeight.offset, ldc: w)
-            Reductions.addColumnSums(dLogits, rows: b, columns: c, into: grads + layout.headBias.offset, pool: pool)
-            gemm.gemm(
-              .none, .none, m: b, n: w, k: c, a: dLogits, lda: c, b: params + layout.headWeight.offset, ldb: w,
-              beta: 0, c: dFeatures, ldc: w)
+            LinearHead.backward(
+              dOutput: dLogits, input: act + ws.features, rows: b, inputs: w, outputs: c,
+              weight: params + layout.headWeight.offset, dWeight: grads + layout.headWeight.offset,
+              dBias: grads + layout.headBias.offset, dInput: dFeatures, gemm: gemm)
             dTop.update(repeating: 0, count: t * b * w)
             for s in 0..<b {
               let n = ws.lengths[s]
