@@ -93,7 +93,6 @@ public final class RecurrentModel: @unchecked Sendable {
     precondition(b <= workspace.batch && t <= workspace.window && b == state.streams)
     let (h, v) = (config.hiddenSize, config.vocabularySize)
     let ws = workspace
-    let useDropout = dropout != nil
     ws.stack.loadWindow(streams: b, steps: t)
     ws.stack.parameterVersion = parameters.version
     return Platform.withSubnormalsFlushed {
@@ -133,7 +132,7 @@ public final class RecurrentModel: @unchecked Sendable {
               let row = logits + r * v
               for j in 0..<v { row[j] += bias[j] }
             }
-            ws.lastPass = (b, training ? t : 0, useDropout)
+            ws.lastPass = (b, training ? t : 0)
             if !scoring { return 0 }
             return SoftmaxCrossEntropy.rows(
               logits, rows: t * b, vocab: v, targets: ws.targets, gradientScale: training ? 1 / Float(t * b) : nil,
@@ -153,7 +152,7 @@ public final class RecurrentModel: @unchecked Sendable {
   /// start of each layer's backward step (see `CellPass.observeBackwardStep`).
   func backward(_ workspace: Workspace, observe: BackwardStepObserver?) {
     let ws = workspace
-    let (b, t, _) = ws.lastPass
+    let (b, t) = ws.lastPass
     precondition(t > 0, "backward needs a training forward pass first")
     let (h, v) = (config.hiddenSize, config.vocabularySize)
     parameters.withUnsafePointer { params in

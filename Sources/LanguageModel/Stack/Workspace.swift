@@ -22,8 +22,8 @@ public final class Workspace: @unchecked Sendable {
   /// Per-chunk loss sums of the softmax (Double, fixed chunking).
   let lossPartials: UnsafeMutablePointer<Double>
   let lossPartialCount: Int
-  /// (streams, steps, dropout on) of the last forward pass, for backward.
-  var lastPass: (streams: Int, steps: Int, dropout: Bool) = (0, 0, false)
+  /// (streams, steps) of the last training forward pass, for backward; steps 0 after an inference pass.
+  var lastPass: (streams: Int, steps: Int) = (0, 0)
   let targets: UnsafeMutablePointer<Int32>
   /// The window's input tokens, (T, B): the stack reads them in place.
   var inputs: UnsafeMutablePointer<Int32> { stack.tokens }
